@@ -17,8 +17,10 @@ app = typer.Typer(
 
 @app.command()
 def train(
-    out: Annotated[Path, typer.Option("--out", help="Directory to write the model artifact, card and report to.")],
-    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same model.")] = 42,
+    out: Annotated[
+        Path, typer.Option("--out", help="Directory for the model artifact, card and report.")
+    ],
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed, the same model.")] = 42,
 ) -> None:
     """Train the credit model on the bundled credit_data set and write artifact, card and report."""
     from training.train import train_model

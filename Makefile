@@ -1,0 +1,62 @@
+# loan-scorer: the day-to-day commands. `make help` lists them.
+SHELL := /usr/bin/env bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+POETRY_VERSION ?= 2.5.1
+POETRY ?= $(shell command -v poetry 2>/dev/null || echo $(HOME)/.local/bin/poetry)
+VENV := .venv
+BIN := $(VENV)/bin
+MODEL_DIR ?= build/model
+KAFKA_PORT ?= 9092
+
+export POETRY_VIRTUALENVS_IN_PROJECT := true
+
+.PHONY: help
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(POETRY):
+	python3 -m pip install --user --quiet "poetry==$(POETRY_VERSION)"
+
+$(BIN)/.installed: pyproject.toml poetry.lock | $(POETRY)
+	$(POETRY) install --no-interaction
+	@touch $@
+
+.PHONY: install
+install: $(BIN)/.installed ## Install Poetry if missing, then the project and its dev tools into .venv
+
+$(MODEL_DIR)/model_card.json: $(BIN)/.installed
+	$(BIN)/loan-scorer train --out $(MODEL_DIR)
+
+.PHONY: model
+model: $(MODEL_DIR)/model_card.json ## Train the default model into build/model if it is not there
+
+.PHONY: lint
+lint: install ## ruff lint and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+.PHONY: typecheck
+typecheck: install ## mypy --strict over every package and the tests
+	$(BIN)/mypy
+
+.PHONY: test
+test: install lint typecheck ## Lint, type-check and run every test against a real Kafka broker
+	scripts/with-kafka.sh $(BIN)/pytest --cov --cov-report=term
+
+.PHONY: demo
+demo: install model ## The main job end to end: broker, scorer, real applications replayed, summary
+	KAFKA_PORT=$(KAFKA_PORT) scripts/with-kafka.sh scripts/demo.sh
+
+.PHONY: kafka-up
+kafka-up: ## Start a single-node Kafka broker on 127.0.0.1:$(KAFKA_PORT) (KAFKA_PORT=... to change)
+	KAFKA_PORT=$(KAFKA_PORT) scripts/kafka-local.sh up
+
+.PHONY: kafka-down
+kafka-down: ## Stop the broker started by kafka-up and delete its data
+	KAFKA_PORT=$(KAFKA_PORT) scripts/kafka-local.sh down
+
+.PHONY: clean
+clean: ## Remove build outputs and caches (not the venv)
+	rm -rf build .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov
