@@ -1,0 +1,44 @@
+"""The ASGI application: FastAPI for its typed routes and the OpenAPI document it generates."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+
+from fastapi import FastAPI, Request, Response
+from starlette.routing import Match
+
+from consumer.api import routes_health
+from consumer.api.state import ApiState
+
+
+def create_app(state: ApiState) -> FastAPI:
+    app = FastAPI(
+        title="loan-scorer",
+        summary="Real-time credit scoring: probes, metrics, on-demand scores, the model card.",
+        version="1",
+    )
+    app.state.api = state
+    app.include_router(routes_health.router)
+
+    @app.middleware("http")
+    async def count_requests(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = _route_template(app, request)
+        state.metrics.http_requests.labels(route, str(response.status_code)).inc()
+        state.metrics.http_request_duration.labels(route).observe(time.perf_counter() - started)
+        return response
+
+    return app
+
+
+def _route_template(app: FastAPI, request: Request) -> str:
+    """The route's path template, never the raw path: label values must stay bounded."""
+    for route in app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is Match.FULL:
+            return str(getattr(route, "path", "other"))
+    return "unmatched"

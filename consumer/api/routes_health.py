@@ -1,0 +1,43 @@
+"""Probes and metrics: what Kubernetes and Prometheus call."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from consumer.api.state import StateDep
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz", summary="Liveness: the process serves requests")
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get(
+    "/readyz",
+    summary="Readiness: model loaded, broker reachable, assignment healthy",
+    responses={503: {"description": "Not ready; the body says why"}},
+)
+def readyz(state: StateDep) -> JSONResponse:
+    snapshot = state.readiness.snapshot()
+    body: dict[str, Any] = {
+        "ready": snapshot.ready,
+        "reasons": snapshot.reasons(),
+        "model_loaded": snapshot.model_loaded,
+        "broker_reachable": snapshot.broker_reachable,
+        "assignment": snapshot.assignment,
+        "assigned_partitions": snapshot.assigned_partitions,
+        "last_error": snapshot.last_error,
+    }
+    state.metrics.ready.set(1 if snapshot.ready else 0)
+    return JSONResponse(body, status_code=200 if snapshot.ready else 503)
+
+
+@router.get("/metrics", summary="Prometheus exposition", response_class=Response)
+def metrics(state: StateDep) -> Response:
+    return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

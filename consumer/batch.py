@@ -1,0 +1,54 @@
+"""What one micro-batch turns into: the records to publish, and the facts metrics need.
+
+Kept apart from the Kafka loop so the loop knows nothing about scoring and the pipeline nothing
+about transactions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+class InboundMessage(Protocol):
+    """The part of a consumed Kafka message the pipeline reads (confluent_kafka.Message has it)."""
+
+    def key(self) -> str | bytes | None: ...
+    def value(self) -> str | bytes | None: ...
+    def topic(self) -> str | None: ...
+    def partition(self) -> int | None: ...
+    def offset(self) -> int | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundRecord:
+    topic: str
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, str | bytes | None]] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredFact:
+    """One published score, as metrics see it (no personal data)."""
+
+    decision: str
+    model_version: str
+    probability_of_default: float
+    occurred_at_epoch_s: float
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    """Every input message of a batch ends up in `records` exactly once: as a score or as a
+    dead letter, in input order (so per-key order is kept on the output topic)."""
+
+    records: list[OutboundRecord]
+    scored: list[ScoredFact] = field(default_factory=list)
+    dead_letter_reasons: list[str] = field(default_factory=list)
+    scoring_seconds: float = 0.0
+
+
+class BatchProcessor(Protocol):
+    def __call__(self, messages: Sequence[InboundMessage]) -> BatchOutcome: ...

@@ -1,0 +1,52 @@
+"""librdkafka configurations of the scorer's consumer and producer, per delivery mode.
+
+Pure functions of the settings, so the choices that carry the delivery guarantees are unit-tested
+rather than buried in client construction.
+"""
+
+from __future__ import annotations
+
+from consumer.settings import Settings
+
+KafkaConfig = dict[str, str | int | float | bool]
+
+
+def consumer_config(settings: Settings) -> KafkaConfig:
+    config: KafkaConfig = {
+        **settings.kafka_common_config(),
+        "group.id": settings.group_id,
+        "client.id": f"loan-scorer-{settings.instance_id}",
+        # Incremental rebalances: a member joining or leaving does not stop the others.
+        "partition.assignment.strategy": "cooperative-sticky",
+        "auto.offset.reset": "earliest",
+        # Never see an upstream producer's aborted writes.
+        "isolation.level": "read_committed",
+        "enable.partition.eof": False,
+        "statistics.interval.ms": settings.statistics_interval_ms,
+    }
+    if settings.delivery == "exactly-once":
+        # Offsets are committed inside the producer's transaction, never by the consumer.
+        config["enable.auto.commit"] = False
+    else:
+        # Offsets are stored only after every output of a batch is acknowledged, and committed
+        # in the background from that store: at-least-once.
+        config["enable.auto.commit"] = True
+        config["enable.auto.offset.store"] = False
+    return config
+
+
+def producer_config(settings: Settings) -> KafkaConfig:
+    config: KafkaConfig = {
+        **settings.kafka_common_config(),
+        "client.id": f"loan-scorer-{settings.instance_id}",
+        "enable.idempotence": True,
+        "acks": "all",
+        "linger.ms": 5,
+        "compression.type": "lz4",
+    }
+    if settings.delivery == "exactly-once":
+        config["transactional.id"] = settings.transactional_id
+        # Bounds how long a crashed instance's open transaction can block read_committed readers
+        # and the group's offset fetch, when no successor with the same id aborts it sooner.
+        config["transaction.timeout.ms"] = settings.transaction_timeout_ms
+    return config

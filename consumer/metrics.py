@@ -1,0 +1,105 @@
+"""Prometheus metrics: the names, units and labels ops build dashboards and alerts on.
+
+Conventions: base units (`_seconds`), `_total` counters, bounded label values only (decision,
+reason class, model version, partition; never an application id). The dashboard and the alert
+rules under observability/ use exactly these names.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+BATCH_BUCKETS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000)
+PD_BUCKETS = tuple(round(0.05 * i, 2) for i in range(1, 21))
+
+
+class ScorerMetrics:
+    """All metrics of one scorer process, registered on one registry (a fresh one per test)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        self.events_consumed = Counter(
+            "loan_scorer_events_consumed",
+            "Events read from the input topic, valid or not.",
+            registry=registry,
+        )
+        self.events_scored = Counter(
+            "loan_scorer_events_scored",
+            "Score events published, by decision and model version.",
+            ["decision", "model_version"],
+            registry=registry,
+        )
+        self.dead_letters = Counter(
+            "loan_scorer_dead_letters",
+            "Events sent to the dead-letter topic, by reason class.",
+            ["reason"],
+            registry=registry,
+        )
+        self.transactions = Counter(
+            "loan_scorer_transactions",
+            "Kafka transactions (or at-least-once batches) ended, by outcome.",
+            ["outcome"],
+            registry=registry,
+        )
+        self.batch_events = Histogram(
+            "loan_scorer_batch_events",
+            "Events per micro-batch.",
+            buckets=BATCH_BUCKETS,
+            registry=registry,
+        )
+        self.scoring_duration = Histogram(
+            "loan_scorer_scoring_duration_seconds",
+            "Time to decode, validate and score one micro-batch.",
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.end_to_end_latency = Histogram(
+            "loan_scorer_end_to_end_latency_seconds",
+            "From an application's occurred_at to its score being committed.",
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.consumer_lag = Gauge(
+            "loan_scorer_consumer_lag_messages",
+            "Messages between the committed position and the end of each assigned partition.",
+            ["topic", "partition"],
+            registry=registry,
+        )
+        self.probability_of_default = Histogram(
+            "loan_scorer_probability_of_default",
+            "Distribution of the probability of default of scored applications.",
+            buckets=PD_BUCKETS,
+            registry=registry,
+        )
+        self.model_info = Gauge(
+            "loan_scorer_model_info",
+            "The model and decision policy in use (value is always 1).",
+            ["model_version", "policy_version"],
+            registry=registry,
+        )
+        self.population_stability_index = Gauge(
+            "loan_scorer_population_stability_index",
+            "Drift of a feature (or of the score) over the recent window against the training "
+            "baseline in the model card.",
+            ["feature"],
+            registry=registry,
+        )
+        self.ready = Gauge(
+            "loan_scorer_ready",
+            "1 when the scorer is ready (model loaded, broker reachable, assignment healthy).",
+            registry=registry,
+        )
+        self.http_requests = Counter(
+            "loan_scorer_http_requests",
+            "HTTP requests served, by route template and status code.",
+            ["route", "status"],
+            registry=registry,
+        )
+        self.http_request_duration = Histogram(
+            "loan_scorer_http_request_duration_seconds",
+            "HTTP request handling time, by route template.",
+            ["route"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )

@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+import pytest
+
+from consumer.kafka_config import consumer_config, producer_config
+from consumer.settings import Settings
+
+
+def settings(**overrides: object) -> Settings:
+    return Settings.model_validate({"instance_id": "pod-0", **overrides})
+
+
+def test_exactly_once_uses_a_transactional_producer_and_no_consumer_commits() -> None:
+    s = settings()
+    producer, consumer = producer_config(s), consumer_config(s)
+    assert producer["transactional.id"] == "loan-scorer-pod-0"
+    assert producer["enable.idempotence"] is True
+    assert producer["transaction.timeout.ms"] == 10_000
+    assert consumer["enable.auto.commit"] is False
+    assert consumer["isolation.level"] == "read_committed"
+    assert consumer["partition.assignment.strategy"] == "cooperative-sticky"
+
+
+def test_at_least_once_stores_offsets_only_explicitly() -> None:
+    s = settings(delivery="at-least-once")
+    producer, consumer = producer_config(s), consumer_config(s)
+    assert "transactional.id" not in producer
+    assert producer["enable.idempotence"] is True
+    assert consumer["enable.auto.commit"] is True
+    assert consumer["enable.auto.offset.store"] is False
+
+
+@pytest.mark.parametrize("build", [consumer_config, producer_config])
+def test_extra_config_passes_through(build: object) -> None:
+    s = settings(kafka_extra_config={"security.protocol": "SASL_SSL", "sasl.mechanism": "PLAIN"})
+    config = build(s)  # type: ignore[operator]
+    assert config["security.protocol"] == "SASL_SSL"
+    assert config["sasl.mechanism"] == "PLAIN"

@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from consumer.settings import Settings, load_settings
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("LOAN_SCORER_"):
+            monkeypatch.delenv(name)
+
+
+def test_defaults_are_the_documented_contract() -> None:
+    settings = Settings()
+    assert settings.kafka_bootstrap_servers == "127.0.0.1:9092"
+    assert settings.input_topic == "loan-applications"
+    assert settings.output_topic == "loan-scores"
+    assert settings.dlq_topic == "loan-applications.dlq"
+    assert settings.group_id == "loan-scorer"
+    assert settings.http_port == 8000
+    assert settings.delivery == "exactly-once"
+    assert settings.shutdown_timeout_s == 20.0
+
+
+def test_environment_variables_override_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOAN_SCORER_INPUT_TOPIC", "apps")
+    monkeypatch.setenv("LOAN_SCORER_DELIVERY", "at-least-once")
+    monkeypatch.setenv("LOAN_SCORER_BATCH_MAX_EVENTS", "64")
+    settings = Settings()
+    assert (settings.input_topic, settings.delivery, settings.batch_max_events) == (
+        "apps",
+        "at-least-once",
+        64,
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("LOAN_SCORER_DELIVERY", "twice", "delivery"),
+        ("LOAN_SCORER_HTTP_PORT", "70000", "http_port"),
+        ("LOAN_SCORER_BATCH_MAX_EVENTS", "0", "batch_max_events"),
+        ("LOAN_SCORER_KAFKA_EXTRA_CONFIG", "not json", "JSON object"),
+        ("LOAN_SCORER_KAFKA_EXTRA_CONFIG", '["a"]', "JSON object"),
+        ("LOAN_SCORER_KAFKA_EXTRA_CONFIG", '{"enable.idempotence": false}', "enable.idempotence"),
+        ("LOAN_SCORER_OUTPUT_TOPIC", "loan-applications", "three different topics"),
+    ],
+)
+def test_invalid_configuration_is_refused_naming_the_setting(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, message: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError, match=message):
+        Settings()
+
+
+def test_sasl_credentials_reach_librdkafka_but_never_the_redacted_view(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LOAN_SCORER_KAFKA_SASL_USERNAME", "scorer")
+    monkeypatch.setenv("LOAN_SCORER_KAFKA_SASL_PASSWORD", "hunter2-very-secret")
+    monkeypatch.setenv(
+        "LOAN_SCORER_KAFKA_EXTRA_CONFIG",
+        '{"security.protocol": "SASL_SSL", "ssl.key.password": "also-secret"}',
+    )
+    settings = Settings()
+
+    librdkafka = settings.kafka_common_config()
+    assert librdkafka["sasl.password"] == "hunter2-very-secret"
+    assert librdkafka["security.protocol"] == "SASL_SSL"
+
+    shown = repr(settings) + str(settings.redacted())
+    assert "hunter2-very-secret" not in shown
+    assert "also-secret" not in shown
+    assert settings.redacted()["kafka_extra_config"]["security.protocol"] == "SASL_SSL"
+
+
+def test_half_configured_sasl_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOAN_SCORER_KAFKA_SASL_USERNAME", "scorer")
+    with pytest.raises(ValidationError, match="SASL"):
+        Settings()
+
+
+def test_transactional_id_is_stable_per_instance(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOAN_SCORER_INSTANCE_ID", "loan-scorer-2")
+    assert Settings().transactional_id == "loan-scorer-loan-scorer-2"
+    assert Settings().transactional_id == Settings().transactional_id
+
+
+def test_env_file_is_read_and_environment_wins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env_file = tmp_path / "scorer.env"
+    env_file.write_text("LOAN_SCORER_GROUP_ID=from-file\nLOAN_SCORER_INPUT_TOPIC=file-topic\n")
+    monkeypatch.setenv("LOAN_SCORER_INPUT_TOPIC", "env-topic")
+    settings = load_settings(env_file)
+    assert settings.group_id == "from-file"
+    assert settings.input_topic == "env-topic"
+
+
+def test_missing_env_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="settings file not found"):
+        load_settings(tmp_path / "absent.env")
