@@ -1,8 +1,8 @@
-"""`LoanApplicationSubmitted` v1: the input contract (topic `loan-applications`, key = application_id).
+"""`LoanApplicationSubmitted` v1: the input contract (the applications topic, key = application_id).
 
 The field names are the contract other teams build against; see schemas/README.md for the
-compatibility policy. Validation is strict on purpose: a credit decision must never be taken on a
-number that arrived as a string, a NaN, or a timestamp without a time zone.
+compatibility policy. Decode records with `schemas.decode.decode_application`, which adds the size
+limit and maps failures onto dead-letter reasons.
 """
 
 from __future__ import annotations
@@ -11,7 +11,16 @@ from enum import StrEnum
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from schemas.fields import (
+    ApplicationId,
+    Contract,
+    NonNegative,
+    Positive,
+    SchemaVersion1,
+    Timestamp,
+)
 
 EVENT_TYPE = "loan_application.submitted"
 SCHEMA_MAJOR = 1
@@ -36,49 +45,48 @@ class HomeOwnership(StrEnum):
 class JobType(StrEnum):
     FIXED = "fixed"
     FREELANCE = "freelance"
-    PARTIME = "partime"
+    PARTIME = "partime"  # sic: the spelling of the credit_data set, kept so values map 1:1
     OTHERS = "others"
 
 
-# Strict, finite numbers: no "12" for 12, no NaN, no infinities.
-NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False, strict=True)]
-Positive = Annotated[float, Field(gt=0, allow_inf_nan=False, strict=True)]
-
-
-class _Contract(BaseModel):
-    # Unknown fields are ignored, not rejected: a v1.1 producer may add optional fields without
-    # breaking v1 consumers (schemas/README.md). Everything known is validated strictly.
-    model_config = ConfigDict(extra="ignore", frozen=True, strict=True)
-
-
-class Applicant(_Contract):
-    age: Annotated[int, Field(ge=18, le=100, strict=True)]
+class Applicant(Contract):
+    age: Annotated[int, Field(ge=18, le=100, strict=True, description="Age in whole years.")]
     marital_status: MaritalStatus
     home_ownership: HomeOwnership
     job_type: JobType
-    job_seniority_years: NonNegative
-    has_prior_records: bool
+    job_seniority_years: Annotated[NonNegative, Field(description="Years in the current job.")]
+    has_prior_records: Annotated[
+        bool, Field(description="Whether the applicant has prior records (credit_data `Records`).")
+    ]
 
 
-class Finances(_Contract):
+class Finances(Contract):
+    """Money amounts are in the loan's currency; null means the applicant did not say."""
+
     monthly_income: NonNegative | None
     monthly_expenses: NonNegative
     assets: NonNegative | None
     debt: NonNegative | None
 
 
-class Loan(_Contract):
-    amount: Positive
+class Loan(Contract):
+    amount: Annotated[Positive, Field(description="Amount requested.")]
     term_months: Annotated[int, Field(ge=1, le=120, strict=True)]
-    purchase_price: Positive
+    purchase_price: Annotated[Positive, Field(description="Price of what the loan pays for.")]
 
 
-class LoanApplicationSubmitted(_Contract):
-    event_id: UUID
+class LoanApplicationSubmitted(Contract):
+    """A loan application as submitted, v1.x: the only input a credit decision may rest on."""
+
+    event_id: Annotated[UUID, Field(description="Unique per event; consumers deduplicate on it.")]
     event_type: Literal["loan_application.submitted"]
-    schema_version: Annotated[str, Field(pattern=r"^1\.\d{1,3}$")]
-    occurred_at: AwareDatetime
-    application_id: Annotated[str, Field(min_length=1, max_length=64)]
+    schema_version: Annotated[
+        SchemaVersion1, Field(description="`1.<minor>`; a v1 consumer accepts every minor.")
+    ]
+    occurred_at: Annotated[Timestamp, Field(description="RFC 3339 with an offset.")]
+    application_id: Annotated[
+        ApplicationId, Field(description="Stable id of the application; also the record key.")
+    ]
     applicant: Applicant
     finances: Finances
     loan: Loan

@@ -1,0 +1,48 @@
+"""Why an event could not be decoded, as a small closed set of dead-letter reasons.
+
+The reason is a metrics label and a DLQ header, so it must stay a handful of fixed strings; the
+exception message carries the detail (which fields, which rule) and is kept short and free of the
+applicant's values because it ends up in logs and record headers.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import ClassVar
+
+# Messages go into record headers and log lines; past this length they are cut.
+MAX_MESSAGE_CHARS = 512
+
+
+class DeadLetterReason(StrEnum):
+    OVERSIZE = "oversize"
+    INVALID_JSON = "invalid_json"
+    SCHEMA_VIOLATION = "schema_violation"
+    UNSUPPORTED_VERSION = "unsupported_version"
+
+
+class EventDecodeError(ValueError):
+    """Base of every decoding failure, so the consumer needs one `except` per record."""
+
+    reason: ClassVar[DeadLetterReason]
+
+    def __init__(self, message: str, fields: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fields = fields
+
+
+class OversizeError(EventDecodeError):
+    reason = DeadLetterReason.OVERSIZE
+
+
+class InvalidJsonError(EventDecodeError):
+    reason = DeadLetterReason.INVALID_JSON
+
+
+class SchemaViolationError(EventDecodeError):
+    reason = DeadLetterReason.SCHEMA_VIOLATION
+
+
+class UnsupportedVersionError(EventDecodeError):
+    reason = DeadLetterReason.UNSUPPORTED_VERSION
