@@ -1,0 +1,67 @@
+"""Write the JSON Schema files of the contracts: `python -m schemas.generate [--check]`.
+
+The committed files are what other teams read; `--check` (and tests/schemas/test_generate.py)
+fails when they no longer match the models, so the two cannot silently drift apart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from schemas.application_v1 import LoanApplicationSubmitted
+from schemas.score_v1 import LoanScored
+
+JSON_DIR = Path(__file__).resolve().parent / "json"
+CONTRACTS: dict[str, type[BaseModel]] = {
+    "loan_application_submitted.v1.json": LoanApplicationSubmitted,
+    "loan_scored.v1.json": LoanScored,
+}
+
+
+def render(file_name: str, model: type[BaseModel]) -> str:
+    schema: dict[str, Any] = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"urn:loan-scorer:schemas:{file_name.removesuffix('.json')}",
+        **model.model_json_schema(mode="validation"),
+    }
+    return json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def rendered(out_dir: Path = JSON_DIR) -> dict[Path, str]:
+    return {out_dir / name: render(name, model) for name, model in CONTRACTS.items()}
+
+
+def stale_files(out_dir: Path = JSON_DIR) -> list[Path]:
+    return [
+        path
+        for path, text in rendered(out_dir).items()
+        if not path.is_file() or path.read_text(encoding="utf-8") != text
+    ]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m schemas.generate", description=__doc__)
+    parser.add_argument("--check", action="store_true", help="exit 1 if any file is out of date")
+    parser.add_argument("--out", type=Path, default=JSON_DIR, help="directory to write to")
+    args = parser.parse_args(argv)
+    if args.check:
+        stale = stale_files(args.out)
+        for path in stale:
+            print(f"out of date: {path} (run python -m schemas.generate)", file=sys.stderr)
+        return 1 if stale else 0
+    args.out.mkdir(parents=True, exist_ok=True)
+    for path, text in rendered(args.out).items():
+        path.write_text(text, encoding="utf-8")
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
