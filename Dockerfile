@@ -1,0 +1,97 @@
+# syntax=docker/dockerfile:1.7
+# loan-scorer image: `loan-scorer run` by default; `docker run IMAGE produce|tail|train ...` for
+# the other subcommands. Build:  docker build -t loan-scorer .
+#
+# Stage 1 (builder) installs Poetry with pip, installs the locked runtime dependencies and the
+# project into an in-project venv (/app/.venv) and trains the default model deterministically
+# into /app/model. Stage 2 (runtime) copies only the venv, the packages and the model onto the same
+# slim base: no Poetry, no pip cache, no build tools.
+
+ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
+
+FROM ${PYTHON_IMAGE} AS builder
+
+ARG POETRY_VERSION=2.5.1
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    POETRY_NO_INTERACTION=1 \
+    POETRY_VIRTUALENVS_CREATE=true \
+    POETRY_VIRTUALENVS_IN_PROJECT=true \
+    POETRY_CACHE_DIR=/tmp/poetry-cache \
+    MPLBACKEND=Agg \
+    MPLCONFIGDIR=/tmp/matplotlib \
+    PYTHONHASHSEED=0
+
+RUN pip install "poetry==${POETRY_VERSION}"
+
+WORKDIR /app
+
+# Dependencies first, so a code change does not reinstall them (layer cache).
+COPY pyproject.toml poetry.lock README.md ./
+RUN --mount=type=cache,target=/tmp/poetry-cache \
+    poetry install --only main --no-root
+
+# Then the project itself (installed into the venv as a path dependency of /app).
+COPY consumer ./consumer
+COPY schemas ./schemas
+COPY scoring ./scoring
+COPY training ./training
+RUN --mount=type=cache,target=/tmp/poetry-cache \
+    poetry install --only main \
+    && .venv/bin/python -m compileall -q -j 0 consumer schemas scoring training
+
+# The default model, trained at build time: deterministic, so the same commit gives the same model.
+RUN .venv/bin/loan-scorer train --out /app/model
+
+
+FROM ${PYTHON_IMAGE} AS runtime
+
+ARG VERSION=0.0.0-dev
+ARG REVISION=unknown
+ARG CREATED=unknown
+LABEL org.opencontainers.image.title="loan-scorer" \
+      org.opencontainers.image.description="Real-time credit scoring of loan-application events on Kafka, exactly once, with reason codes." \
+      org.opencontainers.image.licenses="MIT" \
+      org.opencontainers.image.source="https://github.com/loan-scorer/loan-scorer" \
+      org.opencontainers.image.documentation="https://github.com/loan-scorer/loan-scorer/blob/main/docs/deploy.md" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.created="${CREATED}"
+
+# tini as PID 1: forwards SIGTERM to the scorer (which drains and commits within
+# LOAN_SCORER_SHUTDOWN_TIMEOUT_S) and reaps zombies.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends tini=0.19.0-1+b3 \
+    && rm -rf /var/lib/apt/lists/*
+
+# A fixed numeric non-root user, so Kubernetes' runAsNonRoot can verify it without a name lookup.
+RUN groupadd --system --gid 10001 loanscorer \
+    && useradd --system --uid 10001 --gid 10001 --no-create-home \
+       --home-dir /nonexistent --shell /usr/sbin/nologin loanscorer
+
+WORKDIR /app
+# Owned by root and not writable by the scorer: code and model are read-only at run time.
+COPY --from=builder /app/.venv ./.venv
+COPY --from=builder /app/consumer ./consumer
+COPY --from=builder /app/schemas ./schemas
+COPY --from=builder /app/scoring ./scoring
+COPY --from=builder /app/training ./training
+COPY --from=builder /app/model ./model
+
+ENV PATH=/app/.venv/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    MPLBACKEND=Agg \
+    MPLCONFIGDIR=/tmp/matplotlib \
+    LOAN_SCORER_MODEL_DIR=/app/model \
+    LOAN_SCORER_HTTP_PORT=8000
+
+USER 10001:10001
+EXPOSE 8000
+
+# Slim images have no curl: ask /healthz with the standard library. Exit 1 on any error or non-2xx.
+HEALTHCHECK --interval=15s --timeout=3s --start-period=30s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('LOAN_SCORER_HTTP_PORT', '8000') + '/healthz', timeout=2)"]
+
+ENTRYPOINT ["/usr/bin/tini", "--", "loan-scorer"]
+CMD ["run"]
