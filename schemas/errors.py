@@ -19,6 +19,7 @@ class DeadLetterReason(StrEnum):
     INVALID_JSON = "invalid_json"
     SCHEMA_VIOLATION = "schema_violation"
     UNSUPPORTED_VERSION = "unsupported_version"
+    SCORING_ERROR = "scoring_error"
 
 
 class EventDecodeError(ValueError):
@@ -46,3 +47,10 @@ class SchemaViolationError(EventDecodeError):
 
 class UnsupportedVersionError(EventDecodeError):
     reason = DeadLetterReason.UNSUPPORTED_VERSION
+
+
+class RecordScoringError(EventDecodeError):
+    """A valid event the model could not score (e.g. a non-finite probability). Not a decoding
+    failure, but it takes the same path: a dead letter with a reason, never a stopped batch."""
+
+    reason = DeadLetterReason.SCORING_ERROR

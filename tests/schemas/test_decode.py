@@ -19,16 +19,19 @@ from schemas.errors import (
     SchemaViolationError,
     UnsupportedVersionError,
 )
+from schemas.errors import RecordScoringError
 from schemas.examples import example_application, example_application_json
 
 
-def test_the_reason_classes_are_the_four_documented_strings() -> None:
+def test_the_reason_classes_are_the_five_documented_strings() -> None:
     assert {reason.value for reason in DeadLetterReason} == {
         "oversize",
         "invalid_json",
         "schema_violation",
         "unsupported_version",
+        "scoring_error",
     }
+    assert RecordScoringError.reason == "scoring_error"
     assert OversizeError.reason == "oversize"
     assert InvalidJsonError.reason == "invalid_json"
     assert SchemaViolationError.reason == "schema_violation"
