@@ -20,6 +20,10 @@ BIN="$TOOLS_DIR/bin"
 
 # Pinned versions; Dependabot cannot see these, bump them by hand.
 HELM_VERSION="v3.22.0"
+# The Kubernetes minor version helm's client-go is (k8s.io/client-go v0.37 -> 1.37): helm's own
+# Makefile stamps it into the binary as the default for `helm template` and the deprecation lint;
+# a plain `go install` would leave helm believing it talks to Kubernetes 1.20.
+HELM_K8S_MINOR="37"
 ACTIONLINT_VERSION="v1.7.12"
 
 mkdir -p "$BIN"
@@ -33,7 +37,8 @@ go_install() { # name, module path, version, [extra go build flags...]
   # A stamp beside the binary records what was built (a plain `go install` build of helm reports
   # only "v3.22", so the binary's own version output cannot tell patch releases apart).
   local stamp="$BIN/.$name.version"
-  if [[ -x "$BIN/$name" && -f "$stamp" && "$(cat "$stamp")" == "$module@$version" ]]; then
+  local wanted="$module@$version $*"
+  if [[ -x "$BIN/$name" && -f "$stamp" && "$(cat "$stamp")" == "$wanted" ]]; then
     log "$name $version already in $BIN"
     return 0
   fi
@@ -45,13 +50,19 @@ go_install() { # name, module path, version, [extra go build flags...]
   local started=$SECONDS
   # CGO off: static binaries that need no C toolchain. -trimpath: no local paths in the binary.
   CGO_ENABLED=0 GOBIN="$BIN" go install -trimpath "$@" "$module@$version"
-  printf '%s\n' "$module@$version" >"$stamp"
+  printf '%s\n' "$wanted" >"$stamp"
   log "$name $version built in $((SECONDS - started)) s"
 }
 
-# The -X flag gives helm the full version string its release build would carry.
-go_install helm helm.sh/helm/v3/cmd/helm "$HELM_VERSION" \
-  -ldflags "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" || failed=1
+# The -X flags give helm what its release build carries: the full version and the Kubernetes version.
+helm_ldflags=(
+  "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
+  "-X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1"
+  "-X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$HELM_K8S_MINOR"
+  "-X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1"
+  "-X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$HELM_K8S_MINOR"
+)
+go_install helm helm.sh/helm/v3/cmd/helm "$HELM_VERSION" -ldflags "${helm_ldflags[*]}" || failed=1
 go_install actionlint github.com/rhysd/actionlint/cmd/actionlint "$ACTIONLINT_VERSION" \
   -ldflags "-X github.com/rhysd/actionlint.version=$ACTIONLINT_VERSION" || failed=1
 

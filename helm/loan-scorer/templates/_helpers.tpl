@@ -1,0 +1,124 @@
+{{/*
+Expand the name of the chart.
+*/}}
+{{- define "loan-scorer.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Create a default fully qualified app name.
+We truncate at 63 chars because some Kubernetes name fields are limited to this (by the DNS naming spec).
+If release name contains chart name it will be used as a full name.
+*/}}
+{{- define "loan-scorer.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Create chart name and version as used by the chart label.
+*/}}
+{{- define "loan-scorer.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Common labels
+*/}}
+{{- define "loan-scorer.labels" -}}
+helm.sh/chart: {{ include "loan-scorer.chart" . }}
+{{ include "loan-scorer.selectorLabels" . }}
+{{- if .Chart.AppVersion }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+{{- end }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: loan-scorer
+{{- end }}
+
+{{/*
+Selector labels
+*/}}
+{{- define "loan-scorer.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "loan-scorer.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/*
+Create the name of the service account to use
+*/}}
+{{- define "loan-scorer.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "loan-scorer.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/*
+The image reference: repository@digest when a digest is set, else repository:tag (tag defaults to
+the chart's appVersion).
+*/}}
+{{- define "loan-scorer.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) }}
+{{- end }}
+{{- end }}
+
+{{/*
+The librdkafka settings rendered into LOAN_SCORER_KAFKA_EXTRA_CONFIG: kafka.extraConfig, plus
+ssl.ca.location pointing at the mounted CA when a TLS Secret is given and the key is not set.
+*/}}
+{{- define "loan-scorer.kafkaExtraConfig" -}}
+{{- $config := deepCopy .Values.kafka.extraConfig }}
+{{- if and .Values.kafka.tls.existingSecret (not (hasKey $config "ssl.ca.location")) }}
+{{- $_ := set $config "ssl.ca.location" (printf "%s/%s" .Values.kafka.tls.mountPath .Values.kafka.tls.caKey) }}
+{{- end }}
+{{- toJson $config }}
+{{- end }}
+
+{{/*
+Cross-field rules the JSON schema cannot express. Included by the Deployment, so every render
+checks them; each failure says what to change.
+*/}}
+{{- define "loan-scorer.validate" -}}
+{{- $partitions := int .Values.kafka.inputPartitions }}
+{{- if and .Values.keda.enabled .Values.autoscaling.enabled }}
+{{- fail "keda.enabled and autoscaling.enabled are mutually exclusive: KEDA manages its own HPA. Enable one of them." }}
+{{- end }}
+{{- if and .Values.keda.enabled (gt (int .Values.keda.maxReplicaCount) $partitions) }}
+{{- fail (printf "keda.maxReplicaCount (%d) is above kafka.inputPartitions (%d): replicas beyond the partition count get no partition and idle." (int .Values.keda.maxReplicaCount) $partitions) }}
+{{- end }}
+{{- if and .Values.keda.enabled (gt (int .Values.keda.minReplicaCount) (int .Values.keda.maxReplicaCount)) }}
+{{- fail "keda.minReplicaCount is above keda.maxReplicaCount." }}
+{{- end }}
+{{- if and .Values.autoscaling.enabled (gt (int .Values.autoscaling.maxReplicas) $partitions) }}
+{{- fail (printf "autoscaling.maxReplicas (%d) is above kafka.inputPartitions (%d): replicas beyond the partition count get no partition and idle." (int .Values.autoscaling.maxReplicas) $partitions) }}
+{{- end }}
+{{- if and .Values.autoscaling.enabled (gt (int .Values.autoscaling.minReplicas) (int .Values.autoscaling.maxReplicas)) }}
+{{- fail "autoscaling.minReplicas is above autoscaling.maxReplicas." }}
+{{- end }}
+{{- if and (not .Values.keda.enabled) (not .Values.autoscaling.enabled) (gt (int .Values.replicaCount) $partitions) }}
+{{- fail (printf "replicaCount (%d) is above kafka.inputPartitions (%d): replicas beyond the partition count get no partition and idle." (int .Values.replicaCount) $partitions) }}
+{{- end }}
+{{- $drain := add (int .Values.scorer.shutdownTimeoutSeconds) (int .Values.preStopSleepSeconds) }}
+{{- if le (int .Values.terminationGracePeriodSeconds) $drain }}
+{{- fail (printf "terminationGracePeriodSeconds (%d) must exceed scorer.shutdownTimeoutSeconds + preStopSleepSeconds (%d), or Kubernetes kills the scorer mid-commit." (int .Values.terminationGracePeriodSeconds) $drain) }}
+{{- end }}
+{{- $protocol := index .Values.kafka.extraConfig "security.protocol" | default "" | upper }}
+{{- if and (hasPrefix "SASL" $protocol) (not .Values.kafka.auth.existingSecret) }}
+{{- fail "kafka.extraConfig sets a SASL security.protocol but kafka.auth.existingSecret is empty: name the Secret holding the SASL username and password." }}
+{{- end }}
+{{- if and .Values.keda.enabled .Values.keda.sasl (not .Values.kafka.auth.existingSecret) }}
+{{- fail "keda.sasl is set but kafka.auth.existingSecret is empty: KEDA needs the SASL credentials too." }}
+{{- end }}
+{{- end }}
