@@ -1,0 +1,58 @@
+"""The names the delivery artefacts build on: the scorer's environment and its metrics.
+
+The Dockerfile, docker-compose.yml, the Helm chart, the dashboard and the alert rules may use only
+these; test_contract.py also checks that the scorer's own metrics module defines every metric here.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+MetricType = Literal["counter", "gauge", "histogram"]
+
+#: Environment variables the scorer's settings read (LOAN_SCORER_KAFKA_SASL_* come from a Secret).
+ENVIRONMENT = frozenset(
+    {
+        "LOAN_SCORER_KAFKA_BOOTSTRAP_SERVERS",
+        "LOAN_SCORER_INPUT_TOPIC",
+        "LOAN_SCORER_OUTPUT_TOPIC",
+        "LOAN_SCORER_DLQ_TOPIC",
+        "LOAN_SCORER_GROUP_ID",
+        "LOAN_SCORER_HTTP_PORT",
+        "LOAN_SCORER_MODEL_DIR",
+        "LOAN_SCORER_DELIVERY",
+        "LOAN_SCORER_SHUTDOWN_TIMEOUT_S",
+        "LOAN_SCORER_LOG_LEVEL",
+        "LOAN_SCORER_KAFKA_EXTRA_CONFIG",
+        "LOAN_SCORER_KAFKA_SASL_USERNAME",
+        "LOAN_SCORER_KAFKA_SASL_PASSWORD",
+    }
+)
+
+#: Metric families as exposed (counters with their `_total` suffix) and their label names.
+METRICS: dict[str, tuple[MetricType, frozenset[str]]] = {
+    "loan_scorer_events_consumed_total": ("counter", frozenset()),
+    "loan_scorer_events_scored_total": ("counter", frozenset({"decision", "model_version"})),
+    "loan_scorer_dead_letters_total": ("counter", frozenset({"reason"})),
+    "loan_scorer_transactions_total": ("counter", frozenset({"outcome"})),
+    "loan_scorer_batch_events": ("histogram", frozenset()),
+    "loan_scorer_scoring_duration_seconds": ("histogram", frozenset()),
+    "loan_scorer_end_to_end_latency_seconds": ("histogram", frozenset()),
+    "loan_scorer_consumer_lag_messages": ("gauge", frozenset({"topic", "partition"})),
+    "loan_scorer_probability_of_default": ("histogram", frozenset()),
+    "loan_scorer_model_info": ("gauge", frozenset({"model_version", "policy_version"})),
+    "loan_scorer_population_stability_index": ("gauge", frozenset({"feature"})),
+    "loan_scorer_ready": ("gauge", frozenset()),
+    "loan_scorer_http_requests_total": ("counter", frozenset({"route", "status"})),
+    "loan_scorer_http_request_duration_seconds": ("histogram", frozenset({"route"})),
+}
+
+
+def series_names() -> frozenset[str]:
+    """Every series name a query may select: histograms add _bucket, _sum and _count."""
+    names: set[str] = set()
+    for name, (kind, _labels) in METRICS.items():
+        names.add(name)
+        if kind == "histogram":
+            names.update({f"{name}_bucket", f"{name}_sum", f"{name}_count"})
+    return frozenset(names)

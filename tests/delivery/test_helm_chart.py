@@ -1,0 +1,396 @@
+"""The Helm chart: lint, render with every combination that matters, validate what it renders.
+
+Built-in kinds are validated against the Kubernetes OpenAPI schemas (kubernetes-validate ships them
+offline) for the oldest Kubernetes the chart supports and the newest the validator knows. Custom
+resources (ServiceMonitor, PrometheusRule, ScaledObject, TriggerAuthentication) have no schema
+there, so their apiVersion, kind and required fields are checked here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.delivery import contract
+from tests.delivery.tools import REPO, explain, find_tool, run
+
+CHART = REPO / "helm" / "loan-scorer"
+ALL_ON_KEDA = CHART / "ci" / "all-on-keda-values.yaml"
+ALL_ON_HPA = CHART / "ci" / "all-on-hpa-values.yaml"
+ALERTS = REPO / "observability" / "prometheus" / "alerts.yml"
+DASHBOARD = REPO / "observability" / "grafana" / "dashboards" / "loan-scorer.json"
+KUBERNETES_VERSIONS = ("1.27.0", "1.37.0")  # Chart.yaml's kubeVersion floor, and the newest
+RELEASE = "scorer"
+
+Manifest = dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def helm() -> Path:
+    return find_tool("helm")
+
+
+def _template(helm: Path, *args: str) -> list[Manifest]:
+    result = run([helm, "template", RELEASE, CHART, "--namespace", "credit-risk", *args])
+    assert result.returncode == 0, explain(result)
+    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+
+
+def _template_fails(helm: Path, *args: str) -> str:
+    result = run([helm, "template", RELEASE, CHART, *args])
+    assert result.returncode != 0, f"expected the chart to refuse to render:\n{explain(result)}"
+    return result.stderr
+
+
+def _by_kind(manifests: list[Manifest]) -> dict[str, list[Manifest]]:
+    kinds: dict[str, list[Manifest]] = {}
+    for manifest in manifests:
+        kinds.setdefault(manifest["kind"], []).append(manifest)
+    return kinds
+
+
+def _one(manifests: list[Manifest], kind: str, suffix: str = "") -> Manifest:
+    matches = [
+        m
+        for m in manifests
+        if m["kind"] == kind and m["metadata"]["name"] == f"{RELEASE}-loan-scorer{suffix}"
+    ]
+    assert len(matches) == 1, f"{kind} {suffix!r}: {len(matches)} rendered"
+    return matches[0]
+
+
+@pytest.fixture(scope="module")
+def default_render(helm: Path) -> list[Manifest]:
+    return _template(helm)
+
+
+@pytest.fixture(scope="module")
+def keda_render(helm: Path) -> list[Manifest]:
+    return _template(helm, "-f", str(ALL_ON_KEDA))
+
+
+@pytest.fixture(scope="module")
+def hpa_render(helm: Path) -> list[Manifest]:
+    return _template(helm, "-f", str(ALL_ON_HPA))
+
+
+RENDERS = ("default_render", "keda_render", "hpa_render")
+
+
+@pytest.mark.parametrize("values", [None, ALL_ON_KEDA, ALL_ON_HPA], ids=["default", "keda", "hpa"])
+def test_helm_lint_strict(helm: Path, values: Path | None) -> None:
+    args: list[str | Path] = [helm, "lint", "--strict", CHART]
+    if values:
+        args += ["-f", values]
+    result = run(args)
+    assert result.returncode == 0, explain(result)
+
+
+def test_default_render_has_the_core_objects_only(default_render: list[Manifest]) -> None:
+    assert sorted(_by_kind(default_render)) == [
+        "ConfigMap",
+        "Deployment",
+        "Pod",  # the `helm test` pod
+        "PodDisruptionBudget",
+        "Service",
+        "ServiceAccount",
+    ]
+    assert not [m for m in default_render if m["kind"] == "Secret"], "the chart holds no secrets"
+
+
+def test_every_toggle_on_renders_every_optional_object(
+    keda_render: list[Manifest], hpa_render: list[Manifest]
+) -> None:
+    keda_kinds, hpa_kinds = set(_by_kind(keda_render)), set(_by_kind(hpa_render))
+    optional = {"ServiceMonitor", "PrometheusRule", "NetworkPolicy"}
+    assert optional | {"ScaledObject", "TriggerAuthentication"} <= keda_kinds
+    assert "HorizontalPodAutoscaler" not in keda_kinds
+    assert optional | {"HorizontalPodAutoscaler"} <= hpa_kinds
+    assert "ScaledObject" not in hpa_kinds
+    for render in (keda_render, hpa_render):
+        _one(render, "ConfigMap", "-dashboard")
+        assert not [m for m in render if m["kind"] == "Secret"]
+
+
+def _validate(manifests: list[Manifest], tmp_path: Path, version: str) -> None:
+    validator = find_tool("kubernetes-validate")
+    builtin = [
+        m
+        for m in manifests
+        if "." not in m["apiVersion"].split("/")[0]
+        or m["apiVersion"].split("/")[0].endswith(".k8s.io")
+    ]
+    assert builtin
+    path = tmp_path / f"rendered-{version}.yaml"
+    path.write_text(yaml.safe_dump_all(builtin))
+    result = run([validator, "--strict", "--kubernetes-version", version, path])
+    assert result.returncode == 0, explain(result)
+    assert result.stdout.count(" passed for resource ") == len(builtin), explain(result)
+
+
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
+@pytest.mark.parametrize("render", RENDERS)
+def test_rendered_objects_are_valid_kubernetes(
+    render: str, version: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    _validate(request.getfixturevalue(render), tmp_path, version)
+
+
+def test_the_validator_rejects_an_invalid_deployment(
+    default_render: list[Manifest], tmp_path: Path
+) -> None:
+    """A negative control: the schema validation above is not a no-op."""
+    validator = find_tool("kubernetes-validate")
+    broken = json.loads(json.dumps(_one(default_render, "Deployment")))
+    broken["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"] = "http"
+    broken["spec"]["replicaz"] = 2
+    path = tmp_path / "broken.yaml"
+    path.write_text(yaml.safe_dump(broken))
+    result = run([validator, "--strict", path])
+    assert result.returncode != 0, explain(result)
+
+
+def _pod_spec(manifests: list[Manifest]) -> dict[str, Any]:
+    spec: dict[str, Any] = _one(manifests, "Deployment")["spec"]["template"]["spec"]
+    return spec
+
+
+@pytest.mark.parametrize("render", RENDERS)
+def test_pod_is_hardened(render: str, request: pytest.FixtureRequest) -> None:
+    pod = _pod_spec(request.getfixturevalue(render))
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["runAsUser"] == 10001
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert pod["automountServiceAccountToken"] is False
+    (container,) = pod["containers"]
+    security = container["securityContext"]
+    assert security["allowPrivilegeEscalation"] is False
+    assert security["readOnlyRootFilesystem"] is True
+    assert security["capabilities"]["drop"] == ["ALL"]
+    assert security["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert {"cpu", "memory"} <= set(container["resources"]["requests"])
+    assert "memory" in container["resources"]["limits"]
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    tmp = "/tmp"  # noqa: S108  # the container path under test, not a file this test writes
+    assert "emptyDir" in volumes[mounts[tmp]], f"{tmp} is the writable emptyDir"
+
+
+@pytest.mark.parametrize("render", RENDERS)
+def test_probes_ports_and_graceful_shutdown(render: str, request: pytest.FixtureRequest) -> None:
+    manifests = request.getfixturevalue(render)
+    pod = _pod_spec(manifests)
+    (container,) = pod["containers"]
+    assert container["args"] == ["run"]
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    assert container["ports"] == [{"name": "http", "containerPort": 8000, "protocol": "TCP"}]
+    config = _one(manifests, "ConfigMap")["data"]
+    shutdown = int(config["LOAN_SCORER_SHUTDOWN_TIMEOUT_S"])
+    pre_stop = int(container["lifecycle"]["preStop"]["exec"]["command"][1])
+    assert pod["terminationGracePeriodSeconds"] > shutdown + pre_stop
+
+
+@pytest.mark.parametrize("render", RENDERS)
+def test_environment_uses_only_the_settings_contract(
+    render: str, request: pytest.FixtureRequest
+) -> None:
+    manifests = request.getfixturevalue(render)
+    config = _one(manifests, "ConfigMap")["data"]
+    (container,) = _pod_spec(manifests)["containers"]
+    names = set(config) | {e["name"] for e in container.get("env") or []}
+    assert names <= contract.ENVIRONMENT, names - contract.ENVIRONMENT
+    assert isinstance(json.loads(config["LOAN_SCORER_KAFKA_EXTRA_CONFIG"]), dict)
+
+
+def test_sasl_credentials_come_from_the_referenced_secret(keda_render: list[Manifest]) -> None:
+    (container,) = _pod_spec(keda_render)["containers"]
+    env = {e["name"]: e for e in container["env"]}
+    for name, key in (
+        ("LOAN_SCORER_KAFKA_SASL_USERNAME", "username"),
+        ("LOAN_SCORER_KAFKA_SASL_PASSWORD", "password"),
+    ):
+        assert env[name]["valueFrom"]["secretKeyRef"] == {
+            "name": "loan-scorer-kafka-credentials",
+            "key": key,
+        }
+        assert "value" not in env[name]
+    extra = json.loads(_one(keda_render, "ConfigMap")["data"]["LOAN_SCORER_KAFKA_EXTRA_CONFIG"])
+    assert extra == {
+        "security.protocol": "SASL_SSL",
+        "sasl.mechanism": "SCRAM-SHA-512",
+        "ssl.ca.location": "/etc/loan-scorer/kafka-tls/ca.crt",
+    }
+
+
+def test_autoscaled_deployments_leave_replicas_to_the_autoscaler(
+    default_render: list[Manifest], keda_render: list[Manifest], hpa_render: list[Manifest]
+) -> None:
+    assert _one(default_render, "Deployment")["spec"]["replicas"] == 2
+    assert "replicas" not in _one(keda_render, "Deployment")["spec"]
+    assert "replicas" not in _one(hpa_render, "Deployment")["spec"]
+
+
+def test_scaled_object_scales_the_deployment_on_consumer_lag(keda_render: list[Manifest]) -> None:
+    scaled = _one(keda_render, "ScaledObject")
+    assert scaled["apiVersion"] == "keda.sh/v1alpha1"
+    spec = scaled["spec"]
+    assert spec["scaleTargetRef"] == {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "name": f"{RELEASE}-loan-scorer",
+    }
+    assert 1 <= spec["minReplicaCount"] <= spec["maxReplicaCount"] <= 12  # the values' partitions
+    (trigger,) = spec["triggers"]
+    assert trigger["type"] == "kafka"
+    metadata = trigger["metadata"]
+    assert {"bootstrapServers", "consumerGroup", "topic", "lagThreshold"} <= set(metadata)
+    assert all(isinstance(value, str) for value in metadata.values()), "KEDA wants strings"
+    assert trigger["authenticationRef"]["name"] == f"{RELEASE}-loan-scorer"
+    auth = _one(keda_render, "TriggerAuthentication")
+    assert auth["apiVersion"] == "keda.sh/v1alpha1"
+    assert {ref["parameter"] for ref in auth["spec"]["secretTargetRef"]} == {
+        "username",
+        "password",
+        "ca",
+    }
+
+
+def test_service_monitor_scrapes_the_http_port(keda_render: list[Manifest]) -> None:
+    monitor = _one(keda_render, "ServiceMonitor")
+    assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+    assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    service = _one(keda_render, "Service")
+    assert (
+        monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    )
+    (endpoint,) = monitor["spec"]["endpoints"]
+    assert endpoint["port"] == service["spec"]["ports"][0]["name"] == "http"
+    assert endpoint["path"] == "/metrics"
+
+
+def test_prometheus_rule_wraps_the_tested_rules_file(keda_render: list[Manifest]) -> None:
+    rule = _one(keda_render, "PrometheusRule")
+    assert rule["apiVersion"] == "monitoring.coreos.com/v1"
+    assert rule["spec"]["groups"] == yaml.safe_load(ALERTS.read_text())["groups"]
+
+
+def test_dashboard_configmap_holds_the_compose_dashboard(keda_render: list[Manifest]) -> None:
+    dashboard = _one(keda_render, "ConfigMap", "-dashboard")
+    assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert json.loads(dashboard["data"]["loan-scorer.json"]) == json.loads(DASHBOARD.read_text())
+
+
+@pytest.mark.parametrize(
+    ("copy", "original"),
+    [(CHART / "files" / "alerts.yml", ALERTS), (CHART / "files" / "loan-scorer.json", DASHBOARD)],
+)
+def test_chart_files_are_byte_identical_copies(copy: Path, original: Path) -> None:
+    assert copy.read_bytes() == original.read_bytes(), (
+        f"{copy.relative_to(REPO)} differs from {original.relative_to(REPO)}; "
+        f"run: cp {original.relative_to(REPO)} {copy.relative_to(REPO)}"
+    )
+
+
+def test_network_policy_allows_http_in_and_dns_and_kafka_out(keda_render: list[Manifest]) -> None:
+    policy = _one(keda_render, "NetworkPolicy")["spec"]
+    assert policy["policyTypes"] == ["Ingress", "Egress"]
+    (ingress,) = policy["ingress"]
+    assert ingress["ports"] == [{"port": "http", "protocol": "TCP"}]
+    egress_ports = {(p["port"], p["protocol"]) for rule in policy["egress"] for p in rule["ports"]}
+    assert egress_ports == {(53, "UDP"), (53, "TCP"), (9096, "TCP")}
+
+
+def test_pdb_is_on_by_default(default_render: list[Manifest]) -> None:
+    pdb = _one(default_render, "PodDisruptionBudget")
+    assert pdb["spec"]["maxUnavailable"] == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--set", "keda.enabled=true", "--set", "autoscaling.enabled=true"],
+            "mutually exclusive",
+        ),
+        (
+            ["--set", "keda.enabled=true", "--set", "keda.maxReplicaCount=7"],
+            "keda.maxReplicaCount (7) is above kafka.inputPartitions (6)",
+        ),
+        (
+            ["--set", "autoscaling.enabled=true", "--set", "autoscaling.maxReplicas=9"],
+            "autoscaling.maxReplicas (9) is above kafka.inputPartitions (6)",
+        ),
+        (["--set", "replicaCount=8"], "replicaCount (8) is above kafka.inputPartitions (6)"),
+        (["--set", "terminationGracePeriodSeconds=25"], "must exceed"),
+        (
+            ["--set", "kafka.extraConfig.security\\.protocol=SASL_SSL"],
+            "kafka.auth.existingSecret is empty",
+        ),
+        (["--set", "kafka.extraConfig.sasl\\.password=hunter2"], "sasl.password"),
+        (["--set", "securityContext.allowPrivilegeEscalation=true"], "allowPrivilegeEscalation"),
+        (["--set", "podSecurityContext.runAsNonRoot=false"], "runAsNonRoot"),
+        (["--set", "replicas=3"], "additional properties 'replicas' not allowed"),
+        (["--set", "scorer.delivery=exactly-twice"], "delivery"),
+    ],
+    ids=[
+        "keda-and-hpa",
+        "keda-above-partitions",
+        "hpa-above-partitions",
+        "replicas-above-partitions",
+        "grace-period-too-short",
+        "sasl-without-secret",
+        "password-in-extra-config",
+        "privilege-escalation",
+        "root",
+        "unknown-value",
+        "bad-enum",
+    ],
+)
+def test_chart_refuses_unsafe_values(helm: Path, args: list[str], message: str) -> None:
+    assert message in _template_fails(helm, *args)
+
+
+def _values_yaml_keys() -> dict[str, bool]:
+    """Each key of values.yaml as a dotted path, and whether a comment documents it (a comment
+    block right above it, or one on its line). List items are not keys."""
+    documented: dict[str, bool] = {}
+    stack: list[tuple[int, str]] = []
+    previous = ""
+    for line in (CHART / "values.yaml").read_text().splitlines():
+        stripped = line.strip()
+        if stripped and not stripped.startswith(("#", "-")) and ":" in stripped:
+            indent = len(line) - len(line.lstrip())
+            while stack and stack[-1][0] >= indent:
+                stack.pop()
+            key = stripped.split(":", 1)[0]
+            dotted = ".".join([name for _, name in stack] + [key])
+            documented[dotted] = previous.startswith("#") or " # " in stripped
+            stack.append((indent, key))
+        previous = stripped
+    return documented
+
+
+def test_every_value_is_documented_and_in_the_schema() -> None:
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    documented = _values_yaml_keys()
+
+    def leaves(node: dict[str, Any], schema_node: dict[str, Any], path: str) -> Iterator[str]:
+        assert schema_node.get("additionalProperties") is False, f"{path or 'root'}: open schema"
+        for key, value in node.items():
+            here = f"{path}.{key}" if path else key
+            assert key in schema_node.get("properties", {}), f"{here} is not in the schema"
+            child = schema_node["properties"][key]
+            if isinstance(value, dict) and child.get("additionalProperties") is False:
+                yield from leaves(value, child, here)
+            else:
+                yield here
+
+    undocumented = [path for path in leaves(values, schema, "") if not documented[path]]
+    assert not undocumented, f"values without a comment: {undocumented}"
