@@ -16,10 +16,10 @@ from schemas.errors import (
     EventDecodeError,
     InvalidJsonError,
     OversizeError,
+    RecordScoringError,
     SchemaViolationError,
     UnsupportedVersionError,
 )
-from schemas.errors import RecordScoringError
 from schemas.examples import example_application, example_application_json
 
 
