@@ -26,7 +26,10 @@ $(BIN)/.installed: pyproject.toml poetry.lock | $(POETRY)
 .PHONY: install
 install: $(BIN)/.installed ## Install Poetry if missing, then the project and its dev tools into .venv
 
-$(MODEL_DIR)/model_card.json: $(BIN)/.installed
+MODEL_SOURCES := $(shell find scoring training -name '*.py' -o -name '*.yaml' -o -name '*.csv')
+
+# Retrained whenever the code or data it comes from changes (training is deterministic).
+$(MODEL_DIR)/model_card.json: $(BIN)/.installed $(MODEL_SOURCES)
 	$(BIN)/loan-scorer train --out $(MODEL_DIR)
 
 .PHONY: model
@@ -42,7 +45,7 @@ typecheck: install ## mypy --strict over every package and the tests
 	$(BIN)/mypy
 
 .PHONY: test
-test: install lint typecheck ## Lint, type-check and run every test against a real Kafka broker
+test: install lint typecheck model ## Lint, type-check and run every test against a real Kafka broker
 	scripts/with-kafka.sh $(BIN)/pytest --cov --cov-report=term
 
 .PHONY: demo

@@ -19,6 +19,10 @@ class InboundMessage(Protocol):
     def topic(self) -> str | None: ...
     def partition(self) -> int | None: ...
     def offset(self) -> int | None: ...
+    def timestamp(self) -> tuple[int, int]: ...
+    def headers(
+        self,
+    ) -> dict[str, str | bytes | None] | list[tuple[str, str | bytes | None]] | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +31,7 @@ class OutboundRecord:
     key: bytes | None
     value: bytes | None
     headers: list[tuple[str, str | bytes | None]] | None = None
+    timestamp_ms: int | None = None  # None: the producer stamps the current time
 
 
 @dataclass(frozen=True, slots=True)

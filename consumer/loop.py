@@ -90,12 +90,16 @@ class ScoringLoop:
         readiness: Readiness,
         *,
         clock: Callable[[], float] = time.time,
+        fault_injector: Callable[[str], None] | None = None,
     ) -> None:
         self._settings = settings
         self._process_batch = process_batch
         self._metrics = metrics
         self._readiness = readiness
         self._clock = clock
+        # A seam for the fault tests: called with a stage name ("before_commit") and may raise
+        # a KafkaException, which then takes the same path as one raised by librdkafka.
+        self._fault_injector = fault_injector
         self._stop = threading.Event()
         self._assigned: set[tuple[str, int]] = set()
         self._revoked_during_consume: set[tuple[str, int]] = set()
@@ -251,12 +255,17 @@ class ScoringLoop:
                 "send_offsets_to_transaction",
                 lambda: producer.send_offsets_to_transaction(offsets, group, self._timeout),
             )
-            self._retrying("commit_transaction", lambda: producer.commit_transaction(self._timeout))
+            self._retrying("commit_transaction", self._commit_transaction)
         except _AbortedError:
             self._abort_and_rewind(messages)
             return False
         self._metrics.transactions.labels("committed").inc()
         return True
+
+    def _commit_transaction(self) -> None:
+        if self._fault_injector is not None:
+            self._fault_injector("before_commit")
+        self.producer.commit_transaction(self._timeout)
 
     def _retrying(self, operation: str, call: Callable[[], Any]) -> None:
         """Run one transactional call, retrying retriable errors with backoff (librdkafka's
@@ -357,20 +366,20 @@ class ScoringLoop:
         record: OutboundRecord,
         on_delivery: Callable[[KafkaError | None, Message], None] | None = None,
     ) -> None:
+        optional: dict[str, Any] = {}
+        if on_delivery is not None:
+            optional["on_delivery"] = on_delivery
+        if record.timestamp_ms is not None:
+            optional["timestamp"] = record.timestamp_ms
         while True:
             try:
-                if on_delivery is None:
-                    producer.produce(
-                        record.topic, value=record.value, key=record.key, headers=record.headers
-                    )
-                else:
-                    producer.produce(
-                        record.topic,
-                        value=record.value,
-                        key=record.key,
-                        headers=record.headers,
-                        on_delivery=on_delivery,
-                    )
+                producer.produce(
+                    record.topic,
+                    value=record.value,
+                    key=record.key,
+                    headers=record.headers,
+                    **optional,
+                )
                 return
             except BufferError:
                 # The local queue is full: serve delivery reports until there is room.

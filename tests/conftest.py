@@ -66,6 +66,20 @@ def kafka_bootstrap() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A trained model directory: LOAN_SCORER_MODEL_DIR or build/model (what `make test` trains
+    first), else one trained here, once per session, deterministically."""
+    configured = Path(os.environ.get("LOAN_SCORER_MODEL_DIR") or REPO / "build" / "model")
+    if (configured / "model_card.json").is_file():
+        return configured
+    from training.train import train_model
+
+    out = tmp_path_factory.mktemp("model")
+    train_model(out_dir=out, seed=42)
+    return out
+
+
+@pytest.fixture(scope="session")
 def kafka_admin(kafka_bootstrap: str) -> AdminClient:
     return AdminClient({"bootstrap.servers": kafka_bootstrap})
 

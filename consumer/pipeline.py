@@ -1,0 +1,185 @@
+"""One micro-batch from raw records to the records to publish: decode, validate, score, encode.
+
+Pure apart from the clock it is given: no Kafka here, so every branch (valid, each kind of invalid,
+a record the model cannot score) is unit-tested on plain objects. Every input record yields
+exactly one output record, a `LoanScored` or a dead letter, in input order.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+from pydantic import ValidationError
+
+from consumer.batch import BatchOutcome, InboundMessage, OutboundRecord, ScoredFact
+from schemas.application_v1 import LoanApplicationSubmitted
+from schemas.dead_letter import dead_letter_headers, with_dead_letter_headers
+from schemas.decode import decode_application
+from schemas.encode import encode_loan_scored
+from schemas.errors import EventDecodeError, RecordScoringError
+from schemas.score_v1 import loan_scored_for
+from scoring.artifact import LoadedModel
+from scoring.policy import Policy
+from scoring.scorer import ScoreError, ScoreOutcome, ScoreResult, score_batch
+
+logger = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _as_bytes(data: str | bytes | None) -> bytes | None:
+    return data.encode() if isinstance(data, str) else data
+
+
+class ScoringPipeline:
+    """Turns a batch of input messages into scores and dead letters (see module docstring)."""
+
+    def __init__(
+        self,
+        model: LoadedModel,
+        policy: Policy,
+        *,
+        output_topic: str,
+        dlq_topic: str,
+        clock: Clock = _utc_now,
+    ) -> None:
+        self._model = model
+        self._policy = policy
+        self._output_topic = output_topic
+        self._dlq_topic = dlq_topic
+        self._clock = clock
+
+    def __call__(self, messages: Sequence[InboundMessage]) -> BatchOutcome:
+        started = time.perf_counter()
+        records: list[OutboundRecord | None] = [None] * len(messages)
+        dead_letter_reasons: list[str] = []
+        applications: list[LoanApplicationSubmitted] = []
+        positions: list[int] = []
+        for position, message in enumerate(messages):
+            try:
+                applications.append(decode_application(_as_bytes(message.value())))
+            except EventDecodeError as error:
+                records[position] = self._dead_letter(message, error)
+                dead_letter_reasons.append(error.reason.value)
+            else:
+                positions.append(position)
+
+        scored: list[ScoredFact] = []
+        for position, application, outcome in zip(
+            positions, applications, self._score(applications), strict=True
+        ):
+            message = messages[position]
+            try:
+                if isinstance(outcome, ScoreError):
+                    raise RecordScoringError(f"{outcome.error_type}: {outcome.message}")
+                records[position] = self._score_record(application, outcome)
+            except (RecordScoringError, ValidationError) as error:
+                failure = (
+                    error
+                    if isinstance(error, RecordScoringError)
+                    else RecordScoringError(_validation_summary(error))
+                )
+                logger.warning(
+                    "application could not be scored; dead-lettered",
+                    extra={"application_id": application.application_id, "error": failure.message},
+                )
+                records[position] = self._dead_letter(message, failure)
+                dead_letter_reasons.append(failure.reason.value)
+                continue
+            scored.append(
+                ScoredFact(
+                    decision=outcome.decision,
+                    model_version=outcome.model_version,
+                    probability_of_default=outcome.probability_of_default,
+                    occurred_at_epoch_s=application.occurred_at.timestamp(),
+                )
+            )
+        return BatchOutcome(
+            records=[record for record in records if record is not None],
+            scored=scored,
+            dead_letter_reasons=dead_letter_reasons,
+            scoring_seconds=time.perf_counter() - started,
+        )
+
+    def _score(self, applications: list[LoanApplicationSubmitted]) -> list[ScoreOutcome]:
+        """One vectorised call; only if the batch as a whole fails, one call per application so
+        that a single culprit is dead-lettered and the rest are still scored."""
+        try:
+            return score_batch(applications, self._model, self._policy)
+        except Exception:
+            logger.exception(
+                "batch scoring failed; scoring %d records one by one", len(applications)
+            )
+        outcomes: list[ScoreOutcome] = []
+        for application in applications:
+            try:
+                outcomes.extend(score_batch([application], self._model, self._policy))
+            except Exception as error:  # isolated to this record, dead-lettered
+                outcomes.append(
+                    ScoreError(application.application_id, type(error).__name__, str(error)[:200])
+                )
+        return outcomes
+
+    def _score_record(
+        self, application: LoanApplicationSubmitted, result: ScoreResult
+    ) -> OutboundRecord:
+        event = loan_scored_for(
+            application,
+            model_version=result.model_version,
+            policy_version=result.policy_version,
+            probability_of_default=result.probability_of_default,
+            risk_grade=result.risk_grade,
+            decision=result.decision,
+            reasons=[
+                {"code": r.code, "feature": r.feature, "description": r.description}
+                for r in result.reasons
+            ],
+            scored_at=self._clock(),
+        )
+        return OutboundRecord(
+            topic=self._output_topic,
+            key=application.application_id.encode(),
+            value=encode_loan_scored(event),
+        )
+
+    def _dead_letter(self, message: InboundMessage, error: EventDecodeError) -> OutboundRecord:
+        """The original key, value, headers and timestamp, plus headers that say why."""
+        _timestamp_type, timestamp_ms = message.timestamp()
+        headers = dead_letter_headers(
+            error,
+            topic=str(message.topic()),
+            partition=int(message.partition() or 0),
+            offset=int(message.offset() or 0),
+            failed_at=self._clock(),
+        )
+        return OutboundRecord(
+            topic=self._dlq_topic,
+            key=_as_bytes(message.key()),
+            value=_as_bytes(message.value()),
+            headers=with_dead_letter_headers(_header_list(message.headers()), headers),
+            timestamp_ms=timestamp_ms if timestamp_ms > 0 else None,
+        )
+
+
+def _header_list(
+    headers: dict[str, str | bytes | None] | list[tuple[str, str | bytes | None]] | None,
+) -> list[tuple[str, str | bytes | None]]:
+    if headers is None:
+        return []
+    return list(headers.items()) if isinstance(headers, dict) else headers
+
+
+def _validation_summary(error: ValidationError) -> str:
+    """Field paths and rules only: the output event's values are not for logs or headers."""
+    parts = [
+        ".".join(str(part) for part in detail["loc"]) + ": " + detail["msg"]
+        for detail in error.errors(include_url=False, include_input=False)[:3]
+    ]
+    return "LoanScored rejected the result: " + "; ".join(parts)

@@ -1,0 +1,129 @@
+"""`loan-scorer run`: wire settings, model, policy, metrics, HTTP and the Kafka loop together.
+
+The Kafka loop owns the main thread, where signals arrive; the HTTP API runs in a thread beside it
+and answers probes from the first second (not ready until the model is loaded and the broker
+answers). Exit codes: 0 after a graceful stop, 1 on a fatal Kafka error or a shutdown that overran
+its bound, 2 when the model or policy cannot be loaded.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from dataclasses import dataclass
+from types import FrameType
+
+from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
+
+from consumer.api.app import create_app
+from consumer.api.server import ApiServer
+from consumer.api.state import ApiState
+from consumer.health import Readiness
+from consumer.loop import FatalKafkaError, ScoringLoop
+from consumer.metrics import ScorerMetrics
+from consumer.pipeline import ScoringPipeline
+from consumer.settings import Settings
+from scoring.artifact import LoadedModel, load_model
+from scoring.exceptions import ScoringError
+from scoring.policy import DEFAULT_POLICY_PATH, Policy, load_policy
+
+logger = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_FATAL = 1
+EXIT_BAD_MODEL = 2
+
+
+@dataclass(frozen=True)
+class ScoringAssets:
+    model: LoadedModel
+    policy: Policy
+
+
+def load_assets(settings: Settings) -> ScoringAssets:
+    """The model (verified against its card) and the decision policy (validated)."""
+    model = load_model(settings.model_dir)
+    policy = load_policy(settings.policy_file or DEFAULT_POLICY_PATH)
+    return ScoringAssets(model=model, policy=policy)
+
+
+def new_metrics() -> ScorerMetrics:
+    registry = CollectorRegistry()
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
+    GCCollector(registry=registry)
+    return ScorerMetrics(registry)
+
+
+class _ShutdownGuard:
+    """First SIGTERM/SIGINT: stop gracefully, with a watchdog that ends the process if that
+    takes longer than the bound. A second signal: stop now."""
+
+    def __init__(self, loop: ScoringLoop, timeout_s: float) -> None:
+        self._loop = loop
+        self._timeout_s = timeout_s
+        self._watchdog: threading.Timer | None = None
+
+    def install(self) -> None:
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        if self._watchdog is not None:
+            logger.warning("second signal; exiting now", extra={"signal": signum})
+            os._exit(128 + signum)
+        logger.info("stopping", extra={"signal": signal.Signals(signum).name})
+        self._watchdog = threading.Timer(self._timeout_s, self._overran)
+        self._watchdog.daemon = True
+        self._watchdog.start()
+        self._loop.request_stop()
+
+    def _overran(self) -> None:
+        logger.error("graceful shutdown overran its bound", extra={"bound_s": self._timeout_s})
+        os._exit(EXIT_FATAL)
+
+    def cancel(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+
+
+def run_service(settings: Settings) -> int:
+    logger.info("starting loan-scorer", extra={"settings": settings.redacted()})
+    metrics = new_metrics()
+    readiness = Readiness()
+    server = ApiServer(
+        create_app(ApiState(readiness=readiness, metrics=metrics)),
+        settings.http_host,
+        settings.http_port,
+    )
+    server.start()
+    try:
+        try:
+            assets = load_assets(settings)
+        except (ScoringError, OSError) as error:
+            # The message is the diagnosis (which file, which check); a traceback adds nothing.
+            logger.error("cannot load the model or policy", extra={"error": str(error)})
+            return EXIT_BAD_MODEL
+        readiness.set_model_loaded(True)
+        metrics.model_info.labels(assets.model.model_version, assets.policy.policy_version).set(1)
+        pipeline = ScoringPipeline(
+            assets.model,
+            assets.policy,
+            output_topic=settings.output_topic,
+            dlq_topic=settings.dlq_topic,
+        )
+        loop = ScoringLoop(settings, pipeline, metrics, readiness)
+        guard = _ShutdownGuard(loop, settings.shutdown_timeout_s)
+        guard.install()
+        try:
+            loop.run()
+        except FatalKafkaError as error:
+            logger.critical("fatal Kafka error; exiting for a restart", extra={"error": str(error)})
+            return EXIT_FATAL
+        finally:
+            guard.cancel()
+        return EXIT_OK
+    finally:
+        server.stop()
