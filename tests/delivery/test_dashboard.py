@@ -1,0 +1,99 @@
+"""The Grafana dashboard: well-formed, datasource by variable, every query valid PromQL over the
+scorer's own metric names, and every panel described in docs/observability.md."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tests.delivery import contract
+from tests.delivery.tools import REPO, explain, find_tool, run
+
+DASHBOARD = REPO / "observability" / "grafana" / "dashboards" / "loan-scorer.json"
+METRIC = re.compile(r"\bloan_scorer_[a-z_]+\b")
+DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
+
+
+def _dashboard() -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(DASHBOARD.read_text())
+    return document
+
+
+def _panels() -> list[dict[str, Any]]:
+    return [panel for panel in _dashboard()["panels"] if panel["type"] != "row"]
+
+
+def _expressions() -> list[str]:
+    return [target["expr"] for panel in _panels() for target in panel["targets"]]
+
+
+def test_datasource_is_a_variable_used_by_every_panel_and_query() -> None:
+    variables = {v["name"]: v for v in _dashboard()["templating"]["list"]}
+    assert variables["datasource"]["type"] == "datasource"
+    assert variables["datasource"]["query"] == "prometheus"
+    assert variables["job"]["datasource"] == DATASOURCE
+    for panel in _panels():
+        assert panel["datasource"] == DATASOURCE, panel["title"]
+        for target in panel["targets"]:
+            assert target["datasource"] == DATASOURCE, panel["title"]
+
+
+def test_panels_have_unique_ids_and_fit_the_grid() -> None:
+    panels = _dashboard()["panels"]
+    ids = [panel["id"] for panel in panels]
+    assert len(ids) == len(set(ids))
+    for panel in panels:
+        grid = panel["gridPos"]
+        assert grid["x"] + grid["w"] <= 24, panel["title"]
+        assert panel.get("description") or panel["type"] == "row", panel["title"]
+
+
+def test_the_required_views_are_there() -> None:
+    titles = {panel["title"] for panel in _panels()}
+    assert {
+        "Throughput",
+        "End-to-end latency",
+        "Consumer lag by partition",
+        "Dead letters by reason",
+        "Decision mix",
+        "Probability of default distribution",
+        "Population stability index",
+        "Transactions",
+        "Readiness by replica",
+    } <= titles
+    latency = next(p for p in _panels() if p["title"] == "End-to-end latency")
+    assert [t["legendFormat"] for t in latency["targets"]] == ["p50", "p95", "p99"]
+
+
+def test_queries_use_only_the_scorers_metrics_and_the_job_filter() -> None:
+    known = contract.series_names()
+    for expr in _expressions():
+        used = set(METRIC.findall(expr))
+        assert used, expr
+        assert used <= known, f"{expr}: {used - known}"
+        assert expr.count('job=~"$job"') == len(METRIC.findall(expr)), expr
+
+
+def test_queries_are_valid_promql(tmp_path: Path) -> None:
+    """promtool parses each query as a recording rule, with Grafana's variables substituted."""
+    promtool = find_tool("promtool")
+    rules = []
+    for index, expr in enumerate(_expressions()):
+        concrete = (
+            expr.replace("$__rate_interval", "1m").replace("$__range", "1h").replace("$job", ".+")
+        )
+        rules.append({"record": f"dashboard:query_{index}", "expr": concrete})
+    path = tmp_path / "dashboard-queries.yml"
+    path.write_text(yaml.safe_dump({"groups": [{"name": "dashboard", "rules": rules}]}))
+    result = run([promtool, "check", "rules", path])
+    assert result.returncode == 0, explain(result)
+
+
+def test_every_panel_is_described_in_the_docs() -> None:
+    docs = (REPO / "docs" / "observability.md").read_text()
+    for panel in _panels():
+        assert f"**{panel['title']}**" in docs, f"panel {panel['title']!r} not in the docs"

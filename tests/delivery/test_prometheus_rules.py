@@ -1,0 +1,90 @@
+"""Alert rules and Prometheus config: promtool checks, unit tests for every alert, metric names."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import yaml
+
+from tests.delivery import contract
+from tests.delivery.tools import REPO, explain, find_tool, run
+
+PROMETHEUS = REPO / "observability" / "prometheus"
+ALERTS = PROMETHEUS / "alerts.yml"
+ALERT_TESTS = PROMETHEUS / "alerts.test.yml"
+METRIC = re.compile(r"\bloan_scorer_[a-z_]+\b")
+
+
+def _rules() -> list[dict[str, Any]]:
+    groups = yaml.safe_load(ALERTS.read_text())["groups"]
+    return [rule for group in groups for rule in group["rules"]]
+
+
+def _alerts() -> list[dict[str, Any]]:
+    return [rule for rule in _rules() if "alert" in rule]
+
+
+def test_promtool_check_rules() -> None:
+    promtool = find_tool("promtool")
+    result = run([promtool, "check", "rules", ALERTS])
+    assert result.returncode == 0, explain(result)
+
+
+def test_promtool_test_rules() -> None:
+    promtool = find_tool("promtool")
+    result = run([promtool, "test", "rules", ALERT_TESTS.name], cwd=PROMETHEUS)
+    assert result.returncode == 0, explain(result)
+    assert "SUCCESS" in result.stdout, explain(result)
+
+
+def test_promtool_check_config() -> None:
+    promtool = find_tool("promtool")
+    result = run([promtool, "check", "config", "prometheus.yml"], cwd=PROMETHEUS)
+    assert result.returncode == 0, explain(result)
+
+
+def test_every_alert_is_tested_both_firing_and_silent() -> None:
+    firing: set[str] = set()
+    silent: set[str] = set()
+    for case in yaml.safe_load(ALERT_TESTS.read_text())["tests"]:
+        for check in case.get("alert_rule_test", []):
+            (firing if check.get("exp_alerts") else silent).add(check["alertname"])
+    names = {rule["alert"] for rule in _alerts()}
+    assert names == firing, f"alerts never seen firing in a test: {names - firing}"
+    assert names == silent, f"alerts never checked silent in a test: {names - silent}"
+
+
+def test_alerts_required_by_the_runbook_exist() -> None:
+    names = {rule["alert"] for rule in _alerts()}
+    assert {
+        "LoanScorerConsumerLagGrowing",
+        "LoanScorerDeadLetterRatioHigh",
+        "LoanScorerNothingScored",
+        "LoanScorerEndToEndLatencyHigh",
+        "LoanScorerDriftHigh",
+        "LoanScorerNotReady",
+    } <= names
+    drift = next(rule for rule in _alerts() if rule["alert"] == "LoanScorerDriftHigh")
+    assert "> 0.25" in drift["expr"]
+
+
+def test_every_alert_has_severity_summary_description_and_a_for_clause() -> None:
+    for rule in _alerts():
+        assert rule["labels"]["severity"] in {"critical", "warning", "info"}, rule["alert"]
+        assert {"summary", "description"} <= set(rule["annotations"]), rule["alert"]
+        assert re.fullmatch(r"\d+m", rule["for"]), rule["alert"]
+
+
+def test_rules_use_only_the_scorers_metric_names() -> None:
+    known = contract.series_names()
+    for rule in _rules():
+        used = set(METRIC.findall(rule["expr"]))
+        assert used, rule
+        assert used <= known, f"{rule.get('alert') or rule.get('record')}: {used - known}"
+
+
+def test_rules_are_documented() -> None:
+    docs = (REPO / "docs" / "observability.md").read_text()
+    for rule in _alerts():
+        assert rule["alert"] in docs, f"{rule['alert']} is not described in docs/observability.md"
