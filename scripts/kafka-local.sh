@@ -4,7 +4,13 @@
 # Central into a cache folder, storage is formatted in a temp folder, and the broker is started,
 # probed with a real metadata request, and stopped by PID.
 #
-# Usage: scripts/kafka-local.sh fetch|up|down|status|topics ARGS...
+# Usage: scripts/kafka-local.sh COMMAND
+#   fetch    resolve the jars into the cache (nothing else)
+#   up       format fresh storage in a temp folder, start, wait for metadata; down undoes it all
+#   stop     stop the broker, keep its data; start starts it again on the same data
+#   restart  stop + start (for fault tests)
+#   status   exit 0 if the broker answers metadata requests
+#   topics   run kafka-topics against it, e.g. topics --create --topic t --partitions 6
 #
 # Environment:
 #   KAFKA_PORT             client listener port on 127.0.0.1 (default 9092)
@@ -105,12 +111,18 @@ up() {
   cluster_id="$(run_java kafka.tools.StorageTool random-uuid)"
   run_java kafka.tools.StorageTool format -t "$cluster_id" -c "$data/server.properties" \
     >"$STATE/format.log" 2>&1 || { cat "$STATE/format.log" >&2; die "formatting KRaft storage failed"; }
+  start_broker
+}
+
+start_broker() { # start the process on the formatted data dir and wait until it answers
+  local data
+  data="$(cat "$STATE/data_dir")"
   log "starting broker $KAFKA_VERSION on $BOOTSTRAP (log: $STATE/server.log)"
   # shellcheck disable=SC2086
   nohup java ${KAFKA_HEAP_OPTS:--Xms256m -Xmx768m} -XX:+UseG1GC -Djava.awt.headless=true \
     -cp "$LIBS/*" -Dlog4j2.configurationFile="$HERE/kafka/log4j2.properties" \
     -Dkafka.log.file="$STATE/server.log" kafka.Kafka "$data/server.properties" \
-    >"$STATE/stdout.log" 2>&1 </dev/null &
+    >>"$STATE/stdout.log" 2>&1 </dev/null &
   echo $! >"$STATE/pid"
   local deadline=$((SECONDS + 90))
   until metadata_ok; do
@@ -124,26 +136,35 @@ up() {
   log "ready on $BOOTSTRAP (pid $(cat "$STATE/pid"))"
 }
 
-down() {
-  if [[ -f "$STATE/pid" ]]; then
-    local pid
-    pid="$(cat "$STATE/pid")"
+stop_broker() { # stop the process (SIGTERM, then SIGKILL after 30 s), keep its data
+  [[ -f "$STATE/pid" ]] || return 0
+  local pid
+  pid="$(cat "$STATE/pid")"
+  if kill -0 "$pid" 2>/dev/null; then
+    log "stopping broker pid $pid"
+    kill -TERM "$pid" 2>/dev/null || true
+    local deadline=$((SECONDS + 30))
+    while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.5; done
     if kill -0 "$pid" 2>/dev/null; then
-      log "stopping broker pid $pid"
-      kill -TERM "$pid" 2>/dev/null || true
-      local deadline=$((SECONDS + 30))
-      while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.5; done
-      if kill -0 "$pid" 2>/dev/null; then
-        log "broker did not stop within 30 s; killing pid $pid"
-        kill -KILL "$pid" 2>/dev/null || true
-      fi
+      log "broker did not stop within 30 s; killing pid $pid"
+      kill -KILL "$pid" 2>/dev/null || true
     fi
-    rm -f "$STATE/pid"
   fi
+  rm -f "$STATE/pid"
+}
+
+down() { # stop the broker and delete its data
+  stop_broker
   if [[ -f "$STATE/data_dir" ]]; then
     rm -rf "$(cat "$STATE/data_dir")"
     rm -f "$STATE/data_dir"
   fi
+}
+
+restart() { # stop and start the same broker, data kept (for fault tests)
+  [[ -f "$STATE/data_dir" ]] || die "no broker was set up on port $PORT (run up first)"
+  stop_broker
+  start_broker
 }
 
 status() {
@@ -164,7 +185,10 @@ case "${1:-}" in
   fetch) fetch ;;
   up) up ;;
   down) down ;;
+  stop) stop_broker ;;
+  start) [[ -f "$STATE/data_dir" ]] || die "no broker was set up on port $PORT"; pid_alive || start_broker ;;
+  restart) restart ;;
   status) status ;;
   topics) shift; topics "$@" ;;
-  *) echo "usage: $0 fetch|up|down|status|topics ARGS..." >&2; exit 2 ;;
+  *) echo "usage: $0 fetch|up|down|stop|start|restart|status|topics ARGS..." >&2; exit 2 ;;
 esac

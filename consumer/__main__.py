@@ -1,0 +1,5 @@
+"""`python -m consumer` is `loan-scorer`."""
+
+from consumer.cli import app
+
+app()

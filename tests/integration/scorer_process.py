@@ -1,0 +1,140 @@
+"""The scorer as the orchestrator runs it: `loan-scorer run` in its own process, and a paced
+upstream producer, for the tests that send signals and restart brokers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+from confluent_kafka import Producer
+
+from consumer.demo_events import DemoEvent
+from tests.integration.scorer_harness import ScorerTopics
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class ScorerProcess:
+    def __init__(
+        self,
+        bootstrap: str,
+        topics: ScorerTopics,
+        group_id: str,
+        model_dir: Path,
+        log_file: Path,
+        **env: str,
+    ) -> None:
+        self.port = free_port()
+        self.log_file = log_file
+        self._env = {
+            **os.environ,
+            "LOAN_SCORER_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+            "LOAN_SCORER_INPUT_TOPIC": topics.input,
+            "LOAN_SCORER_OUTPUT_TOPIC": topics.output,
+            "LOAN_SCORER_DLQ_TOPIC": topics.dlq,
+            "LOAN_SCORER_GROUP_ID": group_id,
+            "LOAN_SCORER_MODEL_DIR": str(model_dir),
+            "LOAN_SCORER_HTTP_HOST": "127.0.0.1",
+            "LOAN_SCORER_HTTP_PORT": str(self.port),
+            "LOAN_SCORER_INSTANCE_ID": f"{group_id}-proc",
+            "LOAN_SCORER_BATCH_MAX_EVENTS": "100",
+            "LOAN_SCORER_STATISTICS_INTERVAL_MS": "1000",
+            **env,
+        }
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log_file.open("ab") as log:
+            self.process = subprocess.Popen(  # our own CLI, fixed arguments
+                [sys.executable, "-m", "consumer", "run"],
+                env=self._env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+
+    def wait_ready(self, timeout_s: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise AssertionError(f"scorer exited early:\n{self.logs()}")
+            try:
+                if httpx.get(f"http://127.0.0.1:{self.port}/readyz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise AssertionError(f"scorer not ready within {timeout_s} s:\n{self.logs()}")
+
+    def terminate(self, timeout_s: float) -> tuple[int, float]:
+        """SIGTERM; returns (exit code, seconds it took)."""
+        assert self.process is not None
+        started = time.monotonic()
+        self.process.send_signal(signal.SIGTERM)
+        code = self.process.wait(timeout_s)
+        return code, time.monotonic() - started
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+    def logs(self) -> str:
+        return self.log_file.read_text(errors="replace")[-6000:]
+
+
+class PacedProducer:
+    """Sends events at a steady rate from a thread, riding out broker outages (idempotent)."""
+
+    def __init__(self, bootstrap: str, topic: str, events: list[DemoEvent], rate_per_s: float):
+        self._producer = Producer(
+            {"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 5}
+        )
+        self._topic = topic
+        self._events = events
+        self._interval = 1.0 / rate_per_s
+        self.sent = 0
+        self.failures: list[str] = []
+        self._thread = threading.Thread(target=self._run, name="paced-producer", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        next_send = time.monotonic()
+        for event in self._events:
+            delay = next_send - time.monotonic()
+            if delay > 0:
+                self._producer.poll(delay)
+            next_send += self._interval
+            while True:
+                try:
+                    self._producer.produce(
+                        self._topic, key=event.key, value=event.value, on_delivery=self._delivered
+                    )
+                    break
+                except BufferError:
+                    self._producer.poll(0.1)
+            self.sent += 1
+        remaining = self._producer.flush(120)
+        if remaining:
+            self.failures.append(f"{remaining} undelivered")
+
+    def _delivered(self, error: object, _msg: object) -> None:
+        if error is not None:
+            self.failures.append(str(error))
+
+    def join(self, timeout_s: float) -> None:
+        self._thread.join(timeout_s)
+        assert not self._thread.is_alive(), "producer did not finish"
+        assert not self.failures, self.failures

@@ -1,0 +1,135 @@
+"""The scorer as a process under the faults an orchestrator and a broker cause: SIGTERM during a
+steady stream, and a broker stopped and started again mid-stream. Nothing lost, nothing doubled."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from consumer.demo_events import demo_events
+from schemas.decode import decode_loan_scored
+from tests.conftest import KAFKA_LOCAL, TopicFactory, _free_port
+from tests.integration.scorer_harness import make_topics
+from tests.integration.scorer_process import PacedProducer, ScorerProcess
+from tests.kafka_io import consume
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+SHUTDOWN_BOUND_S = 20.0
+
+
+def _assert_each_valid_event_scored_once(
+    bootstrap: str, topic: str, expected_ids: set[str], group_id: str, logs: str = ""
+) -> None:
+    scores = consume(bootstrap, topic, expected=len(expected_ids), group_id=group_id, timeout_s=120)
+    ids = Counter(decode_loan_scored(r.value).application_id for r in scores)
+    duplicated = [i for i, n in ids.items() if n > 1]
+    missing = expected_ids - set(ids)
+    assert not duplicated, f"{len(duplicated)} scored twice, e.g. {duplicated[:3]}\n{logs}"
+    assert not missing, f"{len(missing)} never scored, e.g. {sorted(missing)[:3]}\n{logs}"
+    assert len(scores) == len(expected_ids)
+
+
+def test_sigterm_during_a_steady_stream_exits_0_within_the_bound_losing_nothing(
+    kafka_bootstrap: str,
+    create_topic: TopicFactory,
+    group_id: str,
+    model_dir: Path,
+    tmp_path: Path,
+) -> None:
+    topics = make_topics(create_topic)
+    events = list(demo_events(3_000))
+    producer = PacedProducer(kafka_bootstrap, topics.input, events, rate_per_s=1_000)
+    scorer = ScorerProcess(kafka_bootstrap, topics, group_id, model_dir, tmp_path / "scorer.log")
+    scorer.start()
+    try:
+        scorer.wait_ready()
+        producer.start()
+        time.sleep(1.5)  # mid-stream
+        code, took = scorer.terminate(timeout_s=SHUTDOWN_BOUND_S + 5)
+        assert code == 0, scorer.logs()
+        assert took <= SHUTDOWN_BOUND_S
+        assert '"stopping"' in scorer.logs()
+        producer.join(60)
+
+        successor = ScorerProcess(
+            kafka_bootstrap, topics, group_id, model_dir, tmp_path / "successor.log"
+        )
+        successor.start()
+        try:
+            _assert_each_valid_event_scored_once(
+                kafka_bootstrap, topics.output, {e.key.decode() for e in events}, group_id + "-v"
+            )
+        finally:
+            successor.terminate(timeout_s=SHUTDOWN_BOUND_S + 5)
+    finally:
+        scorer.kill()
+
+
+@pytest.fixture
+def restartable_broker(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    """A broker of this test's own, which it may stop and start (never the shared one)."""
+    if not shutil.which("java"):
+        pytest.skip("needs Java 17+ to run a broker this test can restart (scripts/kafka-local.sh)")
+    port = _free_port()
+    env = {
+        **os.environ,
+        "KAFKA_PORT": str(port),
+        "KAFKA_CONTROLLER_PORT": str(_free_port()),
+        "KAFKA_LOCAL_STATE": str(tmp_path / "broker"),
+    }
+    subprocess.run([str(KAFKA_LOCAL), "up"], check=True, env=env)
+    try:
+        yield f"127.0.0.1:{port}", env
+    finally:
+        subprocess.run([str(KAFKA_LOCAL), "down"], check=False, env=env)
+
+
+def test_a_broker_stopped_and_started_mid_stream_costs_no_event_and_no_duplicate(
+    restartable_broker: tuple[str, dict[str, str]],
+    group_id: str,
+    model_dir: Path,
+    tmp_path: Path,
+) -> None:
+    from confluent_kafka.admin import AdminClient
+    from confluent_kafka.cimpl import NewTopic
+
+    bootstrap, broker_env = restartable_broker
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    names = {"input": "in.restart", "output": "out.restart", "dlq": "dlq.restart"}
+    futures = admin.create_topics([NewTopic(n, num_partitions=3) for n in names.values()])
+    for future in futures.values():
+        future.result(30)
+    from tests.integration.scorer_harness import ScorerTopics
+
+    topics = ScorerTopics(names["input"], names["output"], names["dlq"])
+    events = list(demo_events(2_000))
+    producer = PacedProducer(bootstrap, topics.input, events, rate_per_s=400)
+    scorer = ScorerProcess(bootstrap, topics, group_id, model_dir, tmp_path / "scorer.log")
+    scorer.start()
+    try:
+        scorer.wait_ready()
+        producer.start()
+        time.sleep(1.5)
+        subprocess.run([str(KAFKA_LOCAL), "restart"], check=True, env=broker_env)
+        producer.join(180)
+        _assert_each_valid_event_scored_once(
+            bootstrap,
+            topics.output,
+            {e.key.decode() for e in events},
+            group_id + "-v",
+            scorer.logs(),
+        )
+        assert scorer.process is not None
+        assert scorer.process.poll() is None, f"the scorer died in the outage:\n{scorer.logs()}"
+        code, _took = scorer.terminate(timeout_s=SHUTDOWN_BOUND_S + 5)
+        assert code == 0, scorer.logs()
+    finally:
+        scorer.kill()
