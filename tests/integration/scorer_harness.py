@@ -15,7 +15,7 @@ from consumer.health import Readiness
 from consumer.loop import ScoringLoop
 from consumer.metrics import ScorerMetrics
 from consumer.pipeline import ScoringPipeline
-from consumer.service import load_assets
+from consumer.service import load_assets, single_threaded_numerics
 from consumer.settings import Settings
 from tests.conftest import TopicFactory
 
@@ -70,6 +70,7 @@ def running_scorer(
     settings: Settings, fault_injector: Callable[[str], None] | None = None
 ) -> Iterator[RunningScorer]:
     """The loop in a thread, stopped (gracefully) when the block ends; its errors re-raised."""
+    single_threaded_numerics()
     assets = load_assets(settings)
     metrics = ScorerMetrics(CollectorRegistry())
     readiness = Readiness()
