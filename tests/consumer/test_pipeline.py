@@ -1,0 +1,142 @@
+"""The batch pipeline on plain objects: every input becomes exactly one output, in order."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+import pytest
+
+from consumer.pipeline import ScoringPipeline
+from consumer.service import load_assets
+from consumer.settings import Settings
+from schemas.dead_letter import parse_dead_letter_headers
+from schemas.decode import decode_loan_scored
+from schemas.errors import DeadLetterReason
+from schemas.examples import example_application
+from scoring.scorer import ScoreError
+
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+
+
+@dataclass
+class FakeMessage:
+    raw: bytes | None
+    k: bytes | None = b"app-000001"
+    off: int = 0
+    hdrs: list[tuple[str, str | bytes | None]] | None = field(default=None)
+
+    def key(self) -> bytes | None:
+        return self.k
+
+    def value(self) -> bytes | None:
+        return self.raw
+
+    def topic(self) -> str:
+        return "loan-applications"
+
+    def partition(self) -> int:
+        return 2
+
+    def offset(self) -> int:
+        return self.off
+
+    def timestamp(self) -> tuple[int, int]:
+        return (1, 1_700_000_000_000)
+
+    def headers(self) -> list[tuple[str, str | bytes | None]] | None:
+        return self.hdrs
+
+
+@pytest.fixture(scope="module")
+def pipeline(model_dir: Path) -> ScoringPipeline:
+    assets = load_assets(Settings.model_validate({"model_dir": model_dir}))
+    return ScoringPipeline(
+        assets.model, assets.policy, output_topic="out", dlq_topic="dlq", clock=lambda: NOW
+    )
+
+
+def valid(app_id: str) -> bytes:
+    return orjson.dumps(example_application(application_id=app_id))
+
+
+def test_each_input_yields_one_output_in_input_order(pipeline: ScoringPipeline) -> None:
+    batch = [
+        FakeMessage(valid("a-1"), b"a-1", 0),
+        FakeMessage(b"{not json", b"a-2", 1, [("trace", b"t-1")]),
+        FakeMessage(valid("a-3"), b"a-3", 2),
+        FakeMessage(orjson.dumps(example_application(schema_version="2.0")), b"a-4", 3),
+        FakeMessage(None, b"a-5", 4),
+    ]
+    outcome = pipeline(batch)
+
+    assert [r.topic for r in outcome.records] == ["out", "dlq", "out", "dlq", "dlq"]
+    assert [r.key for r in outcome.records] == [b"a-1", b"a-2", b"a-3", b"a-4", b"a-5"]
+    assert outcome.dead_letter_reasons == ["invalid_json", "unsupported_version", "invalid_json"]
+    assert len(outcome.scored) == 2
+
+
+def test_a_score_is_the_audit_record_of_the_decision(pipeline: ScoringPipeline) -> None:
+    outcome = pipeline([FakeMessage(valid("a-1"))])
+    scored = decode_loan_scored(outcome.records[0].value)
+    assert scored.application_id == "a-1"
+    assert str(scored.source_event_id) == example_application()["event_id"]
+    assert scored.scored_at == NOW
+    assert 0.0 <= scored.probability_of_default <= 1.0
+    assert scored.model_version == pipeline._model.model_version
+    assert scored.policy_version == pipeline._policy.policy_version
+    assert outcome.scored[0].decision == scored.decision.value
+
+
+def test_a_dead_letter_keeps_the_original_bytes_headers_and_timestamp(
+    pipeline: ScoringPipeline,
+) -> None:
+    raw = b'{"truncated": '
+    record = pipeline([FakeMessage(raw, b"k", 41, [("trace", b"t-1")])]).records[0]
+    assert (record.topic, record.key, record.value) == ("dlq", b"k", raw)
+    assert record.timestamp_ms == 1_700_000_000_000
+    assert record.headers is not None
+    assert record.headers[0] == ("trace", b"t-1")
+    context = parse_dead_letter_headers(record.headers)
+    assert (context.topic, context.partition, context.offset) == ("loan-applications", 2, 41)
+    assert context.reason is DeadLetterReason.INVALID_JSON
+    assert context.failed_at == NOW
+
+
+def test_a_record_the_model_cannot_score_is_dead_lettered_and_the_rest_scored(
+    pipeline: ScoringPipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import consumer.pipeline as module
+
+    real = module.score_batch  # type: ignore[attr-defined]  # patched below
+
+    def failing_second(apps, model, policy):  # type: ignore[no-untyped-def]
+        outcomes = real(apps, model, policy)
+        if len(outcomes) > 1:
+            outcomes[1] = ScoreError(apps[1].application_id, "InvalidProbability", "PD nan")
+        return outcomes
+
+    monkeypatch.setattr(module, "score_batch", failing_second)
+    outcome = pipeline([FakeMessage(valid(f"a-{i}"), f"a-{i}".encode(), i) for i in range(3)])
+    assert [r.topic for r in outcome.records] == ["out", "dlq", "out"]
+    assert outcome.dead_letter_reasons == ["scoring_error"]
+
+
+def test_a_batch_wide_scoring_failure_is_isolated_to_the_culprit(
+    pipeline: ScoringPipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import consumer.pipeline as module
+
+    real = module.score_batch  # type: ignore[attr-defined]  # patched below
+
+    def explodes_on_b(apps, model, policy):  # type: ignore[no-untyped-def]
+        if any(app.application_id == "b" for app in apps):
+            raise RuntimeError("boom")
+        return real(apps, model, policy)
+
+    monkeypatch.setattr(module, "score_batch", explodes_on_b)
+    outcome = pipeline([FakeMessage(valid(i), i.encode(), n) for n, i in enumerate("abc")])
+    assert [r.topic for r in outcome.records] == ["out", "dlq", "out"]
+    assert outcome.dead_letter_reasons == ["scoring_error"]
