@@ -264,6 +264,8 @@ class ScoringLoop:
 
     def _commit_transaction(self) -> None:
         if self._fault_injector is not None:
+            # As with a real commit failure, the batch's records have reached the broker.
+            self.producer.flush(self._timeout)
             self._fault_injector("before_commit")
         self.producer.commit_transaction(self._timeout)
 
