@@ -70,8 +70,8 @@ class KnockOut(_Strict):
     @model_validator(mode="after")
     def _limit_when_needed(self) -> Self:
         if (self.rule in _RULES_WITH_LIMIT) != (self.limit is not None):
-            needs = "needs" if self.rule in _RULES_WITH_LIMIT else "takes no"
-            raise ValueError(f"rule {self.rule} {needs} a limit")
+            needs = "needs a" if self.rule in _RULES_WITH_LIMIT else "takes no"
+            raise ValueError(f"rule {self.rule} {needs} limit")
         return self
 
 

@@ -1,0 +1,56 @@
+"""One real training run: the card clears the bar and the report exists."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from PIL import Image
+
+from scoring.artifact import ARTIFACT_FILE, CARD_FILE, library_versions
+from scoring.features import FEATURE_NAMES
+from training.dataset import DATA_SHA256
+
+
+def _card(model_dir: Path) -> dict[str, object]:
+    card: dict[str, object] = json.loads((model_dir / CARD_FILE).read_text())
+    return card
+
+
+def test_metrics_clear_the_bar(model_dir: Path) -> None:
+    metrics = _card(model_dir)["metrics"]
+    assert isinstance(metrics, dict)
+    assert metrics["cv_roc_auc"] >= 0.85
+    assert metrics["test_ece"] <= 0.03
+    for name in ("test_roc_auc", "test_ks", "test_brier"):
+        assert 0.0 < metrics[name] < 1.0
+
+
+def test_card_describes_the_model(model_dir: Path) -> None:
+    card = _card(model_dir)
+    assert str(card["model_version"]).startswith("credit-")
+    assert card["feature_names"] == list(FEATURE_NAMES)
+    assert card["library_versions"] == library_versions()
+    training_data = card["training_data"]
+    assert isinstance(training_data, dict)
+    assert training_data["sha256"] == DATA_SHA256
+    assert training_data["rows_excluded"] == 8
+    comparison = card["cv_comparison"]
+    assert isinstance(comparison, dict)
+    assert {"logistic_l2", "gradient_boosting"} <= set(comparison)
+    baseline = card["baseline"]
+    assert isinstance(baseline, dict)
+    assert set(baseline["features"]) == set(FEATURE_NAMES)
+    score = baseline["score"]
+    assert abs(sum(score["proportions"]) + score["missing"] - 1.0) < 1e-9
+    thresholds = card["decision_thresholds"]
+    assert isinstance(thresholds, dict)
+    assert thresholds["policy_version"] == "policy-v1"
+
+
+def test_artifact_and_report_are_written(model_dir: Path) -> None:
+    assert (model_dir / ARTIFACT_FILE).stat().st_size > 0
+    for name in ("roc.png", "calibration.png", "score_distribution.png"):
+        with Image.open(model_dir / name) as image:
+            assert image.width > 300
+            assert image.height > 300
