@@ -56,7 +56,9 @@ def main(expected: int, since_ms: int, timeout_s: float = 180.0) -> int:
             reasons[parse_dead_letter_headers(headers).reason.value] += 1
     consumer.close()
     scored_total, dead_total = sum(decisions.values()), sum(reasons.values())
-    print(f"\n== loan-scorer demo: {scored_total + dead_total} of {expected} events accounted for ==")
+    print(
+        f"\n== loan-scorer demo: {scored_total + dead_total} of {expected} events accounted for =="
+    )
     print(f"scored ({settings.output_topic}): {scored_total}")
     for decision in ("approve", "review", "decline"):
         print(f"  {decision:<8} {decisions[decision]:>6}")
