@@ -139,3 +139,25 @@ def test_an_aborted_transaction_leaves_nothing_visible_and_the_batch_is_scored_o
     assert scorer.counter("loan_scorer_transactions_total", outcome="aborted") == 2
     # The aborted attempts really wrote their records; read_committed is what hides them.
     assert len(everything) > len(committed)
+
+
+def test_at_least_once_mode_scores_every_valid_event_and_dead_letters_the_rest(
+    kafka_bootstrap: str, create_topic: TopicFactory, group_id: str, model_dir: Path
+) -> None:
+    """For brokers without transactions: offsets stored only after delivery. A clean run has no
+    duplicates; a crash could add some (documented), never lose one."""
+    topics = make_topics(create_topic)
+    events = list(demo_events(500, broken_every=25))
+    produce(kafka_bootstrap, topics.input, ((e.key, e.value) for e in events))
+    settings = scorer_settings(
+        kafka_bootstrap, topics, group_id, model_dir, delivery="at-least-once"
+    )
+    with running_scorer(settings) as scorer:
+        scores = consume(kafka_bootstrap, topics.output, expected=480, group_id=group_id + "-r")
+        dead = consume(kafka_bootstrap, topics.dlq, expected=20, group_id=group_id + "-d")
+
+    assert {decode_loan_scored(r.value).application_id for r in scores} == {
+        e.key.decode() for e in events if e.broken is None
+    }
+    assert len(dead) == 20
+    assert scorer.counter("loan_scorer_transactions_total", outcome="committed") >= 1
