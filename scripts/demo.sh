@@ -52,6 +52,6 @@ echo "metrics: http://127.0.0.1:$LOAN_SCORER_HTTP_PORT/metrics, for example:"
 "$BIN/python" -c "
 import httpx
 for line in httpx.get('http://127.0.0.1:$LOAN_SCORER_HTTP_PORT/metrics').text.splitlines():
-    if line.startswith(('loan_scorer_events_', 'loan_scorer_dead_letters_total', 'loan_scorer_transactions_total', 'loan_scorer_model_info')):
+    if '_created' not in line and line.startswith(('loan_scorer_events_', 'loan_scorer_dead_letters_total', 'loan_scorer_transactions_total', 'loan_scorer_model_info')):
         print('  ' + line)
 "
