@@ -15,12 +15,12 @@ from datetime import UTC, datetime
 from pydantic import ValidationError
 
 from consumer.batch import BatchOutcome, InboundMessage, OutboundRecord, ScoredFact
+from consumer.scored_event import loan_scored_event
 from schemas.application_v1 import LoanApplicationSubmitted
 from schemas.dead_letter import dead_letter_headers, with_dead_letter_headers
 from schemas.decode import decode_application
 from schemas.encode import encode_loan_scored
 from schemas.errors import EventDecodeError, RecordScoringError
-from schemas.score_v1 import loan_scored_for
 from scoring.artifact import LoadedModel
 from scoring.policy import Policy
 from scoring.scorer import ScoreError, ScoreOutcome, ScoreResult, score_batch
@@ -130,19 +130,7 @@ class ScoringPipeline:
     def _score_record(
         self, application: LoanApplicationSubmitted, result: ScoreResult
     ) -> OutboundRecord:
-        event = loan_scored_for(
-            application,
-            model_version=result.model_version,
-            policy_version=result.policy_version,
-            probability_of_default=result.probability_of_default,
-            risk_grade=result.risk_grade,
-            decision=result.decision,
-            reasons=[
-                {"code": r.code, "feature": r.feature, "description": r.description}
-                for r in result.reasons
-            ],
-            scored_at=self._clock(),
-        )
+        event = loan_scored_event(application, result, scored_at=self._clock())
         return OutboundRecord(
             topic=self._output_topic,
             key=application.application_id.encode(),

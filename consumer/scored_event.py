@@ -1,0 +1,33 @@
+"""A `ScoreResult` as the `LoanScored` event: one mapping for the stream and the HTTP API.
+
+Both paths publish the same audit record for the same decision, so the mapping lives once; a
+second copy would drift (a reason field dropped here, a version taken from elsewhere there).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from schemas.application_v1 import LoanApplicationSubmitted
+from schemas.score_v1 import LoanScored, loan_scored_for
+from scoring.scorer import ScoreResult
+
+
+def loan_scored_event(
+    application: LoanApplicationSubmitted, result: ScoreResult, *, scored_at: datetime
+) -> LoanScored:
+    """Raises pydantic's `ValidationError` if the contract rejects the result; callers turn that
+    into a scoring error for this one record."""
+    return loan_scored_for(
+        application,
+        model_version=result.model_version,
+        policy_version=result.policy_version,
+        probability_of_default=result.probability_of_default,
+        risk_grade=result.risk_grade,
+        decision=result.decision,
+        reasons=[
+            {"code": r.code, "feature": r.feature, "description": r.description}
+            for r in result.reasons
+        ],
+        scored_at=scored_at,
+    )
