@@ -76,6 +76,17 @@ class ScorerProcess:
             time.sleep(0.2)
         raise AssertionError(f"scorer not ready within {timeout_s} s:\n{self.logs()}")
 
+    def readyz(self, timeout_s: float = 60.0) -> httpx.Response:
+        """The first answer of /readyz (whatever its status) once the HTTP server is up."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                return httpx.get(f"http://127.0.0.1:{self.port}/readyz", timeout=1)
+            except httpx.HTTPError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+
     def terminate(self, timeout_s: float) -> tuple[int, float]:
         """SIGTERM; returns (exit code, seconds it took)."""
         assert self.process is not None

@@ -133,3 +133,53 @@ def test_a_broker_stopped_and_started_mid_stream_costs_no_event_and_no_duplicate
         assert code == 0, scorer.logs()
     finally:
         scorer.kill()
+
+
+def test_a_broker_down_at_start_is_waited_for_not_ready_and_nothing_is_lost(
+    restartable_broker: tuple[str, dict[str, str]],
+    group_id: str,
+    model_dir: Path,
+    tmp_path: Path,
+) -> None:
+    from confluent_kafka.admin import AdminClient
+    from confluent_kafka.cimpl import NewTopic
+
+    from tests.integration.scorer_harness import ScorerTopics
+    from tests.kafka_io import produce
+
+    bootstrap, broker_env = restartable_broker
+    topics = ScorerTopics("in.late", "out.late", "dlq.late")
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    for future in admin.create_topics(
+        [NewTopic(name, num_partitions=2) for name in vars(topics).values()]
+    ).values():
+        future.result(30)
+    events = list(demo_events(300))
+    produce(bootstrap, topics.input, ((e.key, e.value) for e in events))
+    subprocess.run([str(KAFKA_LOCAL), "stop"], check=True, env=broker_env)
+
+    scorer = ScorerProcess(bootstrap, topics, group_id, model_dir, tmp_path / "scorer.log")
+    scorer.start()
+    try:
+        scorer.readyz()
+        time.sleep(5)  # the model loads; connection attempts keep failing meanwhile
+        readyz = scorer.readyz()
+        assert readyz.json()["model_loaded"] is True
+        assert scorer.process is not None
+        assert scorer.process.poll() is None, f"the scorer gave up:\n{scorer.logs()}"
+        assert readyz.status_code == 503
+        assert "Kafka broker not reachable" in readyz.json()["reasons"]
+
+        subprocess.run([str(KAFKA_LOCAL), "start"], check=True, env=broker_env)
+        scorer.wait_ready(timeout_s=90)
+        _assert_each_valid_event_scored_once(
+            bootstrap,
+            topics.output,
+            {e.key.decode() for e in events},
+            group_id + "-v",
+            scorer.logs(),
+        )
+        code, _took = scorer.terminate(timeout_s=SHUTDOWN_BOUND_S + 5)
+        assert code == 0, scorer.logs()
+    finally:
+        scorer.kill()
