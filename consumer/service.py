@@ -102,11 +102,8 @@ def run_service(settings: Settings) -> int:
     single_threaded_numerics()
     metrics = new_metrics()
     readiness = Readiness()
-    server = ApiServer(
-        create_app(ApiState(readiness=readiness, metrics=metrics)),
-        settings.http_host,
-        settings.http_port,
-    )
+    api_state = ApiState(readiness=readiness, metrics=metrics)
+    server = ApiServer(create_app(api_state), settings.http_host, settings.http_port)
     server.start()
     try:
         try:
@@ -115,6 +112,7 @@ def run_service(settings: Settings) -> int:
             # The message is the diagnosis (which file, which check); a traceback adds nothing.
             logger.error("cannot load the model or policy", extra={"error": str(error)})
             return EXIT_BAD_MODEL
+        api_state.assets.set(assets)  # before readiness, so "ready" implies the API can score
         readiness.set_model_loaded(True)
         metrics.model_info.labels(assets.model.model_version, assets.policy.policy_version).set(1)
         pipeline = ScoringPipeline(

@@ -8,7 +8,9 @@ from collections.abc import Awaitable, Callable
 from fastapi import FastAPI, Request, Response
 from starlette.routing import Match
 
-from consumer.api import routes_health
+from consumer.api import routes_health, routes_model, routes_score
+from consumer.api.openapi import install_openapi
+from consumer.api.problems import ApiError, problem_response
 from consumer.api.state import ApiState
 
 
@@ -20,6 +22,10 @@ def create_app(state: ApiState) -> FastAPI:
     )
     app.state.api = state
     app.include_router(routes_health.router)
+    app.include_router(routes_score.router)
+    app.include_router(routes_model.router)
+    app.add_exception_handler(ApiError, problem_response)
+    install_openapi(app)
 
     @app.middleware("http")
     async def count_requests(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
 
+from consumer.api.assets import AssetsSlot
+from consumer.api.worker import ScoringWorker
 from consumer.health import Readiness
 from consumer.metrics import ScorerMetrics
 
@@ -15,6 +17,9 @@ from consumer.metrics import ScorerMetrics
 class ApiState:
     readiness: Readiness
     metrics: ScorerMetrics
+    # Empty until the service has loaded the model; the scoring routes answer 503 until then.
+    assets: AssetsSlot = field(default_factory=AssetsSlot)
+    scoring: ScoringWorker = field(default_factory=ScoringWorker)
 
 
 def get_state(request: Request) -> ApiState:

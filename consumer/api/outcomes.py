@@ -1,0 +1,99 @@
+"""Validated applications to response items through the stream's own `score_batch` and mapping.
+
+A record the model cannot score becomes a `ScoreFailure` in its slot, as the stream dead-letters
+it with reason `scoring_error`; nothing a client sends can turn into an unhandled exception here.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, ValidationError
+
+from consumer.api.assets import ModelAndPolicy
+from consumer.scored_event import loan_scored_event
+from schemas.application_v1 import LoanApplicationSubmitted
+from schemas.encode import encode_loan_scored
+from schemas.score_v1 import LoanScored
+from scoring.scorer import ScoreError, ScoreOutcome, score_batch
+
+logger = logging.getLogger(__name__)
+
+
+class ScoreFailure(BaseModel):
+    """In a list response, the slot of an application the model could not score."""
+
+    application_id: str
+    error: Literal["scoring_error"] = "scoring_error"
+    message: Annotated[str, Field(description="Which check failed; never the input's values.")]
+
+
+ScoredItem = LoanScored | ScoreFailure
+
+
+def score_applications(
+    applications: Sequence[LoanApplicationSubmitted], assets: ModelAndPolicy
+) -> list[ScoredItem]:
+    """The i-th item answers the i-th application."""
+    scored_at = datetime.now(UTC)
+    items: list[ScoredItem] = []
+    for application, outcome in zip(applications, _score(applications, assets), strict=True):
+        items.append(_item(application, outcome, scored_at))
+    return items
+
+
+def encode_item(item: ScoredItem) -> bytes:
+    """A score is encoded exactly as the stream publishes it."""
+    if isinstance(item, LoanScored):
+        return encode_loan_scored(item)
+    return item.model_dump_json().encode()
+
+
+def _score(
+    applications: Sequence[LoanApplicationSubmitted], assets: ModelAndPolicy
+) -> list[ScoreOutcome]:
+    """One vectorised call; if it fails as a whole, one call per application (as the stream
+    does), so a single culprit fails alone."""
+    try:
+        return score_batch(applications, assets.model, assets.policy)
+    except Exception:
+        logger.exception("HTTP batch scoring failed; scoring %d one by one", len(applications))
+    outcomes: list[ScoreOutcome] = []
+    for application in applications:
+        try:
+            outcomes.extend(score_batch([application], assets.model, assets.policy))
+        except Exception as error:  # isolated to this application, reported in its slot
+            outcomes.append(
+                ScoreError(application.application_id, type(error).__name__, str(error))
+            )
+    return outcomes
+
+
+def _item(
+    application: LoanApplicationSubmitted, outcome: ScoreOutcome, scored_at: datetime
+) -> ScoredItem:
+    if isinstance(outcome, ScoreError):
+        return _failure(application, outcome.error_type, outcome.message)
+    try:
+        return loan_scored_event(application, outcome, scored_at=scored_at)
+    except ValidationError as error:
+        fields = ", ".join(
+            ".".join(str(part) for part in detail["loc"])
+            for detail in error.errors(include_input=False)
+        )
+        return _failure(application, "ContractRejected", f"LoanScored rejected {fields}")
+
+
+def _failure(application: LoanApplicationSubmitted, kind: str, detail: str) -> ScoreFailure:
+    # The detail may quote the input: it goes to the log beside the id, not to the client.
+    logger.warning(
+        "application could not be scored over HTTP",
+        extra={"application_id": application.application_id, "error": f"{kind}: {detail}"},
+    )
+    return ScoreFailure(
+        application_id=application.application_id,
+        message=f"The model could not score this application ({kind})",
+    )

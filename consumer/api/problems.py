@@ -1,0 +1,62 @@
+"""Every refusal of the API as one small JSON shape, so clients branch on `error`, not on prose.
+
+`error` is a short fixed code; `message` and `fields` name fields and rules, never the values the
+client sent (the same rule as dead-letter headers: applications carry personal data).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+
+class ErrorBody(BaseModel):
+    error: Annotated[str, Field(description="Fixed code, e.g. schema_violation, oversize.")]
+    message: Annotated[str, Field(description="What was wrong, by field path and rule.")]
+    fields: Annotated[
+        list[str],
+        Field(description="Field paths at fault; `[i].` prefixes an element of a list body."),
+    ] = []
+
+
+class ApiError(Exception):
+    """Raised anywhere below a route, the scoring thread included; see `problem_response`."""
+
+    def __init__(
+        self,
+        status_code: int,
+        error: str,
+        message: str,
+        fields: tuple[str, ...] = (),
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.body = ErrorBody(error=error, message=message, fields=list(fields))
+        self.headers = headers
+
+
+async def problem_response(_request: Request, exc: Exception) -> JSONResponse:
+    problem = exc if isinstance(exc, ApiError) else ApiError(500, "internal", "unexpected")
+    return JSONResponse(
+        problem.body.model_dump(), status_code=problem.status_code, headers=problem.headers
+    )
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, object]]:
+    """The OpenAPI entries for the refusals a route can give, all with the `ErrorBody` body."""
+    return {
+        status: {"model": ErrorBody, "description": _DESCRIPTIONS[status]} for status in statuses
+    }
+
+
+_DESCRIPTIONS = {
+    400: "The body is not JSON (or is empty).",
+    413: "The body, or one application in it, is larger than the limit.",
+    415: "The content type is not application/json.",
+    422: "The body does not satisfy the contract, or the model could not score the application.",
+    503: "The model is not loaded yet, or the scorer is busy; retry after the Retry-After delay.",
+}
