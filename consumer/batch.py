@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from scoring.drift import BinCounts
+
 
 class InboundMessage(Protocol):
     """The part of a consumed Kafka message the pipeline reads (confluent_kafka.Message has it)."""
@@ -53,6 +55,7 @@ class BatchOutcome:
     scored: list[ScoredFact] = field(default_factory=list)
     dead_letter_reasons: list[str] = field(default_factory=list)
     scoring_seconds: float = 0.0
+    drift: BinCounts | None = None  # the published scores' bins; added to the window on commit
 
 
 class BatchProcessor(Protocol):

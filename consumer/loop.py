@@ -32,6 +32,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from consumer.batch import BatchOutcome, BatchProcessor, OutboundRecord
+from consumer.drift import DriftMonitor
 from consumer.health import Readiness
 from consumer.kafka_config import consumer_config, producer_config
 from consumer.kafka_stats import brokers_up, consumer_lags
@@ -91,12 +92,14 @@ class ScoringLoop:
         *,
         clock: Callable[[], float] = time.time,
         fault_injector: Callable[[str], None] | None = None,
+        drift: DriftMonitor | None = None,
     ) -> None:
         self._settings = settings
         self._process_batch = process_batch
         self._metrics = metrics
         self._readiness = readiness
         self._clock = clock
+        self._drift = drift
         # A seam for the fault tests: called with a stage name ("before_commit") and may raise
         # a KafkaException, which then takes the same path as one raised by librdkafka.
         self._fault_injector = fault_injector
@@ -217,6 +220,9 @@ class ScoringLoop:
             metrics.end_to_end_latency.observe(max(0.0, now - fact.occurred_at_epoch_s))
         for reason in outcome.dead_letter_reasons:
             metrics.dead_letters.labels(reason).inc()
+        if self._drift is not None and outcome.drift is not None:
+            self._drift.add(outcome.drift)
+            self._drift.publish(metrics.population_stability_index)
 
     # -- exactly once ----------------------------------------------------------------------
 

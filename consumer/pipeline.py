@@ -12,9 +12,11 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
+import numpy as np
 from pydantic import ValidationError
 
 from consumer.batch import BatchOutcome, InboundMessage, OutboundRecord, ScoredFact
+from consumer.drift import DriftMonitor
 from consumer.scored_event import loan_scored_event
 from schemas.application_v1 import LoanApplicationSubmitted
 from schemas.dead_letter import dead_letter_headers, with_dead_letter_headers
@@ -22,6 +24,7 @@ from schemas.decode import decode_application
 from schemas.encode import encode_loan_scored
 from schemas.errors import EventDecodeError, RecordScoringError
 from scoring.artifact import LoadedModel
+from scoring.features import build_features
 from scoring.policy import Policy
 from scoring.scorer import ScoreError, ScoreOutcome, ScoreResult, score_batch
 
@@ -49,12 +52,14 @@ class ScoringPipeline:
         output_topic: str,
         dlq_topic: str,
         clock: Clock = _utc_now,
+        drift: DriftMonitor | None = None,
     ) -> None:
         self._model = model
         self._policy = policy
         self._output_topic = output_topic
         self._dlq_topic = dlq_topic
         self._clock = clock
+        self._drift = drift
 
     def __call__(self, messages: Sequence[InboundMessage]) -> BatchOutcome:
         started = time.perf_counter()
@@ -72,6 +77,7 @@ class ScoringPipeline:
                 positions.append(position)
 
         scored: list[ScoredFact] = []
+        scored_applications: list[LoanApplicationSubmitted] = []
         for position, application, outcome in zip(
             positions, applications, self._score(applications), strict=True
         ):
@@ -101,11 +107,18 @@ class ScoringPipeline:
                     occurred_at_epoch_s=application.occurred_at.timestamp(),
                 )
             )
+            scored_applications.append(application)
         return BatchOutcome(
             records=[record for record in records if record is not None],
             scored=scored,
             dead_letter_reasons=dead_letter_reasons,
             scoring_seconds=time.perf_counter() - started,
+            drift=self._drift.bin(
+                build_features(scored_applications),
+                np.array([fact.probability_of_default for fact in scored]),
+            )
+            if self._drift is not None and scored
+            else None,
         )
 
     def _score(self, applications: list[LoanApplicationSubmitted]) -> list[ScoreOutcome]:

@@ -21,6 +21,7 @@ from threadpoolctl import threadpool_limits
 from consumer.api.app import create_app
 from consumer.api.server import ApiServer
 from consumer.api.state import ApiState
+from consumer.drift import DriftMonitor
 from consumer.health import Readiness
 from consumer.loop import FatalKafkaError, ScoringLoop
 from consumer.metrics import ScorerMetrics
@@ -108,6 +109,7 @@ def run_service(settings: Settings) -> int:
     try:
         try:
             assets = load_assets(settings)
+            drift = DriftMonitor.for_model(assets.model)  # refuses a card without baselines
         except (ScoringError, OSError) as error:
             # The message is the diagnosis (which file, which check); a traceback adds nothing.
             logger.error("cannot load the model or policy", extra={"error": str(error)})
@@ -120,8 +122,9 @@ def run_service(settings: Settings) -> int:
             assets.policy,
             output_topic=settings.output_topic,
             dlq_topic=settings.dlq_topic,
+            drift=drift,
         )
-        loop = ScoringLoop(settings, pipeline, metrics, readiness)
+        loop = ScoringLoop(settings, pipeline, metrics, readiness, drift=drift)
         guard = _ShutdownGuard(loop, settings.shutdown_timeout_s)
         guard.install()
         try:

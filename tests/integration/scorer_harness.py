@@ -11,6 +11,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
+from consumer.drift import DriftMonitor
 from consumer.health import Readiness
 from consumer.loop import ScoringLoop
 from consumer.metrics import ScorerMetrics
@@ -75,13 +76,17 @@ def running_scorer(
     metrics = ScorerMetrics(CollectorRegistry())
     readiness = Readiness()
     readiness.set_model_loaded(True)
+    drift = DriftMonitor.for_model(assets.model)
     pipeline = ScoringPipeline(
         assets.model,
         assets.policy,
         output_topic=settings.output_topic,
         dlq_topic=settings.dlq_topic,
+        drift=drift,
     )
-    loop = ScoringLoop(settings, pipeline, metrics, readiness, fault_injector=fault_injector)
+    loop = ScoringLoop(
+        settings, pipeline, metrics, readiness, fault_injector=fault_injector, drift=drift
+    )
     errors: list[BaseException] = []
 
     def target() -> None:

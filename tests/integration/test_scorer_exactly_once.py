@@ -61,6 +61,17 @@ def test_two_thousand_events_every_twentieth_broken(
         for v in {decode_loan_scored(r.value).model_version for r in scores}
     )
     assert scored_total == 1_900
+    # Drift is measured on the committed scores: the real applications look like the training data.
+    score_psi = scorer.counter("loan_scorer_population_stability_index", feature="score")
+    income_psi = scorer.counter("loan_scorer_population_stability_index", feature="monthly_income")
+    assert (
+        scorer.metrics.registry.get_sample_value(
+            "loan_scorer_population_stability_index", {"feature": "score"}
+        )
+        is not None
+    )
+    assert 0.0 <= score_psi < 0.1
+    assert 0.0 <= income_psi < 0.1
 
 
 def _keyed_events(keys: int, per_key: int, start: int = 0) -> list[tuple[bytes, bytes]]:
