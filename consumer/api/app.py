@@ -42,9 +42,16 @@ def create_app(state: ApiState) -> FastAPI:
 
 
 def _route_template(app: FastAPI, request: Request) -> str:
-    """The route's path template, never the raw path: label values must stay bounded."""
-    for route in app.router.routes:
-        match, _ = route.matches(request.scope)
-        if match is Match.FULL:
-            return str(getattr(route, "path", "other"))
-    return "unmatched"
+    """The matched route's path template, never the raw path: label values must stay bounded.
+
+    FastAPI's routes record themselves in the scope on a match (its included routers are nested
+    groups, so a scan of `app.router.routes` would not find them); Starlette's own routes, such
+    as /docs and /openapi.json, do not, and are found by matching the top-level routes.
+    """
+    route = request.scope.get("route")
+    if route is None:
+        route = next(
+            (r for r in app.router.routes if r.matches(request.scope)[0] is Match.FULL), None
+        )
+    template = getattr(route, "path_format", None)
+    return template if isinstance(template, str) else "unmatched"

@@ -1,0 +1,98 @@
+"""Whatever arrives at `POST /v1/score`, the answer is never a 5xx.
+
+Three families of input: arbitrary bytes, arbitrary JSON, and valid applications with one value
+replaced by arbitrary JSON (the inputs that get furthest: past parsing, into validation, and for
+the ones still valid, into the model).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pydantic_core import to_json
+
+from consumer.api.app import create_app
+from consumer.api.state import ApiState
+from consumer.health import Readiness
+from consumer.service import load_assets, new_metrics
+from consumer.settings import Settings
+from schemas.examples import example_application
+
+FUZZ = settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()  # unbounded: past 64 bits too, which some JSON libraries cannot read
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=30),
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=10), children, max_size=5)
+    ),
+    max_leaves=25,
+)
+
+
+@st.composite
+def mutated_applications(draw: st.DrawFn) -> dict[str, Any]:
+    application = example_application()
+    section = draw(st.sampled_from([None, "applicant", "finances", "loan"]))
+    target = application if section is None else application[section]
+    key = draw(st.sampled_from(sorted(target)))
+    if draw(st.booleans()):
+        target[key] = draw(json_values)
+    else:
+        del target[key]
+    return application
+
+
+@pytest.fixture(scope="module")
+def fuzz_client(model_dir: Path) -> Iterator[TestClient]:
+    state = ApiState(readiness=Readiness(), metrics=new_metrics())
+    state.assets.set(load_assets(Settings.model_validate({"model_dir": model_dir})))
+    with TestClient(create_app(state), raise_server_exceptions=False) as client:
+        yield client
+
+
+def post(client: TestClient, body: bytes, content_type: str = "application/json") -> int:
+    response = client.post("/v1/score", content=body, headers={"content-type": content_type})
+    status: int = response.status_code
+    return status
+
+
+@FUZZ
+@given(body=st.binary(max_size=512))
+def test_arbitrary_bytes_never_5xx(fuzz_client: TestClient, body: bytes) -> None:
+    assert post(fuzz_client, body) < 500
+
+
+@FUZZ
+@given(value=json_values)
+def test_arbitrary_json_never_5xx(fuzz_client: TestClient, value: Any) -> None:
+    assert post(fuzz_client, to_json(value)) < 500
+
+
+@FUZZ
+@given(body=mutated_applications() | st.lists(mutated_applications(), min_size=1, max_size=4))
+def test_applications_with_a_value_replaced_never_5xx(fuzz_client: TestClient, body: Any) -> None:
+    assert post(fuzz_client, to_json(body)) < 500
+
+
+@FUZZ
+@given(content_type=st.text(max_size=40), body=st.binary(max_size=64))
+def test_arbitrary_content_types_never_5xx(
+    fuzz_client: TestClient, content_type: str, body: bytes
+) -> None:
+    try:
+        status = post(fuzz_client, body, content_type)
+    except (UnicodeEncodeError, ValueError):  # httpx refuses to send such a header at all
+        return
+    assert status < 500
