@@ -152,6 +152,18 @@ class ScoringPipeline:
 
     def _dead_letter(self, message: InboundMessage, error: EventDecodeError) -> OutboundRecord:
         """The original key, value, headers and timestamp, plus headers that say why."""
+        key = _as_bytes(message.key())
+        # The key is the application id by contract; the error names fields, never values.
+        logger.info(
+            "event dead-lettered",
+            extra={
+                "application_id": key.decode(errors="replace")[:64] if key else None,
+                "reason": error.reason.value,
+                "error": error.message,
+                "partition": message.partition(),
+                "offset": message.offset(),
+            },
+        )
         _timestamp_type, timestamp_ms = message.timestamp()
         headers = dead_letter_headers(
             error,

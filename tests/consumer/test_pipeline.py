@@ -140,3 +140,16 @@ def test_a_batch_wide_scoring_failure_is_isolated_to_the_culprit(
     outcome = pipeline([FakeMessage(valid(i), i.encode(), n) for n, i in enumerate("abc")])
     assert [r.topic for r in outcome.records] == ["out", "dlq", "out"]
     assert outcome.dead_letter_reasons == ["scoring_error"]
+
+
+def test_a_dead_letter_is_logged_with_its_id_and_reason_but_no_applicant_data(
+    pipeline: ScoringPipeline, caplog: pytest.LogCaptureFixture
+) -> None:
+    raw = orjson.dumps(example_application(finances={"monthly_income": "4321.5"}))
+    with caplog.at_level("INFO", logger="consumer.pipeline"):
+        pipeline([FakeMessage(raw, b"app-77", 9)])
+    [record] = [r for r in caplog.records if r.getMessage() == "event dead-lettered"]
+    assert record.application_id == "app-77"  # type: ignore[attr-defined]
+    assert record.reason == "schema_violation"  # type: ignore[attr-defined]
+    assert "finances.monthly_income" in record.error  # type: ignore[attr-defined]
+    assert "4321" not in str(record.__dict__)
