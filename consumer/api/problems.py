@@ -40,10 +40,9 @@ class ApiError(Exception):
 
 
 async def problem_response(_request: Request, exc: Exception) -> JSONResponse:
-    problem = exc if isinstance(exc, ApiError) else ApiError(500, "internal", "unexpected")
-    return JSONResponse(
-        problem.body.model_dump(), status_code=problem.status_code, headers=problem.headers
-    )
+    if not isinstance(exc, ApiError):  # registered for ApiError only; anything else is a bug
+        raise exc
+    return JSONResponse(exc.body.model_dump(), status_code=exc.status_code, headers=exc.headers)
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, object]]:

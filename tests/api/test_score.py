@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
 from typing import Any
 
@@ -121,3 +122,19 @@ def test_a_batch_wide_scoring_crash_is_isolated_to_the_culprit(
 
     assert response.status_code == 200
     assert [item.get("error") for item in response.json()] == [None, "scoring_error", None]
+
+
+def test_scoring_runs_in_the_api_scoring_threads_not_on_the_event_loop(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    threads: list[str] = []
+
+    def recording(apps: list[LoanApplicationSubmitted], *args: Any) -> list[ScoreOutcome]:
+        threads.append(threading.current_thread().name)
+        return score_batch(apps, *args)
+
+    monkeypatch.setattr(outcomes, "score_batch", recording)
+    assert client.post("/v1/score", json=APPLICATIONS[0]).status_code == 200
+
+    assert len(threads) == 1
+    assert threads[0].startswith("http-score")
