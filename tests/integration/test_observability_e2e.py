@@ -81,6 +81,7 @@ def test_metrics_count_exactly_what_happened_and_pass_promtool(
     assert _sample(exposition, "loan_scorer_events_scored_total") == EVENTS - 10
     assert _sample(exposition, "loan_scorer_dead_letters_total") == 10
     assert _sample(exposition, "loan_scorer_model_info") == 1
+    assert _sample(exposition, "loan_scorer_ready") == 1
     assert _sample(exposition, "loan_scorer_transactions_total", outcome="committed") >= 1
     assert _sample(exposition, "loan_scorer_probability_of_default_count") == EVENTS - 10
     assert _sample(exposition, "loan_scorer_end_to_end_latency_seconds_count") == EVENTS - 10
