@@ -12,6 +12,7 @@ import logging
 import os
 import signal
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import FrameType
 
@@ -49,6 +50,28 @@ def load_assets(settings: Settings) -> ScoringAssets:
     model = load_model(settings.model_dir)
     policy = load_policy(settings.policy_file or DEFAULT_POLICY_PATH)
     return ScoringAssets(model=model, policy=policy)
+
+
+def assemble_loop(
+    settings: Settings,
+    assets: ScoringAssets,
+    drift: DriftMonitor,
+    metrics: ScorerMetrics,
+    readiness: Readiness,
+    *,
+    fault_injector: Callable[[str], None] | None = None,
+) -> ScoringLoop:
+    """The pipeline and the Kafka loop around it, as the service runs them (and the tests)."""
+    pipeline = ScoringPipeline(
+        assets.model,
+        assets.policy,
+        output_topic=settings.output_topic,
+        dlq_topic=settings.dlq_topic,
+        drift=drift,
+    )
+    return ScoringLoop(
+        settings, pipeline, metrics, readiness, drift=drift, fault_injector=fault_injector
+    )
 
 
 def single_threaded_numerics() -> None:
@@ -117,14 +140,7 @@ def run_service(settings: Settings) -> int:
         api_state.assets.set(assets)  # before readiness, so "ready" implies the API can score
         readiness.set_model_loaded(True)
         metrics.model_info.labels(assets.model.model_version, assets.policy.policy_version).set(1)
-        pipeline = ScoringPipeline(
-            assets.model,
-            assets.policy,
-            output_topic=settings.output_topic,
-            dlq_topic=settings.dlq_topic,
-            drift=drift,
-        )
-        loop = ScoringLoop(settings, pipeline, metrics, readiness, drift=drift)
+        loop = assemble_loop(settings, assets, drift, metrics, readiness)
         guard = _ShutdownGuard(loop, settings.shutdown_timeout_s)
         guard.install()
         try:

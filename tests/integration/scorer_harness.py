@@ -15,8 +15,7 @@ from consumer.drift import DriftMonitor
 from consumer.health import Readiness
 from consumer.loop import ScoringLoop
 from consumer.metrics import ScorerMetrics
-from consumer.pipeline import ScoringPipeline
-from consumer.service import load_assets, single_threaded_numerics
+from consumer.service import assemble_loop, load_assets, single_threaded_numerics
 from consumer.settings import Settings
 from tests.conftest import TopicFactory
 
@@ -77,16 +76,7 @@ def running_scorer(
     readiness = Readiness()
     readiness.set_model_loaded(True)
     drift = DriftMonitor.for_model(assets.model)
-    pipeline = ScoringPipeline(
-        assets.model,
-        assets.policy,
-        output_topic=settings.output_topic,
-        dlq_topic=settings.dlq_topic,
-        drift=drift,
-    )
-    loop = ScoringLoop(
-        settings, pipeline, metrics, readiness, fault_injector=fault_injector, drift=drift
-    )
+    loop = assemble_loop(settings, assets, drift, metrics, readiness, fault_injector=fault_injector)
     errors: list[BaseException] = []
 
     def target() -> None:

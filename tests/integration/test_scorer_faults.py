@@ -12,13 +12,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
 
 from consumer.demo_events import demo_events
 from schemas.decode import decode_loan_scored
 from tests.conftest import KAFKA_LOCAL, TopicFactory, _free_port
-from tests.integration.scorer_harness import make_topics
+from tests.integration.scorer_harness import ScorerTopics, make_topics
 from tests.integration.scorer_process import PacedProducer, ScorerProcess
-from tests.kafka_io import consume
+from tests.kafka_io import consume, produce
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -73,6 +75,17 @@ def test_sigterm_during_a_steady_stream_exits_0_within_the_bound_losing_nothing(
         scorer.kill()
 
 
+def _create_topics(bootstrap: str, suffix: str, partitions: int) -> ScorerTopics:
+    """Topics on a broker of the test's own (the shared fixtures know only the shared broker)."""
+    topics = ScorerTopics(f"in.{suffix}", f"out.{suffix}", f"dlq.{suffix}")
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    for future in admin.create_topics(
+        [NewTopic(name, num_partitions=partitions) for name in vars(topics).values()]
+    ).values():
+        future.result(30)
+    return topics
+
+
 @pytest.fixture
 def restartable_broker(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
     """A broker of this test's own, which it may stop and start (never the shared one)."""
@@ -98,18 +111,8 @@ def test_a_broker_stopped_and_started_mid_stream_costs_no_event_and_no_duplicate
     model_dir: Path,
     tmp_path: Path,
 ) -> None:
-    from confluent_kafka.admin import AdminClient
-    from confluent_kafka.cimpl import NewTopic
-
     bootstrap, broker_env = restartable_broker
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    names = {"input": "in.restart", "output": "out.restart", "dlq": "dlq.restart"}
-    futures = admin.create_topics([NewTopic(n, num_partitions=3) for n in names.values()])
-    for future in futures.values():
-        future.result(30)
-    from tests.integration.scorer_harness import ScorerTopics
-
-    topics = ScorerTopics(names["input"], names["output"], names["dlq"])
+    topics = _create_topics(bootstrap, "restart", partitions=3)
     events = list(demo_events(2_000))
     producer = PacedProducer(bootstrap, topics.input, events, rate_per_s=400)
     scorer = ScorerProcess(bootstrap, topics, group_id, model_dir, tmp_path / "scorer.log")
@@ -141,19 +144,8 @@ def test_a_broker_down_at_start_is_waited_for_not_ready_and_nothing_is_lost(
     model_dir: Path,
     tmp_path: Path,
 ) -> None:
-    from confluent_kafka.admin import AdminClient
-    from confluent_kafka.cimpl import NewTopic
-
-    from tests.integration.scorer_harness import ScorerTopics
-    from tests.kafka_io import produce
-
     bootstrap, broker_env = restartable_broker
-    topics = ScorerTopics("in.late", "out.late", "dlq.late")
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    for future in admin.create_topics(
-        [NewTopic(name, num_partitions=2) for name in vars(topics).values()]
-    ).values():
-        future.result(30)
+    topics = _create_topics(bootstrap, "late", partitions=2)
     events = list(demo_events(300))
     produce(bootstrap, topics.input, ((e.key, e.value) for e in events))
     subprocess.run([str(KAFKA_LOCAL), "stop"], check=True, env=broker_env)
