@@ -56,27 +56,26 @@ class _AbortedError(Exception):
     """The batch's transaction was aborted; it will be read again."""
 
 
-def batch_start_offsets(messages: Sequence[Message]) -> list[TopicPartition]:
-    """Where to rewind to so that a batch is read again: its first offset in each partition."""
-    first: dict[tuple[str, int], int] = {}
+def _offset_ranges(messages: Sequence[Message]) -> dict[tuple[str, int], tuple[int, int]]:
+    """The first and last offset of a batch in each (topic, partition) it touches."""
+    ranges: dict[tuple[str, int], tuple[int, int]] = {}
     for msg in messages:
         key = (str(msg.topic()), int(msg.partition() or 0))
         offset = int(msg.offset() or 0)
-        if key not in first or offset < first[key]:
-            first[key] = offset
-    return [
-        TopicPartition(topic, partition, offset) for (topic, partition), offset in first.items()
-    ]
+        first, last = ranges.get(key, (offset, offset))
+        ranges[key] = (min(first, offset), max(last, offset))
+    return ranges
+
+
+def batch_start_offsets(messages: Sequence[Message]) -> list[TopicPartition]:
+    """Where to rewind to so that a batch is read again: its first offset in each partition."""
+    return [TopicPartition(t, p, first) for (t, p), (first, _) in _offset_ranges(messages).items()]
 
 
 def batch_next_offsets(messages: Sequence[Message]) -> list[TopicPartition]:
     """The offsets to commit for a batch: one past its last offset in each partition."""
-    last: dict[tuple[str, int], int] = {}
-    for msg in messages:
-        key = (str(msg.topic()), int(msg.partition() or 0))
-        last[key] = max(last.get(key, -1), int(msg.offset() or 0))
     return [
-        TopicPartition(topic, partition, offset + 1) for (topic, partition), offset in last.items()
+        TopicPartition(t, p, last + 1) for (t, p), (_, last) in _offset_ranges(messages).items()
     ]
 
 
@@ -228,40 +227,28 @@ class ScoringLoop:
 
     def _init_transactions(self) -> None:
         """Register our transactional.id, fencing any zombie with the same id and aborting its
-        open transaction. Retried with backoff while the broker is unreachable."""
-        producer = self.producer
-        backoff = 0.5
-        while not self._stop.is_set():
-            try:
-                producer.init_transactions(self._timeout)
-            except KafkaException as exc:
-                error: KafkaError = exc.args[0]
-                if error.fatal():
-                    raise FatalKafkaError(error) from exc
-                self._readiness.set_broker_reachable(False, f"init_transactions: {error.name()}")
-                logger.warning(
-                    "cannot initialise transactions yet; retrying",
-                    extra={"kafka_error": error.name(), "retry_in_s": backoff},
-                )
-                self._stop.wait(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF_S)
-            else:
-                self._readiness.set_broker_reachable(True)
-                return
+        open transaction. Retried with backoff while the broker is unreachable, until stopped."""
+        if self._with_backoff(
+            "init_transactions",
+            lambda: self.producer.init_transactions(self._timeout),
+            initial_backoff_s=0.5,
+            until_stopped=True,
+        ):
+            self._readiness.set_broker_reachable(True)
 
     def _publish_transactionally(self, messages: Sequence[Message], outcome: BatchOutcome) -> bool:
         producer, consumer = self.producer, self.consumer
         try:
-            self._retrying("begin_transaction", producer.begin_transaction)
+            self._in_transaction("begin_transaction", producer.begin_transaction)
             for record in outcome.records:
                 self._produce(producer, record)
             offsets = batch_next_offsets(messages)
             group = consumer.consumer_group_metadata()
-            self._retrying(
+            self._in_transaction(
                 "send_offsets_to_transaction",
                 lambda: producer.send_offsets_to_transaction(offsets, group, self._timeout),
             )
-            self._retrying("commit_transaction", self._commit_transaction)
+            self._in_transaction("commit_transaction", self._commit_transaction)
         except _AbortedError:
             self._abort_and_rewind(messages)
             return False
@@ -275,64 +262,63 @@ class ScoringLoop:
             self._fault_injector("before_commit")
         self.producer.commit_transaction(self._timeout)
 
-    def _retrying(self, operation: str, call: Callable[[], Any]) -> None:
-        """Run one transactional call, retrying retriable errors with backoff (librdkafka's
-        documented contract), turning abortable ones into `_AbortedError` and fatal ones into
-        `FatalKafkaError`."""
-        backoff = 0.2
-        while True:
+    def _in_transaction(self, operation: str, call: Callable[[], Any]) -> None:
+        """A call inside the open transaction: abortable errors (and the unclassified ones, as
+        the safest choice that keeps running) raise `_AbortedError`; retriable ones retry."""
+        self._with_backoff(operation, call, abortable=True)
+
+    def _with_backoff(
+        self,
+        operation: str,
+        call: Callable[[], Any],
+        *,
+        abortable: bool = False,
+        initial_backoff_s: float = 0.2,
+        until_stopped: bool = False,
+    ) -> bool:
+        """librdkafka's documented contract for transactional calls: fatal errors raise
+        `FatalKafkaError`, retriable ones are retried with exponential backoff. Returns whether
+        the call succeeded (False only when `until_stopped` and a stop was requested).
+
+        Inside a transaction the wait is not cut short by a stop request: the batch in flight
+        must still be committed or aborted, not abandoned.
+        """
+        backoff = initial_backoff_s
+        while not (until_stopped and self._stop.is_set()):
             try:
                 call()
             except KafkaException as exc:
                 error: KafkaError = exc.args[0]
                 if error.fatal():
                     raise FatalKafkaError(error) from exc
-                if error.txn_requires_abort():
+                if abortable and (error.txn_requires_abort() or not error.retriable()):
                     logger.warning(
                         "transaction must be aborted",
                         extra={"operation": operation, "kafka_error": error.name()},
                     )
                     raise _AbortedError from exc
-                if not error.retriable():
-                    # Neither retriable nor abortable nor fatal: librdkafka has no such case for
-                    # these calls, so treat it as the safest of the three that keeps running.
-                    logger.error(
-                        "unexpected transactional error; aborting the batch",
-                        extra={"operation": operation, "kafka_error": error.name()},
-                    )
-                    raise _AbortedError from exc
                 self._readiness.set_broker_reachable(False, f"{operation}: {error.name()}")
                 logger.warning(
-                    "retriable transactional error; retrying",
+                    "Kafka call failed; retrying",
                     extra={
                         "operation": operation,
                         "kafka_error": error.name(),
                         "retry_in_s": backoff,
                     },
                 )
-                time.sleep(backoff)
+                if until_stopped:
+                    self._stop.wait(backoff)
+                else:
+                    time.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_S)
             else:
-                return
+                return True
+        return False
 
     def _abort_and_rewind(self, messages: Sequence[Message]) -> None:
-        producer = self.producer
-        backoff = 0.2
-        while True:
-            try:
-                producer.abort_transaction(self._timeout)
-                break
-            except KafkaException as exc:
-                error: KafkaError = exc.args[0]
-                if error.fatal():
-                    raise FatalKafkaError(error) from exc
-                self._readiness.set_broker_reachable(False, f"abort_transaction: {error.name()}")
-                logger.warning(
-                    "abort_transaction failed; retrying",
-                    extra={"kafka_error": error.name(), "retry_in_s": backoff},
-                )
-                time.sleep(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF_S)
+        self._with_backoff(
+            "abort_transaction", lambda: self.producer.abort_transaction(self._timeout)
+        )
         self._metrics.transactions.labels("aborted").inc()
         self._rewind(messages)
 
@@ -374,11 +360,6 @@ class ScoringLoop:
         record: OutboundRecord,
         on_delivery: Callable[[KafkaError | None, Message], None] | None = None,
     ) -> None:
-        optional: dict[str, Any] = {}
-        if on_delivery is not None:
-            optional["on_delivery"] = on_delivery
-        if record.timestamp_ms is not None:
-            optional["timestamp"] = record.timestamp_ms
         while True:
             try:
                 producer.produce(
@@ -386,7 +367,8 @@ class ScoringLoop:
                     value=record.value,
                     key=record.key,
                     headers=record.headers,
-                    **optional,
+                    timestamp=record.timestamp_ms or 0,  # 0: librdkafka stamps the current time
+                    on_delivery=on_delivery,
                 )
                 return
             except BufferError:
