@@ -12,6 +12,15 @@ from typing import Protocol
 
 from scoring.drift import BinCounts
 
+RecordHeaders = list[tuple[str, str | bytes | None]]
+
+
+def header_list(headers: dict[str, str | bytes | None] | RecordHeaders | None) -> RecordHeaders:
+    """librdkafka's headers as the one shape our code reads (a client may hand over a dict)."""
+    if headers is None:
+        return []
+    return list(headers.items()) if isinstance(headers, dict) else headers
+
 
 class InboundMessage(Protocol):
     """The part of a consumed Kafka message the pipeline reads (confluent_kafka.Message has it)."""

@@ -15,9 +15,15 @@ from datetime import UTC, datetime
 import numpy as np
 from pydantic import ValidationError
 
-from consumer.batch import BatchOutcome, InboundMessage, OutboundRecord, ScoredFact
+from consumer.batch import (
+    BatchOutcome,
+    InboundMessage,
+    OutboundRecord,
+    ScoredFact,
+    header_list,
+)
 from consumer.drift import DriftMonitor
-from consumer.scored_event import loan_scored_event
+from consumer.scored_event import contract_rejection, loan_scored_event
 from schemas.application_v1 import LoanApplicationSubmitted
 from schemas.dead_letter import dead_letter_headers, with_dead_letter_headers
 from schemas.decode import decode_application
@@ -26,7 +32,7 @@ from schemas.errors import EventDecodeError, RecordScoringError
 from scoring.artifact import LoadedModel
 from scoring.features import build_features
 from scoring.policy import Policy
-from scoring.scorer import ScoreError, ScoreOutcome, ScoreResult, score_batch
+from scoring.scorer import ScoreError, ScoreResult, score_batch_isolated
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +85,10 @@ class ScoringPipeline:
         scored: list[ScoredFact] = []
         scored_applications: list[LoanApplicationSubmitted] = []
         for position, application, outcome in zip(
-            positions, applications, self._score(applications), strict=True
+            positions,
+            applications,
+            score_batch_isolated(applications, self._model, self._policy),
+            strict=True,
         ):
             message = messages[position]
             try:
@@ -90,7 +99,7 @@ class ScoringPipeline:
                 failure = (
                     error
                     if isinstance(error, RecordScoringError)
-                    else RecordScoringError(_validation_summary(error))
+                    else RecordScoringError(contract_rejection(error))
                 )
                 logger.warning(
                     "application could not be scored; dead-lettered",
@@ -120,25 +129,6 @@ class ScoringPipeline:
             if self._drift is not None and scored
             else None,
         )
-
-    def _score(self, applications: list[LoanApplicationSubmitted]) -> list[ScoreOutcome]:
-        """One vectorised call; only if the batch as a whole fails, one call per application so
-        that a single culprit is dead-lettered and the rest are still scored."""
-        try:
-            return score_batch(applications, self._model, self._policy)
-        except Exception:
-            logger.exception(
-                "batch scoring failed; scoring %d records one by one", len(applications)
-            )
-        outcomes: list[ScoreOutcome] = []
-        for application in applications:
-            try:
-                outcomes.extend(score_batch([application], self._model, self._policy))
-            except Exception as error:  # isolated to this record, dead-lettered
-                outcomes.append(
-                    ScoreError(application.application_id, type(error).__name__, str(error)[:200])
-                )
-        return outcomes
 
     def _score_record(
         self, application: LoanApplicationSubmitted, result: ScoreResult
@@ -174,25 +164,8 @@ class ScoringPipeline:
         )
         return OutboundRecord(
             topic=self._dlq_topic,
-            key=_as_bytes(message.key()),
+            key=key,
             value=_as_bytes(message.value()),
-            headers=with_dead_letter_headers(_header_list(message.headers()), headers),
+            headers=with_dead_letter_headers(header_list(message.headers()), headers),
             timestamp_ms=timestamp_ms if timestamp_ms > 0 else None,
         )
-
-
-def _header_list(
-    headers: dict[str, str | bytes | None] | list[tuple[str, str | bytes | None]] | None,
-) -> list[tuple[str, str | bytes | None]]:
-    if headers is None:
-        return []
-    return list(headers.items()) if isinstance(headers, dict) else headers
-
-
-def _validation_summary(error: ValidationError) -> str:
-    """Field paths and rules only: the output event's values are not for logs or headers."""
-    parts = [
-        ".".join(str(part) for part in detail["loc"]) + ": " + detail["msg"]
-        for detail in error.errors(include_url=False, include_input=False)[:3]
-    ]
-    return "LoanScored rejected the result: " + "; ".join(parts)

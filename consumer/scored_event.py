@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from pydantic import ValidationError
+
 from schemas.application_v1 import LoanApplicationSubmitted
 from schemas.score_v1 import LoanScored, loan_scored_for
 from scoring.scorer import ScoreResult
@@ -31,3 +33,13 @@ def loan_scored_event(
         ],
         scored_at=scored_at,
     )
+
+
+def contract_rejection(error: ValidationError) -> str:
+    """Why `LoanScored` refused a result, by field path and rule only: the values are the
+    applicant's and go neither to logs nor to headers nor to clients."""
+    parts = [
+        ".".join(str(part) for part in detail["loc"]) + ": " + detail["msg"]
+        for detail in error.errors(include_url=False, include_input=False)[:3]
+    ]
+    return "LoanScored rejected the result: " + "; ".join(parts)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from confluent_kafka import Consumer, Message
 
+from consumer.batch import header_list
 from consumer.settings import Settings
 from schemas.dead_letter import parse_dead_letter_headers
 from schemas.decode import decode_loan_scored
@@ -30,10 +31,8 @@ def format_score(value: bytes | None) -> str:
 def format_dead_letter(message: Message) -> str:
     key = message.key()
     application = key.decode(errors="replace") if isinstance(key, bytes) else "-"
-    raw_headers = message.headers()
-    headers = list(raw_headers.items()) if isinstance(raw_headers, dict) else raw_headers
     try:
-        context = parse_dead_letter_headers(headers)
+        context = parse_dead_letter_headers(header_list(message.headers()))
     except ValueError:
         return f"{application:<24} (dead letter without reason headers)"
     return (

@@ -119,3 +119,22 @@ def score_batch(
             policy_version=policy.policy_version,
         )
     return [outcome for outcome in outcomes if outcome is not None]
+
+
+def score_batch_isolated(
+    apps: Sequence[LoanApplicationSubmitted], model: LoadedModel, policy: Policy
+) -> list[ScoreOutcome]:
+    """`score_batch`, and only if it fails for the batch as a whole, once per application, so
+    that a single culprit becomes a `ScoreError` and the rest are still scored. The stream and
+    the HTTP API both score through this."""
+    try:
+        return score_batch(apps, model, policy)
+    except Exception:
+        logger.exception("batch scoring failed; scoring %d applications one by one", len(apps))
+    outcomes: list[ScoreOutcome] = []
+    for app in apps:
+        try:
+            outcomes.extend(score_batch([app], model, policy))
+        except Exception as error:  # isolated to this application
+            outcomes.append(ScoreError(app.application_id, type(error).__name__, str(error)[:200]))
+    return outcomes

@@ -9,6 +9,7 @@ from collections import Counter
 
 from confluent_kafka import Consumer, TopicPartition
 
+from consumer.batch import header_list
 from consumer.settings import Settings
 from consumer.tail import format_score
 from schemas.dead_letter import parse_dead_letter_headers
@@ -51,8 +52,7 @@ def main(expected: int, since_ms: int, timeout_s: float = 180.0) -> int:
             if len(samples) < 5:
                 samples.append(format_score(message.value()))
         else:
-            raw = message.headers()
-            headers = list(raw.items()) if isinstance(raw, dict) else raw
+            headers = header_list(message.headers())
             reasons[parse_dead_letter_headers(headers).reason.value] += 1
     consumer.close()
     scored_total, dead_total = sum(decisions.values()), sum(reasons.values())

@@ -14,11 +14,11 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, ValidationError
 
 from consumer.api.assets import ModelAndPolicy
-from consumer.scored_event import loan_scored_event
+from consumer.scored_event import contract_rejection, loan_scored_event
 from schemas.application_v1 import LoanApplicationSubmitted
 from schemas.encode import encode_loan_scored
 from schemas.score_v1 import LoanScored
-from scoring.scorer import ScoreError, ScoreOutcome, score_batch
+from scoring.scorer import ScoreError, ScoreOutcome, score_batch_isolated
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +40,11 @@ def score_applications(
     """The i-th item answers the i-th application."""
     scored_at = datetime.now(UTC)
     items: list[ScoredItem] = []
-    for application, outcome in zip(applications, _score(applications, assets), strict=True):
+    for application, outcome in zip(
+        applications,
+        score_batch_isolated(applications, assets.model, assets.policy),
+        strict=True,
+    ):
         items.append(_item(application, outcome, scored_at))
     return items
 
@@ -52,26 +56,6 @@ def encode_item(item: ScoredItem) -> bytes:
     return item.model_dump_json().encode()
 
 
-def _score(
-    applications: Sequence[LoanApplicationSubmitted], assets: ModelAndPolicy
-) -> list[ScoreOutcome]:
-    """One vectorised call; if it fails as a whole, one call per application (as the stream
-    does), so a single culprit fails alone."""
-    try:
-        return score_batch(applications, assets.model, assets.policy)
-    except Exception:
-        logger.exception("HTTP batch scoring failed; scoring %d one by one", len(applications))
-    outcomes: list[ScoreOutcome] = []
-    for application in applications:
-        try:
-            outcomes.extend(score_batch([application], assets.model, assets.policy))
-        except Exception as error:  # isolated to this application, reported in its slot
-            outcomes.append(
-                ScoreError(application.application_id, type(error).__name__, str(error))
-            )
-    return outcomes
-
-
 def _item(
     application: LoanApplicationSubmitted, outcome: ScoreOutcome, scored_at: datetime
 ) -> ScoredItem:
@@ -80,11 +64,7 @@ def _item(
     try:
         return loan_scored_event(application, outcome, scored_at=scored_at)
     except ValidationError as error:
-        fields = ", ".join(
-            ".".join(str(part) for part in detail["loc"])
-            for detail in error.errors(include_input=False)
-        )
-        return _failure(application, "ContractRejected", f"LoanScored rejected {fields}")
+        return _failure(application, "ContractRejected", contract_rejection(error))
 
 
 def _failure(application: LoanApplicationSubmitted, kind: str, detail: str) -> ScoreFailure:

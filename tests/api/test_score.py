@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import TypeAdapter
 
-from consumer.api import outcomes
+import scoring.scorer
 from consumer.scored_event import loan_scored_event
 from consumer.service import ScoringAssets
 from schemas.application_v1 import LoanApplicationSubmitted
@@ -81,7 +81,7 @@ def test_an_application_the_model_cannot_score_fails_alone_in_its_slot(
         scored[1] = ScoreError(apps[1].application_id, "InvalidProbability", "PD nan")
         return scored
 
-    monkeypatch.setattr(outcomes, "score_batch", second_fails)
+    monkeypatch.setattr(scoring.scorer, "score_batch", second_fails)
     response = client.post("/v1/score", json=APPLICATIONS[:3])
 
     assert response.status_code == 200
@@ -102,7 +102,7 @@ def test_a_single_application_the_model_cannot_score_is_a_422(
     def nothing_scores(apps: list[LoanApplicationSubmitted], *_: Any) -> list[ScoreOutcome]:
         return [ScoreError(app.application_id, "InvalidProbability", "PD nan") for app in apps]
 
-    monkeypatch.setattr(outcomes, "score_batch", nothing_scores)
+    monkeypatch.setattr(scoring.scorer, "score_batch", nothing_scores)
     response = client.post("/v1/score", json=APPLICATIONS[0])
 
     assert response.status_code == 422
@@ -117,7 +117,7 @@ def test_a_batch_wide_scoring_crash_is_isolated_to_the_culprit(
             raise RuntimeError("boom")
         return score_batch(apps, *args)
 
-    monkeypatch.setattr(outcomes, "score_batch", crashes_on_risky)
+    monkeypatch.setattr(scoring.scorer, "score_batch", crashes_on_risky)
     response = client.post("/v1/score", json=APPLICATIONS[:3])
 
     assert response.status_code == 200
@@ -133,7 +133,7 @@ def test_scoring_runs_in_the_api_scoring_threads_not_on_the_event_loop(
         threads.append(threading.current_thread().name)
         return score_batch(apps, *args)
 
-    monkeypatch.setattr(outcomes, "score_batch", recording)
+    monkeypatch.setattr(scoring.scorer, "score_batch", recording)
     assert client.post("/v1/score", json=APPLICATIONS[0]).status_code == 200
 
     assert len(threads) == 1

@@ -108,9 +108,9 @@ def test_a_dead_letter_keeps_the_original_bytes_headers_and_timestamp(
 def test_a_record_the_model_cannot_score_is_dead_lettered_and_the_rest_scored(
     pipeline: ScoringPipeline, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import consumer.pipeline as module
+    import scoring.scorer as module
 
-    real = module.score_batch  # type: ignore[attr-defined]  # patched below
+    real = module.score_batch
 
     def failing_second(apps, model, policy):  # type: ignore[no-untyped-def]
         outcomes = real(apps, model, policy)
@@ -127,9 +127,9 @@ def test_a_record_the_model_cannot_score_is_dead_lettered_and_the_rest_scored(
 def test_a_batch_wide_scoring_failure_is_isolated_to_the_culprit(
     pipeline: ScoringPipeline, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import consumer.pipeline as module
+    import scoring.scorer as module
 
-    real = module.score_batch  # type: ignore[attr-defined]  # patched below
+    real = module.score_batch
 
     def explodes_on_b(apps, model, policy):  # type: ignore[no-untyped-def]
         if any(app.application_id == "b" for app in apps):
