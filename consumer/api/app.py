@@ -21,6 +21,8 @@ def create_app(state: ApiState) -> FastAPI:
         version="1",
     )
     app.state.api = state
+    # Readiness as of each scrape, derived rather than copied, so it can never be stale.
+    state.metrics.ready.set_function(lambda: 1.0 if state.readiness.snapshot().ready else 0.0)
     app.include_router(routes_health.router)
     app.include_router(routes_score.router)
     app.include_router(routes_model.router)

@@ -34,12 +34,9 @@ def readyz(state: StateDep) -> JSONResponse:
         "assigned_partitions": snapshot.assigned_partitions,
         "last_error": snapshot.last_error,
     }
-    state.metrics.ready.set(1 if snapshot.ready else 0)
     return JSONResponse(body, status_code=200 if snapshot.ready else 503)
 
 
 @router.get("/metrics", summary="Prometheus exposition", response_class=Response)
 def metrics(state: StateDep) -> Response:
-    # Readiness as of this scrape, whether or not a probe asked /readyz since it changed.
-    state.metrics.ready.set(1 if state.readiness.snapshot().ready else 0)
     return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
