@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from types import FrameType
 
 from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
-from threadpoolctl import threadpool_limits
 
 from consumer.api.app import create_app
 from consumer.api.server import ApiServer
@@ -74,13 +73,6 @@ def assemble_loop(
     )
 
 
-def single_threaded_numerics() -> None:
-    """One OpenMP/BLAS thread for the model. Measured here: a batch of 500 predicted in 60 ms
-    single-threaded but 2 s when OpenMP's threads contended with librdkafka's and other processes
-    for 2 cores. Scale out with partitions and replicas instead."""
-    threadpool_limits(limits=1)
-
-
 def new_metrics() -> ScorerMetrics:
     registry = CollectorRegistry()
     ProcessCollector(registry=registry)
@@ -123,7 +115,6 @@ class _ShutdownGuard:
 
 def run_service(settings: Settings) -> int:
     logger.info("starting loan-scorer", extra={"settings": settings.redacted()})
-    single_threaded_numerics()
     metrics = new_metrics()
     readiness = Readiness()
     api_state = ApiState(readiness=readiness, metrics=metrics)

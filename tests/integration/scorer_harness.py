@@ -15,7 +15,7 @@ from consumer.drift import DriftMonitor
 from consumer.health import Readiness
 from consumer.loop import ScoringLoop
 from consumer.metrics import ScorerMetrics
-from consumer.service import assemble_loop, load_assets, single_threaded_numerics
+from consumer.service import assemble_loop, load_assets
 from consumer.settings import Settings
 from tests.conftest import TopicFactory
 
@@ -70,7 +70,6 @@ def running_scorer(
     settings: Settings, fault_injector: Callable[[str], None] | None = None
 ) -> Iterator[RunningScorer]:
     """The loop in a thread, stopped (gracefully) when the block ends; its errors re-raised."""
-    single_threaded_numerics()
     assets = load_assets(settings)
     metrics = ScorerMetrics(CollectorRegistry())
     readiness = Readiness()
