@@ -15,7 +15,7 @@ import pytest
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
-from consumer.demo_events import demo_events
+from consumer.demo_events import DemoEvent, demo_events
 from schemas.decode import decode_loan_scored
 from tests.conftest import KAFKA_LOCAL, TopicFactory, _free_port
 from tests.integration.scorer_harness import ScorerTopics, make_topics
@@ -86,6 +86,23 @@ def _create_topics(bootstrap: str, suffix: str, partitions: int) -> ScorerTopics
     return topics
 
 
+def _assert_all_scored_once_then_clean_exit(
+    scorer: ScorerProcess,
+    bootstrap: str,
+    topics: ScorerTopics,
+    events: list[DemoEvent],
+    group_id: str,
+) -> None:
+    """Every event scored exactly once by a scorer that rode out the fault, then SIGTERM: 0."""
+    _assert_each_valid_event_scored_once(
+        bootstrap, topics.output, {e.key.decode() for e in events}, group_id + "-v", scorer.logs()
+    )
+    assert scorer.process is not None
+    assert scorer.process.poll() is None, f"the scorer died in the fault:\n{scorer.logs()}"
+    code, _took = scorer.terminate(timeout_s=SHUTDOWN_BOUND_S + 5)
+    assert code == 0, scorer.logs()
+
+
 @pytest.fixture
 def restartable_broker(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
     """A broker of this test's own, which it may stop and start (never the shared one)."""
@@ -123,17 +140,7 @@ def test_a_broker_stopped_and_started_mid_stream_costs_no_event_and_no_duplicate
         time.sleep(1.5)
         subprocess.run([str(KAFKA_LOCAL), "restart"], check=True, env=broker_env)
         producer.join(180)
-        _assert_each_valid_event_scored_once(
-            bootstrap,
-            topics.output,
-            {e.key.decode() for e in events},
-            group_id + "-v",
-            scorer.logs(),
-        )
-        assert scorer.process is not None
-        assert scorer.process.poll() is None, f"the scorer died in the outage:\n{scorer.logs()}"
-        code, _took = scorer.terminate(timeout_s=SHUTDOWN_BOUND_S + 5)
-        assert code == 0, scorer.logs()
+        _assert_all_scored_once_then_clean_exit(scorer, bootstrap, topics, events, group_id)
     finally:
         scorer.kill()
 
@@ -164,14 +171,6 @@ def test_a_broker_down_at_start_is_waited_for_not_ready_and_nothing_is_lost(
 
         subprocess.run([str(KAFKA_LOCAL), "start"], check=True, env=broker_env)
         scorer.wait_ready(timeout_s=90)
-        _assert_each_valid_event_scored_once(
-            bootstrap,
-            topics.output,
-            {e.key.decode() for e in events},
-            group_id + "-v",
-            scorer.logs(),
-        )
-        code, _took = scorer.terminate(timeout_s=SHUTDOWN_BOUND_S + 5)
-        assert code == 0, scorer.logs()
+        _assert_all_scored_once_then_clean_exit(scorer, bootstrap, topics, events, group_id)
     finally:
         scorer.kill()
