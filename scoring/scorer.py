@@ -1,8 +1,9 @@
 """`score_batch`: the one scoring function behind both the Kafka consumer and the HTTP API.
 
 Pure (no I/O, no clock) and vectorised: one featurisation, one model call for the PDs and one
-for the reasons, whatever the batch size. A record that cannot be scored becomes a `ScoreError`
-in its slot instead of failing the batch, so one bad record never blocks the others.
+for the reasons, whatever the batch size. A record whose PD is unusable becomes a `ScoreError`
+in its slot; a failure of the batch as a whole is isolated to its culprit by
+`score_batch_isolated`, which both callers use. One bad record never blocks the others.
 """
 
 from __future__ import annotations
@@ -49,26 +50,6 @@ class ScoreError:
 ScoreOutcome = ScoreResult | ScoreError
 
 
-def _features_by_record(
-    apps: Sequence[LoanApplicationSubmitted],
-) -> tuple[npt.NDArray[np.float64], dict[int, ScoreError]]:
-    """The whole batch at once; only if that fails, record by record to isolate the culprit."""
-    try:
-        return build_features(apps), {}
-    except Exception:  # any failure: retry per record and report each one
-        logger.warning("batch featurisation failed; featurising %d records one by one", len(apps))
-    rows: list[npt.NDArray[np.float64]] = []
-    errors: dict[int, ScoreError] = {}
-    width = len(build_features([]).T)
-    for index, app in enumerate(apps):
-        try:
-            rows.append(build_features([app])[0])
-        except Exception as error:  # reported per record, never raised
-            errors[index] = ScoreError(app.application_id, type(error).__name__, str(error))
-            rows.append(np.full(width, np.nan))
-    return np.vstack(rows) if rows else np.empty((0, width)), errors
-
-
 def _knock_outs(
     features: npt.NDArray[np.float64], policy: Policy
 ) -> tuple[list[list[Reason]], npt.NDArray[np.intp]]:
@@ -89,8 +70,9 @@ def score_batch(
     """Score validated applications; the i-th outcome belongs to the i-th application."""
     if not apps:
         return []
-    features, errors = _features_by_record(apps)
+    features = build_features(apps)
     pd = model.predict_pd(features)
+    errors: dict[int, ScoreError] = {}
     for index in np.flatnonzero(~(np.isfinite(pd) & (pd >= 0.0) & (pd <= 1.0))):
         errors.setdefault(
             int(index),
