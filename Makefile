@@ -33,7 +33,7 @@ $(MODEL_DIR)/model_card.json: $(BIN)/.installed $(MODEL_SOURCES)
 	$(BIN)/loan-scorer train --out $(MODEL_DIR)
 
 .PHONY: model
-model: $(MODEL_DIR)/model_card.json ## Train the default model into build/model if it is not there
+model: $(MODEL_DIR)/model_card.json ## Train the default model into build/model if absent or its sources changed
 
 .PHONY: lint
 lint: install ## ruff lint and format check
@@ -53,7 +53,7 @@ demo: install model ## The main job end to end: broker, scorer, real application
 	KAFKA_PORT=$(KAFKA_PORT) scripts/with-kafka.sh scripts/demo.sh
 
 .PHONY: kafka-up
-kafka-up: ## Start a single-node Kafka broker on 127.0.0.1:$(KAFKA_PORT) (KAFKA_PORT=... to change)
+kafka-up: ## Start a single-node Kafka broker on 127.0.0.1:9092 (KAFKA_PORT=... to change the port)
 	KAFKA_PORT=$(KAFKA_PORT) scripts/kafka-local.sh up
 
 .PHONY: kafka-down
