@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 import numpy.typing as npt
@@ -135,15 +134,3 @@ def replace_cutoffs(policy: Policy, approve: float, decline: float) -> object:
     return policy.cutoffs.model_copy(
         update={"approve_below": approve, "decline_at_or_above": decline}
     )
-
-
-def test_a_batch_of_a_thousand_is_fast(
-    model: LoadedModel, policy: Policy, make_application: ApplicationFactory
-) -> None:
-    apps = [make_application(application_id=f"a{i}", loan__amount=500.0 + i) for i in range(1000)]
-    started = time.perf_counter()
-    outcomes = score_batch(apps, model, policy)
-    elapsed = time.perf_counter() - started
-    assert all(isinstance(o, ScoreResult) for o in outcomes)
-    assert [o.application_id for o in outcomes] == [a.application_id for a in apps]
-    assert elapsed < 10.0  # ~1.5 s on two cores: one PD call and one call on 21,000 rows
