@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
-from consumer.settings import Settings, load_settings
+from consumer.settings import Settings, UnknownSettingError, load_settings
 
 app = typer.Typer(
     name="loan-scorer",
@@ -37,6 +37,9 @@ def _settings(env_file: Path | None) -> Settings:
     """Load and validate the settings, or exit 2 with the list of what is wrong."""
     try:
         return load_settings(env_file)
+    except UnknownSettingError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from None
     except ValidationError as error:
         lines = [
             f"  LOAN_SCORER_{'_'.join(str(part) for part in e['loc']).upper()}: {e['msg']}"

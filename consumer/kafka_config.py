@@ -18,7 +18,8 @@ def consumer_config(settings: Settings) -> KafkaConfig:
         "client.id": f"loan-scorer-{settings.instance_id}",
         # Incremental rebalances: a member joining or leaving does not stop the others.
         "partition.assignment.strategy": "cooperative-sticky",
-        "auto.offset.reset": "earliest",
+        # A group without committed offsets: "earliest" (default) scores the topic's retention.
+        "auto.offset.reset": settings.auto_offset_reset,
         # Never see an upstream producer's aborted writes.
         "isolation.level": "read_committed",
         "enable.partition.eof": False,

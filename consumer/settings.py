@@ -7,8 +7,11 @@ reach librdkafka but never a log line or a repr.
 
 from __future__ import annotations
 
+import difflib
 import json
+import os
 import socket
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -16,6 +19,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Delivery = Literal["exactly-once", "at-least-once"]
+AutoOffsetReset = Literal["earliest", "latest"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
 # librdkafka keys the service sets itself; letting extra config override them would silently
@@ -38,13 +42,14 @@ RESERVED_KAFKA_KEYS = frozenset(
 SECRET_KAFKA_KEY_MARKERS = ("password", "secret", "key.pem", "sasl.oauthbearer.config")
 
 DEFAULT_MODEL_DIR = Path("build/model")
+ENV_PREFIX = "LOAN_SCORER_"
 
 
 class Settings(BaseSettings):
     """Everything `loan-scorer run` can be told, with its default."""
 
     model_config = SettingsConfigDict(
-        env_prefix="LOAN_SCORER_",
+        env_prefix=ENV_PREFIX,
         extra="ignore",
         frozen=True,
         env_ignore_empty=True,
@@ -60,6 +65,10 @@ class Settings(BaseSettings):
     model_dir: Path = DEFAULT_MODEL_DIR
     policy_file: Path | None = None
     delivery: Delivery = "exactly-once"
+    # Where a consumer group without committed offsets starts: "earliest" scores everything the
+    # input topic still retains (nothing sent before the first deployment is skipped, but a first
+    # deployment re-scores the topic's whole retention); "latest" scores only what arrives next.
+    auto_offset_reset: AutoOffsetReset = "earliest"
 
     batch_max_events: Annotated[int, Field(ge=1, le=100_000)] = 500
     batch_linger_ms: Annotated[int, Field(ge=0, le=60_000)] = 20
@@ -83,6 +92,11 @@ class Settings(BaseSettings):
     )
 
     log_level: LogLevel = "INFO"
+
+    # Readiness: not ready while the input topic is missing (checked every interval), or while no
+    # partition has been assigned for this long (0: never judged on assignment).
+    readiness_topic_check_interval_s: Annotated[float, Field(gt=0, le=3_600)] = 15.0
+    readiness_assignment_timeout_s: Annotated[float, Field(ge=0, le=86_400)] = 60.0
 
     @field_validator("kafka_extra_config", mode="before")
     @classmethod
@@ -151,8 +165,55 @@ def redact_kafka_config(config: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+class UnknownSettingError(ValueError):
+    """`LOAN_SCORER_*` variables that no setting reads: a typo would otherwise be ignored."""
+
+    def __init__(self, unknown: dict[str, str | None]) -> None:
+        self.unknown = unknown
+        lines = [
+            f"  {name}: unknown" + (f"; did you mean {close}?" if close else "")
+            for name, close in unknown.items()
+        ]
+        super().__init__("unknown configuration variables:\n" + "\n".join(lines))
+
+
+def known_variables() -> frozenset[str]:
+    """Every variable name a setting reads."""
+    return frozenset(f"{ENV_PREFIX}{name.upper()}" for name in Settings.model_fields)
+
+
+def unknown_variables(names: Iterable[str]) -> dict[str, str | None]:
+    """Each `LOAN_SCORER_*` name no setting reads, with the closest valid name (or None)."""
+    known = known_variables()
+    # Compared without the shared prefix, which would make every name look close to every other.
+    suffixes = sorted(name.removeprefix(ENV_PREFIX) for name in known)
+    unknown: dict[str, str | None] = {}
+    for name in sorted(names):
+        upper = name.upper()  # pydantic-settings matches names case-insensitively
+        if upper.startswith(ENV_PREFIX) and upper not in known:
+            suffix = upper.removeprefix(ENV_PREFIX)
+            close = difflib.get_close_matches(suffix, suffixes, n=1, cutoff=0.6)
+            unknown[name] = ENV_PREFIX + close[0] if close else None
+    return unknown
+
+
+def _env_file_names(env_file: Path) -> list[str]:
+    from dotenv import dotenv_values  # pydantic-settings' own reader of env files
+
+    return list(dotenv_values(env_file))
+
+
 def load_settings(env_file: Path | None = None) -> Settings:
-    """Read the environment (and the env file if given; the environment wins)."""
+    """Read the environment (and the env file if given; the environment wins).
+
+    Refuses any `LOAN_SCORER_*` variable that no setting reads, naming the closest valid one:
+    a misspelt `LOAN_SCORER_KAFKA_BOOTSTRAP_SERVER` must stop the start, not fall back to the
+    default broker.
+    """
     if env_file is not None and not env_file.is_file():
         raise FileNotFoundError(f"settings file not found: {env_file}")
+    names = list(os.environ) + (_env_file_names(env_file) if env_file is not None else [])
+    unknown = unknown_variables(names)
+    if unknown:
+        raise UnknownSettingError(unknown)
     return Settings(_env_file=env_file)

@@ -36,3 +36,12 @@ def test_extra_config_passes_through(build: object) -> None:
     config = build(s)  # type: ignore[operator]
     assert config["security.protocol"] == "SASL_SSL"
     assert config["sasl.mechanism"] == "PLAIN"
+
+
+@pytest.mark.parametrize("reset", ["earliest", "latest"])
+def test_where_a_new_group_starts_is_a_setting(reset: str) -> None:
+    assert consumer_config(settings(auto_offset_reset=reset))["auto.offset.reset"] == reset
+
+
+def test_a_new_group_starts_at_the_oldest_retained_event_by_default() -> None:
+    assert consumer_config(settings())["auto.offset.reset"] == "earliest"

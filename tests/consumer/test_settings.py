@@ -5,7 +5,13 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from consumer.settings import Settings, load_settings
+from consumer.settings import (
+    Settings,
+    UnknownSettingError,
+    known_variables,
+    load_settings,
+    unknown_variables,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -108,3 +114,55 @@ def test_env_file_is_read_and_environment_wins(
 def test_missing_env_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="settings file not found"):
         load_settings(tmp_path / "absent.env")
+
+
+def test_a_misspelt_variable_is_refused_naming_the_closest_valid_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LOAN_SCORER_KAFKA_BOOTSTRAP_SERVER", "broker:9092")
+    with pytest.raises(UnknownSettingError) as caught:
+        load_settings()
+    assert caught.value.unknown == {
+        "LOAN_SCORER_KAFKA_BOOTSTRAP_SERVER": "LOAN_SCORER_KAFKA_BOOTSTRAP_SERVERS"
+    }
+    assert "did you mean LOAN_SCORER_KAFKA_BOOTSTRAP_SERVERS?" in str(caught.value)
+
+
+def test_an_unknown_variable_with_no_close_name_is_refused_without_a_guess(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LOAN_SCORER_ZZZ", "1")
+    with pytest.raises(UnknownSettingError) as caught:
+        load_settings()
+    assert caught.value.unknown == {"LOAN_SCORER_ZZZ": None}
+    assert "did you mean" not in str(caught.value)
+
+
+def test_a_misspelt_variable_in_the_env_file_is_refused(tmp_path: Path) -> None:
+    env_file = tmp_path / "scorer.env"
+    env_file.write_text("LOAN_SCORER_GROUP_ID=g\nLOAN_SCORER_OUTPUT_TOPC=scores\n")
+    with pytest.raises(UnknownSettingError, match="did you mean LOAN_SCORER_OUTPUT_TOPIC"):
+        load_settings(env_file)
+
+
+def test_every_setting_and_only_those_are_known_variables(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert "LOAN_SCORER_AUTO_OFFSET_RESET" in known_variables()
+    assert unknown_variables(known_variables()) == {}
+    assert unknown_variables(["PATH", "KAFKA_PORT", "loan_scorer_group_id"]) == {}
+    monkeypatch.setenv("LOAN_SCORER_GROUP_ID", "valid")
+    assert load_settings().group_id == "valid"
+
+
+def test_the_cli_exits_2_naming_the_unknown_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from consumer.cli import app
+
+    monkeypatch.setenv("LOAN_SCORER_INPUT_TOPICS", "apps")
+    result = CliRunner().invoke(app, ["tail", "--limit", "0"])
+    assert result.exit_code == 2
+    assert "LOAN_SCORER_INPUT_TOPICS: unknown; did you mean LOAN_SCORER_INPUT_TOPIC?" in (
+        result.stderr
+    )
