@@ -79,6 +79,27 @@ def batch_next_offsets(messages: Sequence[Message]) -> list[TopicPartition]:
     ]
 
 
+def produce_record(
+    producer: Producer,
+    record: OutboundRecord,
+    on_delivery: Callable[[KafkaError | None, Message], None] | None = None,
+) -> None:
+    """Hand one record to librdkafka, serving delivery reports while its local queue is full."""
+    while True:
+        try:
+            producer.produce(
+                record.topic,
+                value=record.value,
+                key=record.key,
+                headers=record.headers,
+                timestamp=record.timestamp_ms or 0,  # 0: librdkafka stamps the current time
+                on_delivery=on_delivery,
+            )
+            return
+        except BufferError:
+            producer.poll(0.05)
+
+
 class ScoringLoop:
     """One consumer, one producer, one batch at a time. Call `run()` in the main thread."""
 
@@ -241,7 +262,7 @@ class ScoringLoop:
         try:
             self._in_transaction("begin_transaction", producer.begin_transaction)
             for record in outcome.records:
-                self._produce(producer, record)
+                produce_record(producer, record)
             offsets = batch_next_offsets(messages)
             group = consumer.consumer_group_metadata()
             self._in_transaction(
@@ -333,7 +354,7 @@ class ScoringLoop:
                 failures.append(error)
 
         for record in outcome.records:
-            self._produce(producer, record, on_delivery)
+            produce_record(producer, record, on_delivery)
         remaining = producer.flush(self._timeout)
         if remaining or failures:
             logger.warning(
@@ -353,27 +374,6 @@ class ScoringLoop:
         return True
 
     # -- shared ----------------------------------------------------------------------------
-
-    def _produce(
-        self,
-        producer: Producer,
-        record: OutboundRecord,
-        on_delivery: Callable[[KafkaError | None, Message], None] | None = None,
-    ) -> None:
-        while True:
-            try:
-                producer.produce(
-                    record.topic,
-                    value=record.value,
-                    key=record.key,
-                    headers=record.headers,
-                    timestamp=record.timestamp_ms or 0,  # 0: librdkafka stamps the current time
-                    on_delivery=on_delivery,
-                )
-                return
-            except BufferError:
-                # The local queue is full: serve delivery reports until there is room.
-                producer.poll(0.05)
 
     def _rewind(self, messages: Sequence[Message]) -> None:
         """Seek back to the batch's first offsets so it is read and scored again."""
