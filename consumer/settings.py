@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     transaction_timeout_ms: Annotated[int, Field(ge=1_000, le=900_000)] = 10_000
     kafka_timeout_s: Annotated[float, Field(gt=0, le=300)] = 30.0
     statistics_interval_ms: Annotated[int, Field(ge=0, le=600_000)] = 5_000
+    # /healthz fails when the Kafka loop has not completed an iteration for this long (every call
+    # in an iteration is bounded well below it), so a stuck loop is restarted.
+    liveness_stall_s: Annotated[float, Field(ge=10, le=3_600)] = 180.0
 
     kafka_sasl_username: str | None = None
     kafka_sasl_password: SecretStr | None = None
