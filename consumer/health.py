@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -17,16 +19,23 @@ class ReadinessSnapshot:
     assigned_partitions: int
     last_error: str | None
     stopping: bool
+    # Why the input topic cannot be consumed (missing, not authorised), or None when it can.
+    input_topic_problem: str | None = None
+    # Seconds without any assigned partition beyond the configured bound, or None within it.
+    unassigned_overdue_s: float | None = None
 
     @property
     def ready(self) -> bool:
-        # "Assignment pending without error" is ready: a scaled-out member may rightly own no
-        # partition, and failing its probe would make Kubernetes restart a healthy pod.
+        # "Assignment pending without error" is ready for a while: a rebalance takes seconds.
+        # Beyond the configured bound it is not (a missing topic or an idle group member should
+        # show on the dashboard and the NotReady alert, not pass for a healthy consumer).
         return (
             self.model_loaded
             and self.broker_reachable
             and self.assignment != "error"
             and not self.stopping
+            and self.input_topic_problem is None
+            and self.unassigned_overdue_s is None
         )
 
     def reasons(self) -> list[str]:
@@ -38,32 +47,49 @@ class ReadinessSnapshot:
             why.append("Kafka broker not reachable")
         if self.assignment == "error":
             why.append("consumer group assignment failed")
+        if self.input_topic_problem is not None:
+            why.append(self.input_topic_problem)
+        if self.unassigned_overdue_s is not None:
+            why.append(f"no partition assigned for {self.unassigned_overdue_s:.0f} s")
         if self.stopping:
             why.append("shutting down")
         return why
 
 
 class Readiness:
-    """Thread-safe readiness flags; each setter is called from where the fact is learnt."""
+    """Thread-safe readiness flags; each setter is called from where the fact is learnt.
 
-    def __init__(self) -> None:
+    `assignment_timeout_s` bounds how long a member that is otherwise ready (model loaded, broker
+    reachable) may hold no partition and still call itself ready; 0 disables the bound. The clock
+    is injectable so the bound is unit-tested without waiting.
+    """
+
+    def __init__(
+        self, *, assignment_timeout_s: float = 0.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._lock = threading.Lock()
+        self._assignment_timeout_s = assignment_timeout_s
+        self._clock = clock
         self._model_loaded = False
         self._broker_reachable = False
         self._assignment: Assignment = "pending"
         self._assigned_partitions = 0
         self._last_error: str | None = None
         self._stopping = False
+        self._input_topic_problem: str | None = None
+        self._unassigned_since: float | None = None
 
     def set_model_loaded(self, loaded: bool) -> None:
         with self._lock:
             self._model_loaded = loaded
+            self._track_unassigned()
 
     def set_broker_reachable(self, reachable: bool, error: str | None = None) -> None:
         with self._lock:
             self._broker_reachable = reachable
             if error is not None:
                 self._last_error = error
+            self._track_unassigned()
 
     def set_assignment(self, state: Assignment, partitions: int, error: str | None = None) -> None:
         with self._lock:
@@ -71,10 +97,31 @@ class Readiness:
             self._assigned_partitions = partitions
             if error is not None:
                 self._last_error = error
+            self._track_unassigned()
+
+    def set_input_topic_problem(self, problem: str | None) -> None:
+        """What the metadata check found wrong with the input topic, or None once it is fine."""
+        with self._lock:
+            self._input_topic_problem = problem
 
     def set_stopping(self) -> None:
         with self._lock:
             self._stopping = True
+
+    def _track_unassigned(self) -> None:
+        # The wait starts once nothing else stands in the way of consuming, so model loading and
+        # a broker outage are not counted against the assignment.
+        waiting = self._model_loaded and self._broker_reachable and self._assigned_partitions == 0
+        if not waiting:
+            self._unassigned_since = None
+        elif self._unassigned_since is None:
+            self._unassigned_since = self._clock()
+
+    def _unassigned_overdue_s(self) -> float | None:
+        if self._assignment_timeout_s <= 0 or self._unassigned_since is None:
+            return None
+        waited = self._clock() - self._unassigned_since
+        return waited if waited >= self._assignment_timeout_s else None
 
     def snapshot(self) -> ReadinessSnapshot:
         with self._lock:
@@ -85,4 +132,6 @@ class Readiness:
                 assigned_partitions=self._assigned_partitions,
                 last_error=self._last_error,
                 stopping=self._stopping,
+                input_topic_problem=self._input_topic_problem,
+                unassigned_overdue_s=self._unassigned_overdue_s(),
             )

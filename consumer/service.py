@@ -23,6 +23,7 @@ from consumer.api.server import ApiServer
 from consumer.api.state import ApiState
 from consumer.drift import DriftMonitor
 from consumer.health import Readiness
+from consumer.input_topic_check import InputTopicCheck
 from consumer.loop import FatalKafkaError, ScoringLoop
 from consumer.metrics import ScorerMetrics
 from consumer.pipeline import ScoringPipeline
@@ -116,7 +117,7 @@ class _ShutdownGuard:
 def run_service(settings: Settings) -> int:
     logger.info("starting loan-scorer", extra={"settings": settings.redacted()})
     metrics = new_metrics()
-    readiness = Readiness()
+    readiness = Readiness(assignment_timeout_s=settings.readiness_assignment_timeout_s)
     api_state = ApiState(readiness=readiness, metrics=metrics)
     server = ApiServer(create_app(api_state), settings.http_host, settings.http_port)
     server.start()
@@ -134,6 +135,8 @@ def run_service(settings: Settings) -> int:
         loop = assemble_loop(settings, assets, drift, metrics, readiness)
         guard = _ShutdownGuard(loop, settings.shutdown_timeout_s)
         guard.install()
+        topic_check = InputTopicCheck(settings, readiness)
+        topic_check.start()
         try:
             loop.run()
         except FatalKafkaError as error:
@@ -141,6 +144,7 @@ def run_service(settings: Settings) -> int:
             return EXIT_FATAL
         finally:
             guard.cancel()
+            topic_check.stop()
         return EXIT_OK
     finally:
         server.stop()

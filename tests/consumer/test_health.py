@@ -25,3 +25,64 @@ def test_assignment_error_and_shutdown_make_it_unready() -> None:
     readiness.set_assignment("assigned", 3)
     readiness.set_stopping()
     assert readiness.snapshot().reasons() == ["shutting down"]
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _up(readiness: Readiness) -> Readiness:
+    readiness.set_model_loaded(True)
+    readiness.set_broker_reachable(True)
+    return readiness
+
+
+def test_no_partition_for_longer_than_the_bound_is_not_ready_and_says_so() -> None:
+    clock = FakeClock()
+    readiness = _up(Readiness(assignment_timeout_s=60, clock=clock))
+    clock.now += 59
+    assert readiness.snapshot().ready  # a rebalance in progress is still ready
+    clock.now += 2
+    snapshot = readiness.snapshot()
+    assert not snapshot.ready
+    assert snapshot.reasons() == ["no partition assigned for 61 s"]
+
+    readiness.set_assignment("assigned", 2)
+    assert readiness.snapshot().ready
+    readiness.set_assignment("pending", 0)  # every partition revoked: the wait starts again
+    clock.now += 30
+    assert readiness.snapshot().ready
+    clock.now += 30
+    assert not readiness.snapshot().ready
+
+
+def test_the_wait_for_an_assignment_starts_only_once_model_and_broker_are_up() -> None:
+    clock = FakeClock()
+    readiness = Readiness(assignment_timeout_s=10, clock=clock)
+    readiness.set_model_loaded(True)
+    clock.now += 100  # the broker was down all along: that is the reason, not the assignment
+    readiness.set_broker_reachable(True)
+    assert readiness.snapshot().ready
+    clock.now += 10
+    assert readiness.snapshot().reasons() == ["no partition assigned for 10 s"]
+
+
+def test_a_zero_bound_never_judges_the_assignment() -> None:
+    clock = FakeClock()
+    readiness = _up(Readiness(assignment_timeout_s=0, clock=clock))
+    clock.now += 86_400
+    assert readiness.snapshot().ready
+
+
+def test_a_missing_input_topic_is_not_ready_with_the_reason_until_it_appears() -> None:
+    readiness = _up(Readiness())
+    readiness.set_input_topic_problem("input topic 'apps' does not exist")
+    snapshot = readiness.snapshot()
+    assert not snapshot.ready
+    assert snapshot.reasons() == ["input topic 'apps' does not exist"]
+    readiness.set_input_topic_problem(None)
+    assert readiness.snapshot().ready

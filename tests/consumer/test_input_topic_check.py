@@ -1,0 +1,63 @@
+"""The input-topic readiness check: the decision on metadata, and the real broker's answer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from confluent_kafka import KafkaError
+from confluent_kafka.admin._metadata import ClusterMetadata, PartitionMetadata, TopicMetadata
+
+from consumer.health import Readiness
+from consumer.input_topic_check import InputTopicCheck, input_topic_problem
+from consumer.settings import Settings
+from tests.conftest import TopicFactory
+
+
+def _metadata(**topics: TopicMetadata) -> ClusterMetadata:
+    metadata = ClusterMetadata()
+    metadata.topics = dict(topics)
+    return metadata
+
+
+def _topic(name: str, partitions: int = 1, error: KafkaError | None = None) -> TopicMetadata:
+    topic = TopicMetadata()
+    topic.topic = name
+    topic.error = error
+    topic.partitions = {i: PartitionMetadata() for i in range(partitions)}
+    return topic
+
+
+def test_a_listed_topic_with_partitions_is_fine() -> None:
+    assert input_topic_problem(_metadata(apps=_topic("apps", 3)), "apps") is None
+
+
+def test_an_absent_topic_is_named() -> None:
+    problem = input_topic_problem(_metadata(other=_topic("other")), "apps")
+    assert problem == "input topic 'apps' does not exist"
+
+
+def test_a_topic_with_an_error_names_the_error() -> None:
+    denied = _topic("apps", error=KafkaError(KafkaError.TOPIC_AUTHORIZATION_FAILED))
+    problem = input_topic_problem(_metadata(apps=denied), "apps")
+    assert problem == "input topic 'apps': TOPIC_AUTHORIZATION_FAILED"
+
+
+def test_the_real_broker_says_missing_then_present(
+    kafka_bootstrap: str, create_topic: TopicFactory, unique_name: Callable[[str], str]
+) -> None:
+    readiness = Readiness()
+    readiness.set_model_loaded(True)
+    readiness.set_broker_reachable(True)
+    missing = unique_name("absent")
+    check = InputTopicCheck(
+        Settings(kafka_bootstrap_servers=kafka_bootstrap, input_topic=missing), readiness
+    )
+    assert check.check_once() == f"input topic {missing!r} does not exist"
+    assert readiness.snapshot().reasons() == [f"input topic {missing!r} does not exist"]
+
+    present = create_topic("apps", partitions=2)
+    check = InputTopicCheck(
+        Settings(kafka_bootstrap_servers=kafka_bootstrap, input_topic=present), readiness
+    )
+    assert check.check_once() is None
+    assert readiness.snapshot().ready
