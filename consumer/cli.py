@@ -120,20 +120,29 @@ def tail(
     dead_letters: Annotated[
         bool, typer.Option("--dead-letters", help="Follow the dead-letter topic instead.")
     ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object per record instead of a line.")
+    ] = False,
     env_file: EnvFile = None,
 ) -> None:
-    """Print scores (or dead letters) as they are committed, one line each."""
-    from consumer.tail import follow
+    """Print scores (or dead letters) as they are committed, one line each; exit 1 if the
+    topic does not exist."""
+    from consumer.tail import TopicMissingError, follow
 
     settings = _settings(env_file)
-    shown = follow(
-        settings,
-        dead_letters=dead_letters,
-        from_beginning=from_beginning,
-        limit=limit,
-        idle_exit_s=idle_exit_s,
-        write=lambda line: typer.echo(line),
-    )
+    try:
+        shown = follow(
+            settings,
+            dead_letters=dead_letters,
+            from_beginning=from_beginning,
+            limit=limit,
+            idle_exit_s=idle_exit_s,
+            write=lambda line: typer.echo(line),
+            as_json=as_json,
+        )
+    except TopicMissingError as error:
+        typer.echo(f"warning: {error}", err=True)
+        raise typer.Exit(1) from None
     typer.echo(f"{shown} records", err=True)
 
 

@@ -20,15 +20,16 @@ from consumer.settings import Settings
 logger = logging.getLogger(__name__)
 
 
-def input_topic_problem(metadata: ClusterMetadata, topic: str) -> str | None:
-    """Why `topic` cannot be consumed according to this metadata, or None if it can."""
+def topic_problem(metadata: ClusterMetadata, topic: str, role: str = "input") -> str | None:
+    """Why `topic` cannot be consumed according to this metadata, or None if it can. `role`
+    names the topic in the sentence ("input topic 'x' does not exist")."""
     found = metadata.topics.get(topic)
     if found is None:
-        return f"input topic {topic!r} does not exist"
+        return f"{role} topic {topic!r} does not exist"
     if found.error is not None:
-        return f"input topic {topic!r}: {found.error.name()}"
+        return f"{role} topic {topic!r}: {found.error.name()}"
     if not found.partitions:
-        return f"input topic {topic!r} has no partitions"
+        return f"{role} topic {topic!r} has no partitions"
     return None
 
 
@@ -60,7 +61,7 @@ class InputTopicCheck:
         except KafkaException as exc:
             logger.debug("input topic check failed", extra={"kafka_error": str(exc)})
             return None
-        problem = input_topic_problem(metadata, self._topic)
+        problem = topic_problem(metadata, self._topic)
         if problem != self._last_problem:  # log changes, not every interval
             if problem is None:
                 logger.info("input topic found", extra={"topic": self._topic})

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from confluent_kafka import KafkaError
 from confluent_kafka.admin._metadata import ClusterMetadata, PartitionMetadata, TopicMetadata
 
 from consumer.health import Readiness
-from consumer.input_topic_check import InputTopicCheck, input_topic_problem
+from consumer.input_topic_check import InputTopicCheck, topic_problem
 from consumer.settings import Settings
 from tests.conftest import TopicFactory
 
@@ -28,17 +29,22 @@ def _topic(name: str, partitions: int = 1, error: KafkaError | None = None) -> T
 
 
 def test_a_listed_topic_with_partitions_is_fine() -> None:
-    assert input_topic_problem(_metadata(apps=_topic("apps", 3)), "apps") is None
+    assert topic_problem(_metadata(apps=_topic("apps", 3)), "apps") is None
 
 
 def test_an_absent_topic_is_named() -> None:
-    problem = input_topic_problem(_metadata(other=_topic("other")), "apps")
+    problem = topic_problem(_metadata(other=_topic("other")), "apps")
     assert problem == "input topic 'apps' does not exist"
+
+
+def test_the_sentence_names_the_role_of_the_topic() -> None:
+    problem = topic_problem(_metadata(), "scores", role="output")
+    assert problem == "output topic 'scores' does not exist"
 
 
 def test_a_topic_with_an_error_names_the_error() -> None:
     denied = _topic("apps", error=KafkaError(KafkaError.TOPIC_AUTHORIZATION_FAILED))
-    problem = input_topic_problem(_metadata(apps=denied), "apps")
+    problem = topic_problem(_metadata(apps=denied), "apps")
     assert problem == "input topic 'apps': TOPIC_AUTHORIZATION_FAILED"
 
 
@@ -59,5 +65,8 @@ def test_the_real_broker_says_missing_then_present(
     check = InputTopicCheck(
         Settings(kafka_bootstrap_servers=kafka_bootstrap, input_topic=present), readiness
     )
+    deadline = time.monotonic() + 30  # a new topic reaches every broker's metadata shortly after
+    while check.check_once() is not None and time.monotonic() < deadline:
+        time.sleep(0.2)
     assert check.check_once() is None
     assert readiness.snapshot().ready
