@@ -337,6 +337,10 @@ def test_pdb_is_on_by_default(default_render: list[Manifest]) -> None:
         (["--set", "podSecurityContext.runAsNonRoot=false"], "runAsNonRoot"),
         (["--set", "replicas=3"], "additional properties 'replicas' not allowed"),
         (["--set", "scorer.delivery=exactly-twice"], "delivery"),
+        (
+            ["--set", "metrics.prometheusRule.enabled=true", "--set", "fullnameOverride=scorer"],
+            'select scrape jobs whose name contains "loan-scorer"',
+        ),
     ],
     ids=[
         "keda-and-hpa",
@@ -350,6 +354,7 @@ def test_pdb_is_on_by_default(default_render: list[Manifest]) -> None:
         "root",
         "unknown-value",
         "bad-enum",
+        "alerts-cannot-find-the-job",
     ],
 )
 def test_chart_refuses_unsafe_values(helm: Path, args: list[str], message: str) -> None:

@@ -64,6 +64,8 @@ def test_alerts_required_by_the_runbook_exist() -> None:
         "LoanScorerEndToEndLatencyHigh",
         "LoanScorerDriftHigh",
         "LoanScorerNotReady",
+        "LoanScorerTargetDown",
+        "LoanScorerAbsent",
     } <= names
     drift = next(rule for rule in _alerts() if rule["alert"] == "LoanScorerDriftHigh")
     assert "> 0.25" in drift["expr"]
@@ -80,7 +82,9 @@ def test_rules_use_only_the_scorers_metric_names() -> None:
     known = contract.series_names()
     for rule in _rules():
         used = set(METRIC.findall(rule["expr"]))
-        assert used, rule
+        # `up` is the one series Prometheus makes itself: the only sign of a replica it cannot
+        # scrape. It must be narrowed to the scorer's scrape jobs.
+        assert used or rule["expr"].startswith('up{job=~".*loan-scorer.*"}'), rule
         assert used <= known, f"{rule.get('alert') or rule.get('record')}: {used - known}"
 
 
@@ -88,3 +92,40 @@ def test_rules_are_documented() -> None:
     docs = (REPO / "docs" / "observability.md").read_text()
     for rule in _alerts():
         assert rule["alert"] in docs, f"{rule['alert']} is not described in docs/observability.md"
+
+
+RUNBOOK = REPO / "docs" / "runbook.md"
+RUNBOOK_URL = "https://github.com/loan-scorer/loan-scorer/blob/main/docs/runbook.md#"
+
+
+def _runbook_sections() -> dict[str, str]:
+    """Each `## ` section of the runbook by its GitHub anchor (lower case, spaces to dashes)."""
+    sections: dict[str, str] = {}
+    anchor = None
+    for line in RUNBOOK.read_text().splitlines():
+        if line.startswith("## "):
+            anchor = re.sub(r"[^a-z0-9 -]", "", line[3:].strip().lower()).replace(" ", "-")
+            sections[anchor] = ""
+        elif anchor is not None:
+            sections[anchor] += line + "\n"
+    return sections
+
+
+def test_every_alert_links_its_runbook_section_which_says_what_to_do() -> None:
+    sections = _runbook_sections()
+    for rule in _alerts():
+        url = rule["annotations"].get("runbook_url", "")
+        assert url.startswith(RUNBOOK_URL), f"{rule['alert']}: runbook_url {url!r}"
+        anchor = url.removeprefix(RUNBOOK_URL)
+        assert anchor in sections, f"{rule['alert']}: no section #{anchor} in docs/runbook.md"
+        for part in ("**Symptom.**", "**Likely causes", "**Commands.**", "**When to escalate.**"):
+            assert part in sections[anchor], f"{rule['alert']}: its runbook has no {part}"
+        assert "```sh" in sections[anchor], f"{rule['alert']}: its runbook has no command to run"
+
+
+def test_a_whole_outage_and_a_dead_target_are_alerted_on() -> None:
+    """Crash-looping pods take every scorer series with them; only `up` and `absent` still see."""
+    exprs = {rule["alert"]: rule["expr"] for rule in _alerts()}
+    assert exprs["LoanScorerTargetDown"].startswith("up{")
+    assert "== 0" in exprs["LoanScorerTargetDown"]
+    assert exprs["LoanScorerAbsent"].startswith("absent(")

@@ -118,6 +118,9 @@ checks them; each failure says what to change.
 {{- if and (hasPrefix "SASL" $protocol) (not .Values.kafka.auth.existingSecret) }}
 {{- fail "kafka.extraConfig sets a SASL security.protocol but kafka.auth.existingSecret is empty: name the Secret holding the SASL username and password." }}
 {{- end }}
+{{- if and .Values.metrics.prometheusRule.enabled (not (contains "loan-scorer" (include "loan-scorer.fullname" .))) }}
+{{- fail "metrics.prometheusRule.enabled: the alerts on the scrape itself (LoanScorerTargetDown, LoanScorerAbsent) select scrape jobs whose name contains \"loan-scorer\", and the ServiceMonitor's job is the Service name: keep \"loan-scorer\" in fullnameOverride (or the release name)." }}
+{{- end }}
 {{- if and .Values.keda.enabled .Values.keda.sasl (not .Values.kafka.auth.existingSecret) }}
 {{- fail "keda.sasl is set but kafka.auth.existingSecret is empty: KEDA needs the SASL credentials too." }}
 {{- end }}
