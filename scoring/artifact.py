@@ -4,12 +4,14 @@ The artifact is a skops file, loaded with an explicit list of trusted types (nev
 which runs arbitrary code on load). Before loading we check that the file is the one the card
 describes (SHA-256), that this process runs the library versions it was built with (a pickled
 scikit-learn model is only guaranteed to behave the same under the same version), and that the
-card's feature list is the one `scoring.features` builds today.
+card's feature list is the one `scoring.features` builds today. After loading, the fitted pipeline
+is compiled into the additive scorecard that serves (`scoring.additive`), and the two must agree
+on a probe of every feature's training deciles, the values beyond them and missing values, or the
+model is refused: scikit-learn itself is never called while serving.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import logging
 import sys
@@ -23,8 +25,13 @@ import sklearn
 import skops
 import skops.io as sio
 from pydantic import ValidationError
-from threadpoolctl import ThreadpoolController
 
+from scoring.additive import (
+    AdditiveScorecard,
+    compile_scorecard,
+    probability_of_default,
+    verify_against,
+)
 from scoring.card import ModelCard
 from scoring.exceptions import ModelIntegrityError
 from scoring.features import FEATURE_NAMES
@@ -41,14 +48,8 @@ TRUSTED_TYPES: Final[tuple[str, ...]] = (
     "scipy._lib.array_api_compat.numpy._aliases.asarray",
     "scipy.interpolate._bsplines.BSpline",
     "sklearn.model_selection._split.StratifiedKFold",
-    "sklearn.utils._bunch.Bunch",
-    "sklearn._loss.link.Interval",
-    "sklearn._loss.link.LogitLink",
-    "sklearn._loss.loss.HalfBinomialLoss",
     "sklearn.calibration._CalibratedClassifier",
     "sklearn.calibration._SigmoidCalibration",
-    "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
-    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
 )
 
 
@@ -62,38 +63,50 @@ def library_versions() -> dict[str, str]:
     }
 
 
-@functools.cache
-def _thread_pools() -> ThreadpoolController:
-    """Inspecting the loaded native libraries is slow; do it once per process."""
-    return ThreadpoolController()
-
-
 def sha256_of(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
 class LoadedModel:
-    """A verified model: the fitted estimator, its card, and the reference applicant for reasons."""
+    """A verified model: its card, the scorecard that serves it, and the reference applicant
+    (with its own per-group terms) that reason codes are measured against."""
 
-    estimator: object
     card: ModelCard
     feature_names: tuple[str, ...]
+    scorecard: AdditiveScorecard
     reference: npt.NDArray[np.float64]
+    reference_terms: npt.NDArray[np.float64]
 
     @property
     def model_version(self) -> str:
         return self.card.model_version
 
     def predict_pd(self, features: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        """Probability of default (class 1) for each row of a feature matrix.
+        """Probability of default for each row of a feature matrix (floored, never 0)."""
+        return probability_of_default(self.scorecard.log_odds(self.scorecard.group_terms(features)))
 
-        OpenMP is held to one thread: the boosted trees' workers spin-wait, and on a busy node
-        (the consumer beside other pods) that made a 1,000-row batch 100x slower.
-        """
-        with _thread_pools().limit(limits=1, user_api="openmp"):
-            proba = self.estimator.predict_proba(features)  # type: ignore[attr-defined]  # untyped
-        return np.asarray(proba[:, 1], dtype=np.float64)
+
+def verification_probe(
+    card: ModelCard, reference: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
+    """Rows that exercise every piece of every curve: the reference applicant with one feature
+    at a time set to each training decile, beyond the training range, zero, or missing (where
+    training saw it missing: the contract requires the others)."""
+    rows = [reference]
+    for column, name in enumerate(FEATURE_NAMES):
+        seen = card.baseline["features"][name]
+        cuts = seen["cuts"]
+        if not cuts:
+            continue
+        low, high = min(cuts), max(cuts)
+        span = max(high - low, 1.0)
+        missing = (np.nan,) if seen["missing"] > 0 else ()
+        for value in (*cuts, low - span, high + 10 * span, 0.0, *missing):
+            row = reference.copy()
+            row[column] = value
+            rows.append(row)
+    return np.vstack(rows)
 
 
 def read_card(model_dir: Path) -> ModelCard:
@@ -148,5 +161,13 @@ def load_model(model_dir: Path) -> LoadedModel:
     reference = np.array(
         [card.reference_applicant[name] for name in FEATURE_NAMES], dtype=np.float64
     )
-    logger.info("model %s loaded from %s", card.model_version, model_dir)
-    return LoadedModel(estimator, card, FEATURE_NAMES, reference)
+    scorecard = compile_scorecard(estimator)
+    gap = verify_against(scorecard, estimator, verification_probe(card, reference))
+    logger.info(
+        "model %s loaded from %s; compiled scorecard within %.1e log-odds of scikit-learn",
+        card.model_version,
+        model_dir,
+        gap,
+    )
+    reference_terms = scorecard.group_terms(reference[np.newaxis, :])[0]
+    return LoadedModel(card, FEATURE_NAMES, scorecard, reference, reference_terms)

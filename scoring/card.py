@@ -48,5 +48,6 @@ class ModelCard(_Card):
     metrics: dict[str, float]
     cv_comparison: dict[str, dict[str, Any]]
     calibration_comparison: dict[str, dict[str, float]]
+    seed_study: dict[str, Any]
     validation: dict[str, Any]
     baseline: dict[str, Any]

@@ -1,30 +1,46 @@
-"""Reason codes: which features raise an application's PD the most, measured on the model itself.
+"""Reason codes: the groups that raise an application's log-odds of default, and are true of it.
 
-For every reason group (a numeric feature, or a whole one-hot block) we replace the applicant's
-value by the reference applicant's (the training median, or the most common category) and ask
-the model again. The PD drop is how much that group raises this applicant's PD. All substitutions
-for the whole batch are stacked into one matrix and scored with ONE model call, so explaining a
-batch costs one extra prediction on (groups x batch) rows, whatever the model is.
+The model is additive in the log-odds (`scoring.additive`), so each reason group's term is its
+exact contribution, and "how much this group raises the risk" is that term minus the same term
+for the reference applicant (the training median, or the most common category). One pass, no
+extra predictions.
+
+A reason is said to an applicant, so it must be true of the application, not just of the model.
+A group is given as a reason only when all of these hold:
+
+- its contribution is material: at least `MIN_LOG_ODDS` (the odds of default at least 10 %
+  higher than with the reference value);
+- the applicant's value is on the adverse side of the reference, in the direction the catalogue
+  states for that group (a low income, a high debt, ...). Spline curves wiggle, and above all they
+  are flat beyond the training range: without this rule an income far above the median can come
+  out "low" (issue #14);
+- a missing value is given as a reason only when the catalogue says that not stating it is itself
+  adverse (income, assets), with its own sentence; an unstated debt is never "outstanding debt".
+
+Categories have no direction: a category is adverse exactly when its term exceeds the reference
+category's, which is what the sentence says.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Literal
 
 import numpy as np
 import numpy.typing as npt
 
+from scoring.additive import GROUP_NAMES
 from scoring.features import FEATURE_GROUPS, FEATURE_NAMES
 
 FloatMatrix = npt.NDArray[np.float64]
 FloatVector = npt.NDArray[np.float64]
-PredictPD = Callable[[FloatMatrix], FloatVector]
 
 TOP_K: Final = 3
-# A group must raise the PD by at least this much (0.1 point) to be given as a reason.
-MIN_PD_INCREASE: Final = 0.001
+# exp(0.1) = 1.105: a group must raise the odds of default by about 10 % to be given as a reason.
+MIN_LOG_ODDS: Final = 0.1
+
+# +1: higher values raise the risk; -1: lower values do; 0: a category (no order).
+Direction = Literal[-1, 0, 1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,57 +52,132 @@ class Reason:
     description: str
 
 
-# Stable codes: never renumber; a retired group keeps its code reserved.
-REASON_CATALOG: Final[dict[str, Reason]] = {
-    reason.feature: reason
-    for reason in (
-        Reason("R01_AGE", "age", "Applicant age is associated with higher default risk"),
-        Reason("R02_JOB_SENIORITY", "job_seniority_years", "Short time with the current employer"),
-        Reason("R03_PRIOR_RECORDS", "has_prior_records", "Prior records of payment arrears"),
-        Reason("R04_MONTHLY_INCOME", "monthly_income", "Monthly income is low or not stated"),
-        Reason("R05_MONTHLY_EXPENSES", "monthly_expenses", "High monthly living expenses"),
-        Reason("R06_ASSETS", "assets", "Few assets or assets not stated"),
-        Reason("R07_DEBT", "debt", "Outstanding debt"),
-        Reason("R08_LOAN_AMOUNT", "loan_amount", "Loan amount"),
-        Reason("R09_TERM", "term_months", "Loan term"),
-        Reason("R10_PURCHASE_PRICE", "purchase_price", "Price of the item being financed"),
-        Reason("R11_LOAN_TO_PRICE", "loan_to_price", "Loan finances a large share of the price"),
-        Reason("R12_INSTALMENT", "instalment", "High monthly instalment"),
-        Reason(
+@dataclass(frozen=True, slots=True)
+class ReasonRule:
+    """A catalogue entry: when a group may be a reason, and what is said."""
+
+    reason: Reason
+    direction: Direction
+    reportable: bool = True
+    when_missing: Reason | None = None
+
+
+def _rule(
+    code: str,
+    feature: str,
+    direction: Direction,
+    description: str,
+    *,
+    when_missing: str | None = None,
+    reportable: bool = True,
+) -> ReasonRule:
+    missing = Reason(f"{code}_NOT_STATED", feature, when_missing) if when_missing else None
+    return ReasonRule(Reason(code, feature, description), direction, reportable, missing)
+
+
+# Stable codes: never renumber; a retired group keeps its code reserved. docs/reasons.md lists
+# this catalogue with each direction; a test keeps the two in step.
+CATALOGUE: Final[dict[str, ReasonRule]] = {
+    rule.reason.feature: rule
+    for rule in (
+        _rule("R01_AGE", "age", -1, "Applicant is younger than typical, which carries more risk"),
+        _rule("R02_JOB_SENIORITY", "job_seniority_years", -1, "Short time with current employer"),
+        _rule("R03_PRIOR_RECORDS", "has_prior_records", 1, "Prior records of payment arrears"),
+        _rule(
+            "R04_MONTHLY_INCOME",
+            "monthly_income",
+            -1,
+            "Monthly income is low",
+            when_missing="Monthly income was not stated",
+        ),
+        _rule("R05_MONTHLY_EXPENSES", "monthly_expenses", 1, "Monthly living expenses are high"),
+        _rule(
+            "R06_ASSETS",
+            "assets",
+            -1,
+            "Few assets",
+            when_missing="Assets were not stated",
+        ),
+        _rule("R07_DEBT", "debt", 1, "Outstanding debt is high"),
+        _rule("R08_LOAN_AMOUNT", "loan_amount", 1, "Loan amount is large"),
+        _rule("R09_TERM", "term_months", 1, "Loan term is long"),
+        # No direction holds for the price on its own (the model's curve is U-shaped); its
+        # adverse part is the share of it financed, which R11 reports.
+        _rule("R10_PURCHASE_PRICE", "purchase_price", 0, "Price of the item", reportable=False),
+        _rule("R11_LOAN_TO_PRICE", "loan_to_price", 1, "Loan finances a large share of the price"),
+        _rule("R12_INSTALMENT", "instalment", 1, "Monthly instalment is high"),
+        _rule(
             "R13_FREE_INCOME",
             "free_monthly_income",
+            -1,
             "Little income left after expenses, debt service and the instalment",
         ),
-        Reason(
+        _rule(
             "R14_REPAYMENT_CAPACITY",
             "repayment_capacity",
+            -1,
             "Disposable income covers the instalment only a few times",
         ),
-        Reason(
+        _rule(
             "R15_INSTALMENT_TO_INCOME",
             "instalment_to_income",
+            1,
             "Instalment is a large share of income",
         ),
-        Reason("R16_DEBT_TO_INCOME", "debt_to_annual_income", "Debt is high relative to income"),
-        Reason("R17_ASSETS_TO_LOAN", "assets_to_loan", "Assets cover little of the loan"),
-        Reason("R18_HOME_OWNERSHIP", "home_ownership", "Housing situation"),
-        Reason("R19_JOB_TYPE", "job_type", "Type of employment"),
-        Reason("R20_MARITAL_STATUS", "marital_status", "Marital status"),
+        _rule("R16_DEBT_TO_INCOME", "debt_to_annual_income", 1, "Debt is high relative to income"),
+        _rule("R17_ASSETS_TO_LOAN", "assets_to_loan", -1, "Assets cover little of the loan"),
+        _rule(
+            "R18_HOME_OWNERSHIP",
+            "home_ownership",
+            0,
+            "Housing situation carries more risk than the most common one",
+        ),
+        _rule(
+            "R19_JOB_TYPE",
+            "job_type",
+            0,
+            "Type of employment carries more risk than the most common one",
+        ),
+        _rule(
+            "R20_MARITAL_STATUS",
+            "marital_status",
+            0,
+            "Marital status carries more risk than the most common one",
+        ),
     )
 }
 
-GROUP_NAMES: Final[tuple[str, ...]] = tuple(dict.fromkeys(FEATURE_GROUPS.values()))
-_GROUP_COLUMNS: Final[tuple[npt.NDArray[np.intp], ...]] = tuple(
-    np.array([i for i, name in enumerate(FEATURE_NAMES) if FEATURE_GROUPS[name] == group])
-    for group in GROUP_NAMES
+# Given only when a review or decline would otherwise have no reason at all (no single group is
+# material, knock-outs aside): true by construction, since the PD itself is above the cut-off.
+OVERALL_RISK: Final = Reason(
+    "R00_OVERALL_RISK",
+    "probability_of_default",
+    "No single factor stands out; together they put the risk above the approval cut-off",
 )
+
+if tuple(CATALOGUE) != GROUP_NAMES:
+    raise RuntimeError("the reason catalogue must list every reason group, in feature order")
+
+
+def group_columns(group: str) -> list[int]:
+    """The feature columns of a reason group (one, or a whole one-hot block)."""
+    return [i for i, name in enumerate(FEATURE_NAMES) if FEATURE_GROUPS[name] == group]
+
+
+_RULES: Final = tuple(CATALOGUE[group] for group in GROUP_NAMES)
+_DIRECTION: Final = np.array([rule.direction for rule in _RULES], dtype=np.float64)
+_REPORTABLE: Final = np.array([rule.reportable for rule in _RULES])
+_MISSING_REPORTABLE: Final = np.array([rule.when_missing is not None for rule in _RULES])
+# The column holding each group's value; categories use it only for a missing check (never NaN).
+_VALUE_COLUMN: Final = np.array([group_columns(group)[0] for group in GROUP_NAMES])
 
 
 def reference_applicant(features: FloatMatrix) -> FloatVector:
     """The training median of each numeric feature and the most common category of each group."""
     reference = np.nanmedian(features, axis=0)
-    for group, columns in zip(GROUP_NAMES, _GROUP_COLUMNS, strict=True):
-        if columns.size > 1:
+    for group in GROUP_NAMES:
+        columns = group_columns(group)
+        if len(columns) > 1:
             block = features[:, columns]
             reference[columns] = 0.0
             reference[columns[int(np.argmax(block.sum(axis=0)))]] = 1.0
@@ -95,37 +186,49 @@ def reference_applicant(features: FloatMatrix) -> FloatVector:
     return reference.astype(np.float64)
 
 
-def pd_increase_by_group(
-    predict_pd: PredictPD, features: FloatMatrix, pd: FloatVector, reference: FloatVector
+def adverse_contributions(
+    features: FloatMatrix,
+    group_terms: FloatMatrix,
+    reference: FloatVector,
+    reference_terms: FloatVector,
 ) -> FloatMatrix:
-    """(groups, batch) matrix: PD minus the PD with that group set to the reference."""
-    count = features.shape[0]
-    stacked = np.repeat(features[np.newaxis, :, :], len(GROUP_NAMES), axis=0)
-    for position, columns in enumerate(_GROUP_COLUMNS):
-        stacked[position][:, columns] = reference[columns]
-    substituted = predict_pd(stacked.reshape(-1, features.shape[1])).reshape(
-        len(GROUP_NAMES), count
-    )
-    return pd[np.newaxis, :] - substituted
+    """(rows, groups): each group's rise in log-odds over the reference where that rise may be
+    given as a reason, and 0 where it may not (not material, favourable side, not reportable)."""
+    rise = group_terms - reference_terms
+    values = features[:, _VALUE_COLUMN]
+    missing = np.isnan(values)
+    side = np.sign(values - reference[_VALUE_COLUMN]) * _DIRECTION
+    adverse = np.where(_DIRECTION == 0, True, side > 0)
+    allowed = np.where(missing, _MISSING_REPORTABLE, adverse & _REPORTABLE)
+    return np.where(allowed & (rise >= MIN_LOG_ODDS), rise, 0.0)
 
 
 def top_reasons(
-    predict_pd: PredictPD,
     features: FloatMatrix,
-    pd: FloatVector,
+    group_terms: FloatMatrix,
     reference: FloatVector,
+    reference_terms: FloatVector,
     top_k: int = TOP_K,
 ) -> list[tuple[Reason, ...]]:
-    """Up to `top_k` reasons per application, the group raising its PD the most first."""
+    """Up to `top_k` true reasons per application, the one raising its risk the most first."""
     if features.shape[0] == 0:
         return []
-    increase = pd_increase_by_group(predict_pd, features, pd, reference)
-    order = np.argsort(-increase, axis=0, kind="stable")[:top_k]
-    return [
-        tuple(
-            REASON_CATALOG[GROUP_NAMES[g]]
-            for g in order[:, row]
-            if increase[g, row] >= MIN_PD_INCREASE
+    contribution = adverse_contributions(features, group_terms, reference, reference_terms)
+    missing = np.isnan(features[:, _VALUE_COLUMN])
+    order = np.argsort(-contribution, axis=1, kind="stable")[:, :top_k]
+    reasons: list[tuple[Reason, ...]] = []
+    for row, groups in enumerate(order.tolist()):
+        reasons.append(
+            tuple(
+                _sentence(_RULES[g], bool(missing[row, g]))
+                for g in groups
+                if contribution[row, g] > 0.0
+            )
         )
-        for row in range(features.shape[0])
-    ]
+    return reasons
+
+
+def _sentence(rule: ReasonRule, missing: bool) -> Reason:
+    if missing and rule.when_missing is not None:
+        return rule.when_missing
+    return rule.reason

@@ -1,9 +1,10 @@
 """`score_batch`: the one scoring function behind both the Kafka consumer and the HTTP API.
 
-Pure (no I/O, no clock) and vectorised: one featurisation, one model call for the PDs and one
-for the reasons, whatever the batch size. A record whose PD is unusable becomes a `ScoreError`
-in its slot; a failure of the batch as a whole is isolated to its culprit by
-`score_batch_isolated`, which both callers use. One bad record never blocks the others.
+Pure (no I/O, no clock) and vectorised: one featurisation and one pass of the additive
+scorecard give, together, every PD and every reason group's exact contribution, whatever the
+batch size; nothing is predicted twice. A record whose PD is unusable becomes a `ScoreError` in
+its slot; a failure of the batch as a whole is isolated to its culprit by `score_batch_isolated`,
+which both callers use. One bad record never blocks the others.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ import numpy as np
 import numpy.typing as npt
 
 from schemas.application_v1 import LoanApplicationSubmitted
+from scoring.additive import probability_of_default
 from scoring.artifact import LoadedModel
 from scoring.features import build_features
 from scoring.knockouts import RULE_FEATURE, triggered
 from scoring.policy import DECISIONS, Decision, Grade, Policy
-from scoring.reasons import Reason, top_reasons
+from scoring.reasons import OVERALL_RISK, Reason, top_reasons
 
 logger = logging.getLogger(__name__)
 
@@ -71,36 +73,42 @@ def score_batch(
     if not apps:
         return []
     features = build_features(apps)
-    pd = model.predict_pd(features)
-    errors: dict[int, ScoreError] = {}
-    for index in np.flatnonzero(~(np.isfinite(pd) & (pd >= 0.0) & (pd <= 1.0))):
-        errors.setdefault(
-            int(index),
-            ScoreError(
-                apps[int(index)].application_id,
-                "InvalidProbability",
-                f"model returned PD {pd[index]!r}",
-            ),
-        )
-    valid = np.array([index not in errors for index in range(len(apps))], dtype=np.bool_)
-    valid_rows = np.flatnonzero(valid)
-    model_reasons = top_reasons(model.predict_pd, features[valid], pd[valid], model.reference)
+    terms = model.scorecard.group_terms(features)
+    pd = probability_of_default(model.scorecard.log_odds(terms))
+    valid = np.isfinite(pd) & (pd <= 1.0)  # the floor already keeps it above 0
+    model_reasons = iter(
+        top_reasons(features[valid], terms[valid], model.reference, model.reference_terms)
+    )
     knock_out_reasons, knock_out_severity = _knock_outs(features[valid], policy)
     grades = policy.grade(pd[valid])
     severity = np.maximum(policy.decide(pd[valid]), knock_out_severity)
 
-    outcomes: list[ScoreOutcome | None] = [errors.get(index) for index in range(len(apps))]
-    for position, index in enumerate(valid_rows):
-        outcomes[index] = ScoreResult(
-            application_id=apps[int(index)].application_id,
-            probability_of_default=float(pd[index]),
-            risk_grade=grades[position],
-            decision=DECISIONS[severity[position]],
-            reasons=(*knock_out_reasons[position], *model_reasons[position]),
-            model_version=model.model_version,
-            policy_version=policy.policy_version,
+    outcomes: list[ScoreOutcome] = []
+    position = 0
+    for app, usable, probability in zip(apps, valid.tolist(), pd.tolist(), strict=True):
+        if not usable:
+            outcomes.append(
+                ScoreError(
+                    app.application_id, "InvalidProbability", f"model returned PD {probability!r}"
+                )
+            )
+            continue
+        reasons = (*knock_out_reasons[position], *next(model_reasons))
+        if not reasons and severity[position] > 0:
+            reasons = (OVERALL_RISK,)  # an adverse decision always says why
+        outcomes.append(
+            ScoreResult(
+                application_id=app.application_id,
+                probability_of_default=probability,
+                risk_grade=grades[position],
+                decision=DECISIONS[severity[position]],
+                reasons=reasons,
+                model_version=model.model_version,
+                policy_version=policy.policy_version,
+            )
         )
-    return [outcome for outcome in outcomes if outcome is not None]
+        position += 1
+    return outcomes
 
 
 def score_batch_isolated(

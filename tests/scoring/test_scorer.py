@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import math
+import dataclasses
 
 import numpy as np
 import numpy.typing as npt
 
+from scoring.additive import PD_FLOOR
 from scoring.artifact import LoadedModel
 from scoring.features import FEATURE_NAMES, build_features
 from scoring.policy import Policy
-from scoring.reasons import REASON_CATALOG, pd_increase_by_group, top_reasons
+from scoring.reasons import MIN_LOG_ODDS, top_reasons
 from scoring.scorer import ScoreError, ScoreResult, score_batch
 from tests.scoring.conftest import ApplicationFactory
 
@@ -70,49 +71,80 @@ def test_knock_outs_come_first_and_only_tighten(
     assert result.decision in ("review", "decline")
 
 
-def test_reasons_are_faithful_to_the_model(
+def test_reasons_come_in_order_of_their_exact_contribution(
     model: LoadedModel, make_application: ApplicationFactory
 ) -> None:
-    app = make_application(applicant__has_prior_records=True, finances__assets=0.0)
-    features = build_features([app])
-    pd = model.predict_pd(features)
-    increase = pd_increase_by_group(model.predict_pd, features, pd, model.reference)
-    records = FEATURE_NAMES.index("has_prior_records")
-    substituted = features.copy()
-    substituted[0, records] = model.reference[records]
-    expected = pd[0] - model.predict_pd(substituted)[0]
-    assert math.isclose(increase[2, 0], expected, abs_tol=1e-12)
-    [reasons] = top_reasons(model.predict_pd, features, pd, model.reference)
-    assert [r.code for r in reasons] == sorted(
-        (r.code for r in reasons), key=lambda code: -increase[_group_index(code), 0]
+    app = make_application(
+        applicant__has_prior_records=True,
+        applicant__job_seniority_years=0.0,
+        finances__assets=0.0,
+        loan__amount=1240.0,
     )
-
-
-def _group_index(code: str) -> int:
-    return [reason.code for reason in REASON_CATALOG.values()].index(code)
+    features = build_features([app])
+    [reasons] = top_reasons(
+        features, model.scorecard.group_terms(features), model.reference, model.reference_terms
+    )
+    assert len(reasons) == 3
+    # The oracle is the model itself: the log-odds drop when the group takes the reference value.
+    log_odds = np.log(model.predict_pd(features)) - np.log1p(-model.predict_pd(features))
+    drops = []
+    for reason in reasons:
+        columns = [
+            i for i, name in enumerate(FEATURE_NAMES) if name.split("=")[0] == reason.feature
+        ]
+        substituted = features.copy()
+        substituted[0, columns] = model.reference[columns]
+        pd = model.predict_pd(substituted)
+        drops.append(float(log_odds[0] - (np.log(pd[0]) - np.log1p(-pd[0]))))
+    assert drops == sorted(drops, reverse=True)
+    assert min(drops) >= MIN_LOG_ODDS
 
 
 def test_one_bad_record_does_not_fail_the_batch(
     model: LoadedModel, policy: Policy, make_application: ApplicationFactory
 ) -> None:
-    def broken_pd(features: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        pd = model.predict_pd(features)
-        pd[1] = np.nan
-        return pd
+    class BrokenScorecard:
+        """The real scorecard, but row 1's terms are not numbers."""
 
-    class BrokenModel:
-        def __init__(self) -> None:
-            self.model_version = model.model_version
-            self.reference = model.reference
-            self.predict_pd = broken_pd
+        def group_terms(self, features: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+            terms = model.scorecard.group_terms(features)
+            terms[1] = np.nan
+            return terms
 
+        def log_odds(self, terms: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+            return model.scorecard.log_odds(terms)
+
+    broken = dataclasses.replace(model, scorecard=BrokenScorecard())  # type: ignore[arg-type]  # duck-typed stub
     apps = [make_application(application_id=f"a{i}") for i in range(3)]
-    outcomes = score_batch(apps, BrokenModel(), policy)  # type: ignore[arg-type]  # duck-typed stub
+    outcomes = score_batch(apps, broken, policy)
     assert [type(o) for o in outcomes] == [ScoreResult, ScoreError, ScoreResult]
     error = outcomes[1]
     assert isinstance(error, ScoreError)
     assert error.application_id == "a1"
     assert error.error_type == "InvalidProbability"
+
+
+def test_no_pd_is_zero_however_safe_the_applicant(
+    model: LoadedModel, policy: Policy, make_application: ApplicationFactory
+) -> None:
+    [result] = score_batch(
+        [
+            make_application(
+                applicant__job_seniority_years=40.0,
+                finances__monthly_income=900.0,
+                finances__assets=300000.0,
+                finances__debt=0.0,
+                loan__amount=100.0,
+                loan__purchase_price=10000.0,
+                loan__term_months=6,
+            )
+        ],
+        model,
+        policy,
+    )
+    assert isinstance(result, ScoreResult)
+    assert result.probability_of_default >= PD_FLOOR
+    assert result.decision == "approve"
 
 
 def test_empty_batch(model: LoadedModel, policy: Policy) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from scoring.additive import PD_FLOOR
 from scoring.artifact import ARTIFACT_FILE, CARD_FILE, library_versions
 from scoring.features import FEATURE_NAMES
 from training.dataset import DATA_SHA256
@@ -21,9 +22,33 @@ def test_metrics_clear_the_bar(model_dir: Path) -> None:
     metrics = _card(model_dir)["metrics"]
     assert isinstance(metrics, dict)
     assert metrics["cv_roc_auc"] >= 0.85
-    assert metrics["test_ece"] <= 0.03
+    # Calibrated within sampling noise: a perfectly calibrated model would show a larger ECE on
+    # these PDs more than 5 % of the time.
+    assert metrics["test_ece"] <= metrics["test_ece_noise_p95"]
+    assert metrics["test_ece_noise_floor"] < metrics["test_ece_noise_p95"] < 0.06
     for name in ("test_roc_auc", "test_ks", "test_brier"):
         assert 0.0 < metrics[name] < 1.0
+    # The PD ranks: (almost) every test application gets its own PD, none below the floor.
+    assert metrics["test_distinct_pd"] >= 0.99 * metrics["test_rows"]
+    assert metrics["test_min_pd"] >= PD_FLOOR
+    assert metrics["compiled_max_log_odds_error"] < 1e-9
+
+
+def test_the_bars_hold_over_five_split_seeds(model_dir: Path) -> None:
+    card = _card(model_dir)
+    study = card["seed_study"]
+    assert isinstance(study, dict)
+    chosen = study[str(card["candidate"])][_calibration(card)]
+    assert chosen["cv_roc_auc"]["mean"] >= 0.85
+    assert chosen["cv_roc_auc"]["worst"] >= 0.84
+    assert chosen["seeds_within_ece_noise"] == {"count": 5.0, "of": 5.0}
+    # The choice is the best mean CV AUC among the candidates.
+    best = max(study, key=lambda name: study[name]["none"]["cv_roc_auc"]["mean"])
+    assert card["candidate"] == best
+
+
+def _calibration(card: dict[str, object]) -> str:
+    return "sigmoid" if "calibration sigmoid" in str(card["estimator"]) else "none"
 
 
 def test_card_describes_the_model(model_dir: Path) -> None:
@@ -37,7 +62,7 @@ def test_card_describes_the_model(model_dir: Path) -> None:
     assert training_data["rows_excluded"] == 8
     comparison = card["cv_comparison"]
     assert isinstance(comparison, dict)
-    assert {"logistic_l2", "gradient_boosting"} <= set(comparison)
+    assert set(comparison) == {"logistic_l2", "logistic_spline"}
     baseline = card["baseline"]
     assert isinstance(baseline, dict)
     assert set(baseline["features"]) == set(FEATURE_NAMES)
