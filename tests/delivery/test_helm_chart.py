@@ -155,8 +155,15 @@ def test_the_validator_rejects_an_invalid_deployment(
     assert result.returncode != 0, explain(result)
 
 
+def _workload(manifests: list[Manifest]) -> Manifest:
+    """The scorer's Deployment or StatefulSet (exactly one of them is rendered)."""
+    (workload,) = [m for m in manifests if m["kind"] in {"Deployment", "StatefulSet"}]
+    assert workload["metadata"]["name"] == f"{RELEASE}-loan-scorer"
+    return workload
+
+
 def _pod_spec(manifests: list[Manifest]) -> dict[str, Any]:
-    spec: dict[str, Any] = _one(manifests, "Deployment")["spec"]["template"]["spec"]
+    spec: dict[str, Any] = _workload(manifests)["spec"]["template"]["spec"]
     return spec
 
 
@@ -232,8 +239,8 @@ def test_autoscaled_deployments_leave_replicas_to_the_autoscaler(
     default_render: list[Manifest], keda_render: list[Manifest], hpa_render: list[Manifest]
 ) -> None:
     assert _one(default_render, "Deployment")["spec"]["replicas"] == 2
-    assert "replicas" not in _one(keda_render, "Deployment")["spec"]
-    assert "replicas" not in _one(hpa_render, "Deployment")["spec"]
+    assert "replicas" not in _workload(keda_render)["spec"]
+    assert "replicas" not in _workload(hpa_render)["spec"]
 
 
 def test_scaled_object_scales_the_deployment_on_consumer_lag(keda_render: list[Manifest]) -> None:
@@ -337,6 +344,11 @@ def test_pdb_is_on_by_default(default_render: list[Manifest]) -> None:
         (["--set", "podSecurityContext.runAsNonRoot=false"], "runAsNonRoot"),
         (["--set", "replicas=3"], "additional properties 'replicas' not allowed"),
         (["--set", "scorer.delivery=exactly-twice"], "delivery"),
+        (["--set", "workload.kind=DaemonSet"], "/workload/kind"),
+        (
+            ["--set", "policy.content=x", "--set", "policy.existingConfigMap=p"],
+            "policy.content and policy.existingConfigMap are mutually exclusive",
+        ),
         (
             ["--set", "metrics.prometheusRule.enabled=true", "--set", "fullnameOverride=scorer"],
             'select scrape jobs whose name contains "loan-scorer"',
@@ -354,6 +366,8 @@ def test_pdb_is_on_by_default(default_render: list[Manifest]) -> None:
         "root",
         "unknown-value",
         "bad-enum",
+        "unknown-workload-kind",
+        "policy-twice",
         "alerts-cannot-find-the-job",
     ],
 )
@@ -399,3 +413,82 @@ def test_every_value_is_documented_and_in_the_schema() -> None:
 
     undocumented = [path for path in leaves(values, schema, "") if not documented[path]]
     assert not undocumented, f"values without a comment: {undocumented}"
+
+
+def test_the_default_workload_is_a_deployment_with_the_pod_name_as_instance_id(
+    default_render: list[Manifest],
+) -> None:
+    assert _workload(default_render)["kind"] == "Deployment"
+    (container,) = _pod_spec(default_render)["containers"]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["LOAN_SCORER_INSTANCE_ID"]["valueFrom"] == {
+        "fieldRef": {"fieldPath": "metadata.name"}
+    }
+
+
+def test_a_statefulset_gives_every_pod_a_stable_transactional_id(
+    hpa_render: list[Manifest],
+) -> None:
+    """Pod names <fullname>-0, -1, ... survive restarts; the instance id (and so the
+    transactional id GROUP_ID-INSTANCE_ID) is the pod name, so a restarted pod fences its zombie."""
+    statefulset = _workload(hpa_render)
+    assert statefulset["kind"] == "StatefulSet"
+    spec = statefulset["spec"]
+    assert spec["serviceName"] == _one(hpa_render, "Service")["metadata"]["name"]
+    assert spec["podManagementPolicy"] == "Parallel"
+    assert spec["updateStrategy"] == {"type": "RollingUpdate"}
+    assert "strategy" not in spec  # a Deployment-only field
+    (container,) = spec["template"]["spec"]["containers"]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["LOAN_SCORER_INSTANCE_ID"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
+    target = _one(hpa_render, "HorizontalPodAutoscaler")["spec"]["scaleTargetRef"]
+    assert (target["kind"], target["name"]) == ("StatefulSet", f"{RELEASE}-loan-scorer")
+
+
+def test_keda_scales_a_statefulset_too(helm: Path) -> None:
+    rendered = _template(helm, "-f", str(ALL_ON_KEDA), "--set", "workload.kind=StatefulSet")
+    target = _one(rendered, "ScaledObject")["spec"]["scaleTargetRef"]
+    assert target["kind"] == "StatefulSet"
+
+
+POLICY = REPO / "scoring" / "policy" / "policy-v1.yaml"
+
+
+def _policy_render(helm: Path, policy: Path) -> list[Manifest]:
+    return _template(helm, "--set-file", f"policy.content={policy}")
+
+
+def test_a_policy_file_is_mounted_from_a_configmap_and_loads(helm: Path, tmp_path: Path) -> None:
+    from scoring.policy import load_policy
+
+    rendered = _policy_render(helm, POLICY)
+    data = _one(rendered, "ConfigMap", "-policy")["data"]
+    mounted = tmp_path / "policy.yaml"
+    mounted.write_text(data["policy.yaml"])
+    assert load_policy(mounted) == load_policy(POLICY), "the scorer reads the policy it was given"
+
+    settings = _one(rendered, "ConfigMap")["data"]
+    assert settings["LOAN_SCORER_POLICY_FILE"] == "/etc/loan-scorer/policy/policy.yaml"
+    pod = _pod_spec(rendered)
+    (container,) = pod["containers"]
+    mounts = {m["name"]: m for m in container["volumeMounts"]}
+    assert mounts["policy"] == {
+        "name": "policy",
+        "mountPath": "/etc/loan-scorer/policy",
+        "readOnly": True,
+    }
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["policy"]["configMap"]["name"] == f"{RELEASE}-loan-scorer-policy"
+
+
+def test_a_policy_change_rolls_the_pods(helm: Path, tmp_path: Path) -> None:
+    changed = tmp_path / "policy.yaml"
+    changed.write_text(POLICY.read_text().replace("approve_below: 0.20", "approve_below: 0.18"))
+    before = _workload(_policy_render(helm, POLICY))["spec"]["template"]["metadata"]
+    after = _workload(_policy_render(helm, changed))["spec"]["template"]["metadata"]
+    assert before["annotations"]["checksum/policy"] != after["annotations"]["checksum/policy"]
+
+
+def test_without_a_policy_the_image_bundled_one_is_used(default_render: list[Manifest]) -> None:
+    assert "LOAN_SCORER_POLICY_FILE" not in _one(default_render, "ConfigMap")["data"]
+    assert not [m for m in default_render if m["metadata"]["name"].endswith("-policy")]

@@ -87,7 +87,19 @@ ssl.ca.location pointing at the mounted CA when a TLS Secret is given and the ke
 {{- end }}
 
 {{/*
-Cross-field rules the JSON schema cannot express. Included by the Deployment, so every render
+The ConfigMap holding the decision policy: the chart's own when policy.content is set, the named
+one when policy.existingConfigMap is, else empty (the policy bundled in the image).
+*/}}
+{{- define "loan-scorer.policyConfigMap" -}}
+{{- if .Values.policy.content }}
+{{- printf "%s-policy" (include "loan-scorer.fullname" .) }}
+{{- else if .Values.policy.existingConfigMap }}
+{{- .Values.policy.existingConfigMap }}
+{{- end }}
+{{- end }}
+
+{{/*
+Cross-field rules the JSON schema cannot express. Included by the workload, so every render
 checks them; each failure says what to change.
 */}}
 {{- define "loan-scorer.validate" -}}
@@ -109,6 +121,9 @@ checks them; each failure says what to change.
 {{- end }}
 {{- if and (not .Values.keda.enabled) (not .Values.autoscaling.enabled) (gt (int .Values.replicaCount) $partitions) }}
 {{- fail (printf "replicaCount (%d) is above kafka.inputPartitions (%d): replicas beyond the partition count get no partition and idle." (int .Values.replicaCount) $partitions) }}
+{{- end }}
+{{- if and .Values.policy.content .Values.policy.existingConfigMap }}
+{{- fail "policy.content and policy.existingConfigMap are mutually exclusive: give the policy inline or name a ConfigMap, not both." }}
 {{- end }}
 {{- $drain := add (int .Values.scorer.shutdownTimeoutSeconds) (int .Values.preStopSleepSeconds) }}
 {{- if le (int .Values.terminationGracePeriodSeconds) $drain }}
