@@ -7,11 +7,13 @@ limit and maps failures onto dead-letter reasons.
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
+from pydantic_core import PydanticCustomError
 
 from schemas.fields import (
     ApplicationId,
@@ -24,6 +26,39 @@ from schemas.fields import (
 
 EVENT_TYPE = "loan_application.submitted"
 SCHEMA_MAJOR = 1
+
+# The published JSON Schema must reject what the decoder rejects (tests/schemas/
+# test_schema_differential.py). These patterns say in the schema what the decoder checks in code.
+# RFC 3339 date-time with an offset, the ranges of each part included; `format: date-time` alone
+# is not checked by every validator (Python's jsonschema skips it without rfc3339-validator).
+RFC3339_PATTERN = (
+    r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt]([01][0-9]|2[0-3]):[0-5][0-9]:"
+    r"[0-5][0-9](\.[0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$"
+)
+# A UUID in its canonical 8-4-4-4-12 form, what JSON Schema's `format: uuid` means.
+UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+_CANONICAL_UUID = re.compile(UUID_PATTERN, re.ASCII)
+
+
+def _whole_number(value: object) -> object:
+    # JSON has one number type, and JSON Schema's "integer" is any number with a whole value, so
+    # `36.0` is an integer to every schema validator; the decoder agrees (36.5 stays invalid).
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _canonical_uuid(value: object) -> object:
+    # pydantic alone also takes 32 bare hex digits, braces and `urn:uuid:`; the schema does not.
+    if isinstance(value, str) and _CANONICAL_UUID.fullmatch(value) is None:
+        raise PydanticCustomError(
+            "uuid_parsing", "Input should be a UUID in the 8-4-4-4-12 hexadecimal form"
+        )
+    return value
+
+
+# Annotated after the constraints, so it runs before them: `Field(ge=...)` then checks an int.
+WholeNumber = BeforeValidator(_whole_number)
 
 
 class MaritalStatus(StrEnum):
@@ -50,7 +85,9 @@ class JobType(StrEnum):
 
 
 class Applicant(Contract):
-    age: Annotated[int, Field(ge=18, le=100, strict=True, description="Age in whole years.")]
+    age: Annotated[
+        int, Field(ge=18, le=100, strict=True, description="Age in whole years."), WholeNumber
+    ]
     marital_status: MaritalStatus
     home_ownership: HomeOwnership
     job_type: JobType
@@ -71,19 +108,31 @@ class Finances(Contract):
 
 class Loan(Contract):
     amount: Annotated[Positive, Field(description="Amount requested.")]
-    term_months: Annotated[int, Field(ge=1, le=120, strict=True)]
+    term_months: Annotated[int, Field(ge=1, le=120, strict=True), WholeNumber]
     purchase_price: Annotated[Positive, Field(description="Price of what the loan pays for.")]
 
 
 class LoanApplicationSubmitted(Contract):
     """A loan application as submitted, v1.x: the only input a credit decision may rest on."""
 
-    event_id: Annotated[UUID, Field(description="Unique per event; consumers deduplicate on it.")]
+    event_id: Annotated[
+        UUID,
+        BeforeValidator(_canonical_uuid),
+        Field(
+            description="Unique per event; consumers deduplicate on it.",
+            json_schema_extra={"pattern": UUID_PATTERN},
+        ),
+    ]
     event_type: Literal["loan_application.submitted"]
     schema_version: Annotated[
         SchemaVersion1, Field(description="`1.<minor>`; a v1 consumer accepts every minor.")
     ]
-    occurred_at: Annotated[Timestamp, Field(description="RFC 3339 with an offset.")]
+    occurred_at: Annotated[
+        Timestamp,
+        Field(
+            description="RFC 3339 with an offset.", json_schema_extra={"pattern": RFC3339_PATTERN}
+        ),
+    ]
     application_id: Annotated[
         ApplicationId, Field(description="Stable id of the application; also the record key.")
     ]

@@ -16,12 +16,25 @@ from typing import Any
 from pydantic import BaseModel
 
 from schemas.application_v1 import LoanApplicationSubmitted
+from schemas.decode import MAX_EVENT_BYTES
 from schemas.score_v1 import LoanScored
 
 JSON_DIR = Path(__file__).resolve().parent / "json"
 CONTRACTS: dict[str, type[BaseModel]] = {
     "loan_application_submitted.v1.json": LoanApplicationSubmitted,
     "loan_scored.v1.json": LoanScored,
+}
+# What the decoder checks that JSON Schema has no keyword for, said where a reader of the file
+# looks (tests/schemas/test_schema_differential.py lists these as its documented exceptions).
+COMMENTS: dict[str, str] = {
+    "loan_application_submitted.v1.json": (
+        f"A record value above {MAX_EVENT_BYTES} bytes (16 KiB, UTF-8) is dead-lettered as "
+        "`oversize` before it is parsed: JSON Schema cannot bound a document's size in bytes. "
+        "`occurred_at` must also be a real calendar date (2024-02-30 is rejected), which its "
+        "pattern alone does not check; a validator checking `format: date-time` does. "
+        "Integers may be written 36 or 36.0 (JSON Schema's integer is a whole value); "
+        "36.5 is not an integer."
+    ),
 }
 
 
@@ -31,6 +44,8 @@ def render(file_name: str, model: type[BaseModel]) -> str:
         "$id": f"urn:loan-scorer:schemas:{file_name.removesuffix('.json')}",
         **model.model_json_schema(mode="validation"),
     }
+    if file_name in COMMENTS:
+        schema["$comment"] = COMMENTS[file_name]
     return json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 

@@ -30,14 +30,14 @@ def test_the_example_is_valid_and_keeps_its_values() -> None:
 @pytest.mark.parametrize(
     ("section", "field", "valid", "invalid", "rule"),
     [
-        ("applicant", "age", [18, 100], [17, 101, 30.5, -1], "age"),
+        ("applicant", "age", [18, 100, 30.0], [17, 101, 30.5, -1, 17.0], "age"),
         ("applicant", "job_seniority_years", [0, 0.5, 40], [-0.01], "greater than or equal"),
         ("finances", "monthly_income", [0, 1234.5, None], [-1], "greater than or equal"),
         ("finances", "monthly_expenses", [0, 99.9], [-5, None], "monthly_expenses"),
         ("finances", "assets", [0, None], [-1], "greater than or equal"),
         ("finances", "debt", [0, None], [-1], "greater than or equal"),
         ("loan", "amount", [0.01, 5000], [0, -1, None], "loan.amount"),
-        ("loan", "term_months", [1, 120], [0, 121, 12.0, None], "loan.term_months"),
+        ("loan", "term_months", [1, 120, 12.0, 1.2e2], [0, 121, 12.5, None], "loan.term_months"),
         ("loan", "purchase_price", [1, 2500.5], [0, -3], "greater than 0"),
         ("applicant", "has_prior_records", [True, False], [0, 1, "true", None], "valid boolean"),
     ],
@@ -169,7 +169,20 @@ def test_application_id_outside_1_to_64_characters_is_rejected(value: Any) -> No
     assert _rejected(application_id=value).fields == ("application_id",)
 
 
-@pytest.mark.parametrize("value", ["not-a-uuid", "", 42, None, "7f1e2d3c-4b5a-4697-8a1b"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "not-a-uuid",
+        "",
+        42,
+        None,
+        "7f1e2d3c-4b5a-4697-8a1b",
+        # UUIDs, but not in the 8-4-4-4-12 form the published schema (`format: uuid`) requires
+        "7f1e2d3c4b5a46978a1b2c3d4e5f6a7b",
+        "urn:uuid:7f1e2d3c-4b5a-4697-8a1b-2c3d4e5f6a7b",
+        "{7f1e2d3c-4b5a-4697-8a1b-2c3d4e5f6a7b}",
+    ],
+)
 def test_event_id_must_be_a_uuid(value: Any) -> None:
     error = _rejected(event_id=value)
     assert error.fields == ("event_id",)
@@ -237,3 +250,15 @@ def test_several_errors_are_all_named_and_the_message_stays_short() -> None:
         decode_application(raw)
     assert len(caught.value.fields) == 7
     assert str(caught.value).endswith("; and 2 more")
+
+
+def test_a_whole_number_written_with_a_fraction_is_the_integer() -> None:
+    """JSON has one number type and JSON Schema's integer is a whole value: 36.0 is 36."""
+    event = decode_application(example_application_json(loan={"term_months": 36.0}))
+    assert event.loan.term_months == 36
+    assert type(event.loan.term_months) is int
+
+
+def test_an_event_id_in_upper_case_is_the_same_uuid() -> None:
+    raw = example_application_json(event_id="7F1E2D3C-4B5A-4697-8A1B-2C3D4E5F6A7B")
+    assert str(decode_application(raw).event_id) == "7f1e2d3c-4b5a-4697-8a1b-2c3d4e5f6a7b"
