@@ -146,5 +146,28 @@ def tail(
     typer.echo(f"{shown} records", err=True)
 
 
+@app.command()
+def validate(
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Event files, each one record value (JSON).",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+        ),
+    ],
+) -> None:
+    """Check application events offline with the stream's decoder: a verdict per file, with the
+    dead-letter reason of each invalid one; exit 1 if any is invalid."""
+    from consumer.validate_events import validate_file
+
+    verdicts = [validate_file(path) for path in files]
+    for verdict in verdicts:
+        typer.echo(verdict.line())
+    if not all(verdict.valid for verdict in verdicts):
+        raise typer.Exit(1)
+
+
 def main() -> None:  # pragma: no cover - the console script's entry point
     sys.exit(app())

@@ -1,0 +1,214 @@
+r"""A CRM reading loan-scorer's output: the latest decision per application, and which applications
+will never be scored.
+
+    python examples/crm_consumer.py --bootstrap-servers localhost:9092 --group-id crm \
+        --scores-topic loan-scores --dead-letter-topic loan-applications.dlq --idle-exit-s 10
+
+What a consumer of the scores must do, each in one place below:
+
+- **read_committed**: the scorer writes each batch in a Kafka transaction; a read_uncommitted
+  reader would see scores of batches that were later aborted and scored again.
+- **a consumer group**, committing offsets only after the records are applied: a restart resumes
+  where it stopped and may see a few records again (at-least-once), which the next point absorbs.
+- **deduplicate on `source_event_id`**: the same application event can be scored more than once
+  (the scorer in at-least-once mode, an upstream producer re-sending an event, a replay); every
+  score of one event carries that event's `event_id` as `source_event_id`.
+- **the latest decision wins per application**: an application re-submitted (a new `event_id`, the
+  same `application_id`) is scored again; its newest `scored_at` is the decision to act on.
+- **unknown reason codes are fine**: new codes appear in minor versions (schemas/README.md); show
+  the `description` of a code the CRM has no text of its own for, never reject the score.
+- **join the dead letters**: an application whose event was dead-lettered (key = its
+  `application_id`, the reason in the `__loan_scorer.errors.reason` header) and never scored will
+  not be scored until the upstream system sends a corrected event; the CRM should say so.
+
+The view lives in memory and is printed as JSON when the consumer stops; a real CRM writes it to
+its database, keeps the `source_event_id`s it has applied there, and commits offsets after that
+write. Only `confluent-kafka` and the standard library are needed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from types import FrameType
+from typing import Any
+
+from confluent_kafka import Consumer, Message
+
+REASON_HEADER = "__loan_scorer.errors.reason"
+MESSAGE_HEADER = "__connect.errors.exception.message"
+FAILED_AT_HEADER = "__loan_scorer.errors.timestamp"
+
+# The CRM's own wording for the codes it knows; any other code is shown with its description.
+CRM_TEXTS = {
+    "KO03_INCOME_MISSING": "Ask the applicant for proof of income.",
+    "KO02_COMMITMENTS_EXCEED_INCOME": "Review the applicant's budget with them.",
+}
+
+
+@dataclass(frozen=True)
+class Decision:
+    application_id: str
+    source_event_id: str
+    decision: str
+    risk_grade: str
+    probability_of_default: float
+    reasons: list[str]
+    model_version: str
+    policy_version: str
+    scored_at: str
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    application_id: str
+    reason: str
+    message: str
+    failed_at: str
+
+
+@dataclass
+class CrmView:
+    decisions: dict[str, Decision] = field(default_factory=dict)
+    dead_letters: dict[str, DeadLetter] = field(default_factory=dict)
+    applied_source_events: set[str] = field(default_factory=set)
+    duplicates_ignored: int = 0
+
+    def apply_score(self, value: bytes) -> Decision | None:
+        """Take one LoanScored; None when it repeats an event already applied."""
+        event: dict[str, Any] = json.loads(value)
+        source_event_id = str(event["source_event_id"])
+        if source_event_id in self.applied_source_events:
+            self.duplicates_ignored += 1
+            return None
+        self.applied_source_events.add(source_event_id)
+        decision = Decision(
+            application_id=str(event["application_id"]),
+            source_event_id=source_event_id,
+            decision=str(event["decision"]),
+            risk_grade=str(event["risk_grade"]),
+            probability_of_default=float(event["probability_of_default"]),
+            reasons=[reason_text(reason) for reason in event.get("reasons", [])],
+            model_version=str(event["model_version"]),
+            policy_version=str(event["policy_version"]),
+            scored_at=str(event["scored_at"]),
+        )
+        current = self.decisions.get(decision.application_id)
+        if current is None or _instant(decision.scored_at) >= _instant(current.scored_at):
+            self.decisions[decision.application_id] = decision
+        return decision
+
+    def apply_dead_letter(self, key: bytes | None, headers: dict[str, str]) -> DeadLetter:
+        dead = DeadLetter(
+            application_id=key.decode(errors="replace") if key else "(no key)",
+            reason=headers.get(REASON_HEADER, "(no reason header)"),
+            message=headers.get(MESSAGE_HEADER, ""),
+            failed_at=headers.get(FAILED_AT_HEADER, ""),
+        )
+        self.dead_letters[dead.application_id] = dead
+        return dead
+
+    def never_scored(self) -> dict[str, DeadLetter]:
+        """Applications with a dead-lettered event and no score: nothing more will come until
+        the upstream system sends a corrected event."""
+        return {app: dead for app, dead in self.dead_letters.items() if app not in self.decisions}
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "decisions": {app: asdict(d) for app, d in sorted(self.decisions.items())},
+            "never_scored": {app: asdict(d) for app, d in sorted(self.never_scored().items())},
+            "duplicates_ignored": self.duplicates_ignored,
+        }
+
+
+def reason_text(reason: dict[str, Any]) -> str:
+    """`CODE: text`, with the CRM's own text for codes it knows and the score's description for
+    any other (new codes are added in minor versions; they are not an error)."""
+    code = str(reason.get("code", "?"))
+    return f"{code}: {CRM_TEXTS.get(code, str(reason.get('description', '')))}"
+
+
+def _instant(timestamp: str) -> datetime:
+    return datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+
+
+def _headers(message: Message) -> dict[str, str]:
+    raw = message.headers() or []
+    pairs = raw.items() if isinstance(raw, dict) else raw
+    return {
+        name: value.decode(errors="replace") if isinstance(value, bytes) else str(value or "")
+        for name, value in pairs
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--bootstrap-servers", default="localhost:9092")
+    parser.add_argument("--group-id", default="crm")
+    parser.add_argument("--scores-topic", default="loan-scores")
+    parser.add_argument("--dead-letter-topic", default="loan-applications.dlq")
+    parser.add_argument(
+        "--idle-exit-s", type=float, default=None, help="stop after this long without a record"
+    )
+    args = parser.parse_args(argv)
+
+    consumer = Consumer(
+        {
+            "bootstrap.servers": args.bootstrap_servers,
+            "group.id": args.group_id,
+            "isolation.level": "read_committed",  # never a score of an aborted batch
+            "auto.offset.reset": "earliest",  # a new CRM group starts from the oldest score
+            "enable.auto.commit": False,  # offsets are committed after the view is updated
+        }
+    )
+    consumer.subscribe([args.scores_topic, args.dead_letter_topic])
+    view = CrmView()
+    stopping = False
+
+    def stop(_signum: int, _frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    last_record = time.monotonic()
+    try:
+        while not stopping:
+            message = consumer.poll(0.5)
+            if message is None or message.error() is not None:
+                if (
+                    args.idle_exit_s is not None
+                    and time.monotonic() - last_record > args.idle_exit_s
+                ):
+                    break
+                continue
+            last_record = time.monotonic()
+            if message.topic() == args.dead_letter_topic:
+                dead = view.apply_dead_letter(_as_bytes(message.key()), _headers(message))
+                print(f"dead letter {dead.application_id}: {dead.reason}", file=sys.stderr)
+            else:
+                value = _as_bytes(message.value())
+                if value is None:
+                    continue
+                decision = view.apply_score(value)
+                if decision is not None:
+                    print(f"{decision.application_id}: {decision.decision}", file=sys.stderr)
+            consumer.commit(message=message, asynchronous=False)
+    finally:
+        consumer.close()
+    print(json.dumps(view.summary(), indent=2))
+    return 0
+
+
+def _as_bytes(data: str | bytes | None) -> bytes | None:
+    return data.encode() if isinstance(data, str) else data
+
+
+if __name__ == "__main__":
+    sys.exit(main())
