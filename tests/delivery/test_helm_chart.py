@@ -492,3 +492,10 @@ def test_a_policy_change_rolls_the_pods(helm: Path, tmp_path: Path) -> None:
 def test_without_a_policy_the_image_bundled_one_is_used(default_render: list[Manifest]) -> None:
     assert "LOAN_SCORER_POLICY_FILE" not in _one(default_render, "ConfigMap")["data"]
     assert not [m for m in default_render if m["metadata"]["name"].endswith("-policy")]
+
+
+def test_where_a_new_group_starts_is_a_value(default_render: list[Manifest], helm: Path) -> None:
+    assert _one(default_render, "ConfigMap")["data"]["LOAN_SCORER_AUTO_OFFSET_RESET"] == "earliest"
+    latest = _template(helm, "--set", "scorer.autoOffsetReset=latest")
+    assert _one(latest, "ConfigMap")["data"]["LOAN_SCORER_AUTO_OFFSET_RESET"] == "latest"
+    assert "autoOffsetReset" in _template_fails(helm, "--set", "scorer.autoOffsetReset=middle")
