@@ -31,6 +31,7 @@ def loan_scored_event(
             {"code": r.code, "feature": r.feature, "description": r.description}
             for r in result.reasons
         ],
+        out_of_range_fields=result.out_of_range,
         scored_at=scored_at,
     )
 

@@ -86,30 +86,68 @@ class JobType(StrEnum):
 
 class Applicant(Contract):
     age: Annotated[
-        int, Field(ge=18, le=100, strict=True, description="Age in whole years."), WholeNumber
+        int,
+        Field(ge=18, le=100, strict=True, description="Age in whole years. Training data: 18-68."),
+        WholeNumber,
     ]
     marital_status: MaritalStatus
     home_ownership: HomeOwnership
     job_type: JobType
-    job_seniority_years: Annotated[NonNegative, Field(description="Years in the current job.")]
+    job_seniority_years: Annotated[
+        NonNegative, Field(description="Years in the current job. Training data: 0-48.")
+    ]
     has_prior_records: Annotated[
         bool, Field(description="Whether the applicant has prior records (credit_data `Records`).")
     ]
 
 
 class Finances(Contract):
-    """Money amounts are in the loan's currency; null means the applicant did not say."""
+    """Money amounts are in the loan's currency, in the unit of the training data (credit_data
+    states no currency or scale: see schemas/README.md, "Units and ranges"); null means the
+    applicant did not say. A value outside the training range is scored but flagged in the
+    score's `out_of_range_fields`, and the default policy sends it to review."""
 
-    monthly_income: NonNegative | None
-    monthly_expenses: NonNegative
-    assets: NonNegative | None
-    debt: NonNegative | None
+    monthly_income: Annotated[
+        NonNegative | None,
+        Field(
+            description="Net income per month. Training data: 6-959, median 125. Null: not stated."
+        ),
+    ]
+    monthly_expenses: Annotated[
+        NonNegative,
+        Field(description="Living expenses per month. Training data: 35-180, median 51."),
+    ]
+    assets: Annotated[
+        NonNegative | None,
+        Field(
+            description="Value of what the applicant owns, a stock (not per month). Training "
+            "data: 0-300,000, median 3,000. Null: not stated."
+        ),
+    ]
+    debt: Annotated[
+        NonNegative | None,
+        Field(
+            description="Outstanding debt, a balance (not a monthly payment). Training data: "
+            "0-30,000, median 0. Null: not stated."
+        ),
+    ]
 
 
 class Loan(Contract):
-    amount: Annotated[Positive, Field(description="Amount requested.")]
-    term_months: Annotated[int, Field(ge=1, le=120, strict=True), WholeNumber]
-    purchase_price: Annotated[Positive, Field(description="Price of what the loan pays for.")]
+    amount: Annotated[
+        Positive, Field(description="Amount requested. Training data: 100-5,000, median 1,000.")
+    ]
+    term_months: Annotated[
+        int,
+        Field(ge=1, le=120, strict=True, description="Months. Training data: 6-72."),
+        WholeNumber,
+    ]
+    purchase_price: Annotated[
+        Positive,
+        Field(
+            description="Price of what the loan pays for. Training data: 105-11,140, median 1,400."
+        ),
+    ]
 
 
 class LoanApplicationSubmitted(Contract):

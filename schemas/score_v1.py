@@ -19,7 +19,7 @@ from schemas.application_v1 import LoanApplicationSubmitted
 from schemas.fields import ApplicationId, Contract, Probability, SchemaVersion1, UtcTimestamp
 
 EVENT_TYPE: Final = "loan_application.scored"
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 MAX_REASONS = 16
 
 VersionLabel = Annotated[str, Field(min_length=1, max_length=128)]
@@ -71,6 +71,17 @@ class LoanScored(Contract):
         Field(max_length=MAX_REASONS, description="Most important first; codes are unique."),
     ]
     scored_at: UtcTimestamp
+    out_of_range_fields: Annotated[
+        tuple[Annotated[str, Field(pattern=r"^[a-z_]+\.[a-z_]+$")], ...],
+        Field(
+            max_length=16,
+            description=(
+                "Since 1.1. Input fields outside the range of the model's training data, e.g. "
+                "`finances.monthly_income`: the score is an extrapolation. Empty when none; "
+                "absent from 1.0 events, which a reader treats as empty."
+            ),
+        ),
+    ] = ()
 
     @field_validator("reasons")
     @classmethod
@@ -99,6 +110,7 @@ def loan_scored_for(
     reasons: Iterable[Reason | Mapping[str, str]],
     scored_at: datetime | None = None,
     event_id: UUID | None = None,
+    out_of_range_fields: Iterable[str] = (),
 ) -> LoanScored:
     """Build the output event for `application`, filling in what must not be left to the caller.
 
@@ -125,4 +137,5 @@ def loan_scored_for(
             for reason in reasons
         ),
         scored_at=scored_at,
+        out_of_range_fields=tuple(out_of_range_fields),
     )

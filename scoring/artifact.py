@@ -35,6 +35,7 @@ from scoring.additive import (
 from scoring.card import ModelCard
 from scoring.exceptions import ModelIntegrityError
 from scoring.features import FEATURE_NAMES
+from scoring.training_range import TrainingRange
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +78,7 @@ class LoadedModel:
     scorecard: AdditiveScorecard
     reference: npt.NDArray[np.float64]
     reference_terms: npt.NDArray[np.float64]
+    training_range: TrainingRange
 
     @property
     def model_version(self) -> str:
@@ -170,4 +172,11 @@ def load_model(model_dir: Path) -> LoadedModel:
         gap,
     )
     reference_terms = scorecard.group_terms(reference[np.newaxis, :])[0]
-    return LoadedModel(card, FEATURE_NAMES, scorecard, reference, reference_terms)
+    return LoadedModel(
+        card,
+        FEATURE_NAMES,
+        scorecard,
+        reference,
+        reference_terms,
+        TrainingRange.from_card(card.training_range),
+    )

@@ -43,6 +43,7 @@ class ModelCard(_Card):
     artifact: ArtifactRef
     feature_names: list[str]
     reference_applicant: dict[str, float]
+    training_range: dict[str, dict[str, float]]
     library_versions: dict[str, str]
     decision_thresholds: dict[str, Any]
     metrics: dict[str, float]

@@ -23,7 +23,7 @@ from scoring.exceptions import PolicyError
 logger = logging.getLogger(__name__)
 
 POLICY_DIR: Final = Path(__file__).resolve().parent / "policy"
-DEFAULT_POLICY_PATH: Final = POLICY_DIR / "policy-v1.yaml"
+DEFAULT_POLICY_PATH: Final = POLICY_DIR / "policy-v2.yaml"
 
 Grade = Literal["A", "B", "C", "D", "E"]
 Decision = Literal["approve", "review", "decline"]
@@ -32,6 +32,7 @@ KnockOutRule = Literal[
     "commitments_exceed_income",
     "income_missing",
     "age_at_maturity_above",
+    "outside_training_range",
 ]
 GRADES: Final[tuple[Grade, ...]] = ("A", "B", "C", "D", "E")
 DECISIONS: Final[tuple[Decision, ...]] = ("approve", "review", "decline")  # in rising severity

@@ -23,6 +23,7 @@ from scoring.features import build_features
 from scoring.knockouts import RULE_FEATURE, triggered
 from scoring.policy import DECISIONS, Decision, Grade, Policy
 from scoring.reasons import OVERALL_RISK, Reason, top_reasons
+from scoring.training_range import TrainingRange
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +39,8 @@ class ScoreResult:
     reasons: tuple[Reason, ...]
     model_version: str
     policy_version: str
+    # Contract fields outside the model's training range (scored, but an extrapolation).
+    out_of_range: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,13 +56,13 @@ ScoreOutcome = ScoreResult | ScoreError
 
 
 def _knock_outs(
-    features: npt.NDArray[np.float64], policy: Policy
+    features: npt.NDArray[np.float64], policy: Policy, training_range: TrainingRange
 ) -> tuple[list[list[Reason]], npt.NDArray[np.intp]]:
     count = features.shape[0]
     reasons: list[list[Reason]] = [[] for _ in range(count)]
     severity = np.zeros(count, dtype=np.intp)
     for rule in policy.knock_outs:
-        hits = triggered(rule, features)
+        hits = triggered(rule, features, training_range)
         severity[hits] = np.maximum(severity[hits], DECISIONS.index(rule.action))
         for row in np.flatnonzero(hits):
             reasons[row].append(Reason(rule.code, RULE_FEATURE[rule.rule], rule.description))
@@ -79,13 +82,18 @@ def score_batch(
     model_reasons = iter(
         top_reasons(features[valid], terms[valid], model.reference, model.reference_terms)
     )
-    knock_out_reasons, knock_out_severity = _knock_outs(features[valid], policy)
+    knock_out_reasons, knock_out_severity = _knock_outs(
+        features[valid], policy, model.training_range
+    )
+    out_of_range = model.training_range.fields_outside(features)
     grades = policy.grade(pd[valid])
     severity = np.maximum(policy.decide(pd[valid]), knock_out_severity)
 
     outcomes: list[ScoreOutcome] = []
     position = 0
-    for app, usable, probability in zip(apps, valid.tolist(), pd.tolist(), strict=True):
+    for index, (app, usable, probability) in enumerate(
+        zip(apps, valid.tolist(), pd.tolist(), strict=True)
+    ):
         if not usable:
             outcomes.append(
                 ScoreError(
@@ -105,6 +113,7 @@ def score_batch(
                 reasons=reasons,
                 model_version=model.model_version,
                 policy_version=policy.policy_version,
+                out_of_range=out_of_range[index],
             )
         )
         position += 1

@@ -13,6 +13,7 @@ import numpy.typing as npt
 
 from scoring.knockouts import triggered
 from scoring.policy import DECISIONS, GRADES, Policy
+from scoring.training_range import TrainingRange
 
 
 def _summary(
@@ -32,10 +33,11 @@ def analyse_policy(
     features: npt.NDArray[np.float64],
     labels: npt.NDArray[np.int64],
     pd: npt.NDArray[np.float64],
+    training_range: TrainingRange,
 ) -> dict[str, Any]:
     grades = np.array(policy.grade(pd))
     severity = policy.decide(pd)
-    knocked = {rule.code: triggered(rule, features) for rule in policy.knock_outs}
+    knocked = {rule.code: triggered(rule, features, training_range) for rule in policy.knock_outs}
     for rule in policy.knock_outs:
         hits = knocked[rule.code]
         severity[hits] = np.maximum(severity[hits], DECISIONS.index(rule.action))

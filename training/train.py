@@ -29,6 +29,7 @@ from scoring.card import ArtifactRef, ModelCard, TrainingData
 from scoring.features import FEATURE_NAMES, build_features
 from scoring.policy import DEFAULT_POLICY_PATH, load_policy
 from scoring.reasons import reference_applicant
+from scoring.training_range import TrainingRange, observed_ranges
 from training.dataset import DATA_PATH, load_credit_data
 from training.evaluation import ece_noise_floor, ece_noise_p95, evaluate
 from training.policy_analysis import analyse_policy
@@ -164,6 +165,7 @@ def _train(out_dir: Path, seed: int) -> ModelCard:
         reference_applicant={
             name: float(v) for name, v in zip(FEATURE_NAMES, reference, strict=True)
         },
+        training_range=observed_ranges(X),
         library_versions=versions,
         decision_thresholds={
             "policy_version": policy.policy_version,
@@ -176,7 +178,9 @@ def _train(out_dir: Path, seed: int) -> ModelCard:
         cv_comparison=comparison,
         calibration_comparison=calibration,
         seed_study=seed_study["summary"],
-        validation=analyse_policy(policy, X_train, y_train, pd_validation),
+        validation=analyse_policy(
+            policy, X_train, y_train, pd_validation, TrainingRange.from_card(observed_ranges(X))
+        ),
         baseline={
             "format": "see scoring/baseline.py: cuts, proportions per bin, missing share",
             "population": "all valid applications of the training data (train and test splits)",

@@ -451,7 +451,7 @@ def test_keda_scales_a_statefulset_too(helm: Path) -> None:
     assert target["kind"] == "StatefulSet"
 
 
-POLICY = REPO / "scoring" / "policy" / "policy-v1.yaml"
+POLICY = REPO / "scoring" / "policy" / "policy-v2.yaml"
 
 
 def _policy_render(helm: Path, policy: Path) -> list[Manifest]:

@@ -31,7 +31,7 @@ def test_the_helper_copies_ids_from_the_source_and_makes_a_new_event_id() -> Non
     assert first.event_id != application.event_id
     assert first.event_id != second.event_id
     assert first.event_type == "loan_application.scored"
-    assert first.schema_version == "1.0"
+    assert first.schema_version == "1.1"
 
 
 def test_the_helper_coerces_what_the_strict_model_would_refuse() -> None:
@@ -146,8 +146,10 @@ def test_the_encoding_is_compact_json_with_utc_z_and_field_order_of_the_contract
         "decision",
         "reasons",
         "scored_at",
+        "out_of_range_fields",
     ]
     assert document["scored_at"] == "2024-05-01T10:00:01Z"
+    assert document["out_of_range_fields"] == []
     assert document["reasons"] == [
         {
             "code": "LOW_INCOME",
@@ -177,7 +179,7 @@ def test_any_valid_score_round_trips_through_bytes(
 
 
 def test_a_scored_event_of_another_major_version_is_unsupported() -> None:
-    raw = encode_loan_scored(example_loan_scored()).replace(b'"1.0"', b'"2.0"')
+    raw = encode_loan_scored(example_loan_scored()).replace(b'"1.1"', b'"2.0"')
     with pytest.raises(UnsupportedVersionError):
         decode_loan_scored(raw)
 
@@ -186,3 +188,17 @@ def test_the_event_is_immutable() -> None:
     event: LoanScored = example_loan_scored()
     with pytest.raises(ValidationError):
         event.decision = Decision.DECLINE  # type: ignore[misc]  # what the test is about
+
+
+def test_a_1_0_event_without_the_range_field_still_decodes_as_in_range() -> None:
+    document = orjson.loads(encode_loan_scored(example_loan_scored()))
+    document["schema_version"] = "1.0"
+    del document["out_of_range_fields"]
+    assert decode_loan_scored(orjson.dumps(document)).out_of_range_fields == ()
+
+
+def test_out_of_range_fields_name_contract_fields() -> None:
+    scored = example_loan_scored(out_of_range_fields=["finances.monthly_income"])
+    assert scored.out_of_range_fields == ("finances.monthly_income",)
+    with pytest.raises(ValidationError, match="out_of_range_fields"):
+        example_loan_scored(out_of_range_fields=["Monthly Income 2100"])

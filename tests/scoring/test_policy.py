@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import yaml
 
+from scoring.artifact import LoadedModel
 from scoring.exceptions import PolicyError
 from scoring.features import build_features
 from scoring.knockouts import triggered
@@ -28,13 +29,22 @@ def _write(tmp_path: Path, raw: dict[str, Any]) -> Path:
 
 
 def test_default_policy_loads(policy: Policy) -> None:
-    assert policy.policy_version == "policy-v1"
+    assert policy.policy_version == "policy-v2"
     assert [rule.code for rule in policy.knock_outs] == [
         "KO01_LOAN_ABOVE_PRICE",
         "KO02_COMMITMENTS_EXCEED_INCOME",
         "KO03_INCOME_MISSING",
         "KO04_AGE_AT_MATURITY",
+        "KO05_OUTSIDE_TRAINING_RANGE",
     ]
+
+
+def test_the_previous_policy_still_loads_and_differs_only_by_the_range_rule() -> None:
+    v1 = load_policy(DEFAULT_POLICY_PATH.with_name("policy-v1.yaml"))
+    v2 = load_policy()
+    assert v1.policy_version == "policy-v1"
+    assert (v1.grades, v1.cutoffs) == (v2.grades, v2.cutoffs)
+    assert v2.knock_outs[:-1] == v1.knock_outs
 
 
 def test_grades_at_the_band_edges(policy: Policy) -> None:
@@ -60,18 +70,30 @@ def test_cutoffs(policy: Policy) -> None:
     ("code", "changes"),
     [
         ("KO01_LOAN_ABOVE_PRICE", {"loan__amount": 1300.0}),
-        ("KO02_COMMITMENTS_EXCEED_INCOME", {"finances__monthly_expenses": 190.0}),
+        ("KO02_COMMITMENTS_EXCEED_INCOME", {"finances__monthly_expenses": 180.0}),
         ("KO03_INCOME_MISSING", {"finances__monthly_income": None}),
+        # Nobody in the training data matures past 75, so this case is also out of its range.
         ("KO04_AGE_AT_MATURITY", {"applicant__age": 72, "loan__term_months": 60}),
+        ("KO05_OUTSIDE_TRAINING_RANGE", {"finances__monthly_income": 2100.0}),
+        ("KO05_OUTSIDE_TRAINING_RANGE", {"loan__term_months": 84}),
     ],
 )
 def test_each_knock_out_fires_only_on_its_case(
-    policy: Policy, make_application: ApplicationFactory, code: str, changes: dict[str, Any]
+    policy: Policy,
+    model: LoadedModel,
+    make_application: ApplicationFactory,
+    code: str,
+    changes: dict[str, Any],
 ) -> None:
     features = build_features([make_application(), make_application(**changes)])
-    fired = {rule.code: triggered(rule, features).tolist() for rule in policy.knock_outs}
+    fired = {
+        rule.code: triggered(rule, features, model.training_range).tolist()
+        for rule in policy.knock_outs
+    }
     assert fired[code] == [False, True]
-    assert all(hits == [False, False] for other, hits in fired.items() if other != code)
+    expected_others = {"KO05_OUTSIDE_TRAINING_RANGE"} if code == "KO04_AGE_AT_MATURITY" else set()
+    assert {other for other, hits in fired.items() if hits[1] and other != code} == expected_others
+    assert not any(hits[0] for hits in fired.values())
 
 
 def test_missing_file_is_a_policy_error(tmp_path: Path) -> None:

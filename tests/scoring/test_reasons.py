@@ -137,3 +137,17 @@ def test_every_review_and_decline_of_the_data_set_has_a_reason(
     assert all(result.reasons for result in adverse)
     # The fallback exists for safety, not as a habit: real applications get specific reasons.
     assert sum(OVERALL_RISK in result.reasons for result in adverse) < len(adverse) * 0.01
+
+
+def test_a_value_outside_the_training_range_is_scored_flagged_and_reviewed(
+    model: LoadedModel, policy: Policy
+) -> None:
+    inside = _score(model, policy)
+    assert inside.out_of_range == ()
+    assert inside.decision == "approve"
+    outside = _score(model, policy, finances__monthly_income=2100.0, loan__term_months=84)
+    assert outside.out_of_range == ("finances.monthly_income", "loan.term_months")
+    assert outside.decision == "review"
+    assert outside.reasons[0].code == "KO05_OUTSIDE_TRAINING_RANGE"
+    # Missing is not out of range.
+    assert _score(model, policy, finances__debt=None).out_of_range == ()

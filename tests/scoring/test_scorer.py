@@ -25,7 +25,7 @@ def test_results_carry_everything_the_audit_needs(
     assert result.risk_grade in "ABCDE"
     assert result.decision in ("approve", "review", "decline")
     assert result.model_version == model.model_version
-    assert result.policy_version == "policy-v1"
+    assert result.policy_version == "policy-v2"
     assert len(result.reasons) <= 3
 
 

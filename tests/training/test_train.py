@@ -70,7 +70,7 @@ def test_card_describes_the_model(model_dir: Path) -> None:
     assert abs(sum(score["proportions"]) + score["missing"] - 1.0) < 1e-9
     thresholds = card["decision_thresholds"]
     assert isinstance(thresholds, dict)
-    assert thresholds["policy_version"] == "policy-v1"
+    assert thresholds["policy_version"] == "policy-v2"
 
 
 def test_artifact_and_report_are_written(model_dir: Path) -> None:
