@@ -11,8 +11,15 @@ from consumer.settings import Settings
 KafkaConfig = dict[str, str | int | float | bool]
 
 
+# A member that dies without leaving (kill -9, a node lost) holds its partitions until its session
+# expires; librdkafka's 45 s default would make recovery take most of a minute. Heartbeats come
+# from librdkafka's own thread, so a busy Python loop does not miss them. Extra config may override.
+SESSION_TIMEOUT_MS = 10_000
+
+
 def consumer_config(settings: Settings) -> KafkaConfig:
     config: KafkaConfig = {
+        "session.timeout.ms": SESSION_TIMEOUT_MS,
         **settings.kafka_common_config(),
         "group.id": settings.group_id,
         "client.id": f"loan-scorer-{settings.instance_id}",

@@ -42,6 +42,19 @@ class ScorerMetrics:
             ["outcome"],
             registry=registry,
         )
+        self.kafka_retries = Counter(
+            "loan_scorer_kafka_retries",
+            "Kafka calls retried after a retriable error, and batches attempted again after an "
+            "abort or a failed delivery (operation=batch), by operation.",
+            ["operation"],
+            registry=registry,
+        )
+        self.undeliverable_records = Counter(
+            "loan_scorer_undeliverable_records",
+            "Records the client or broker refused after bounded attempts, replaced by a "
+            "truncated dead letter of their input (reason unwritable).",
+            registry=registry,
+        )
         self.batch_events = Histogram(
             "loan_scorer_batch_events",
             "Events per micro-batch.",

@@ -2,8 +2,9 @@
 
 The Kafka loop owns the main thread, where signals arrive; the HTTP API runs in a thread beside it
 and answers probes from the first second (not ready until the model is loaded and the broker
-answers). Exit codes: 0 after a graceful stop, 1 on a fatal Kafka error or a shutdown that overran
-its bound, 2 when the model or policy cannot be loaded.
+answers). Exit codes: 0 after a graceful stop, 1 when the loop cannot go on safely (a fatal Kafka
+error, a record that cannot be written even as a truncated dead letter, a failed abort or rewind)
+or a shutdown that overran its bound, 2 when the model or policy cannot be loaded.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ from consumer.api.state import ApiState
 from consumer.drift import DriftMonitor
 from consumer.health import Readiness
 from consumer.input_topic_check import InputTopicCheck
-from consumer.loop import FatalKafkaError, ScoringLoop
+from consumer.kafka_errors import StopScoringError
+from consumer.liveness import Liveness
+from consumer.loop import ScoringLoop
 from consumer.metrics import ScorerMetrics
 from consumer.pipeline import ScoringPipeline
 from consumer.settings import Settings
@@ -60,6 +63,7 @@ def assemble_loop(
     readiness: Readiness,
     *,
     fault_injector: Callable[[str], None] | None = None,
+    liveness: Liveness | None = None,
 ) -> ScoringLoop:
     """The pipeline and the Kafka loop around it, as the service runs them (and the tests)."""
     pipeline = ScoringPipeline(
@@ -70,7 +74,13 @@ def assemble_loop(
         drift=drift,
     )
     return ScoringLoop(
-        settings, pipeline, metrics, readiness, drift=drift, fault_injector=fault_injector
+        settings,
+        pipeline,
+        metrics,
+        readiness,
+        drift=drift,
+        fault_injector=fault_injector,
+        liveness=liveness,
     )
 
 
@@ -118,7 +128,8 @@ def run_service(settings: Settings) -> int:
     logger.info("starting loan-scorer", extra={"settings": settings.redacted()})
     metrics = new_metrics()
     readiness = Readiness(assignment_timeout_s=settings.readiness_assignment_timeout_s)
-    api_state = ApiState(readiness=readiness, metrics=metrics)
+    liveness = Liveness()
+    api_state = ApiState(readiness=readiness, metrics=metrics, liveness=liveness)
     server = ApiServer(create_app(api_state), settings.http_host, settings.http_port)
     server.start()
     try:
@@ -132,15 +143,20 @@ def run_service(settings: Settings) -> int:
         api_state.assets.set(assets)  # before readiness, so "ready" implies the API can score
         readiness.set_model_loaded(True)
         metrics.model_info.labels(assets.model.model_version, assets.policy.policy_version).set(1)
-        loop = assemble_loop(settings, assets, drift, metrics, readiness)
+        loop = assemble_loop(settings, assets, drift, metrics, readiness, liveness=liveness)
         guard = _ShutdownGuard(loop, settings.shutdown_timeout_s)
         guard.install()
         topic_check = InputTopicCheck(settings, readiness)
         topic_check.start()
         try:
             loop.run()
-        except FatalKafkaError as error:
-            logger.critical("fatal Kafka error; exiting for a restart", extra={"error": str(error)})
+        except StopScoringError as error:
+            # The message says what and where (e.g. the record that cannot be written); the
+            # committed offsets are the truth, so a restart resumes safely.
+            readiness.set_broker_reachable(False, str(error))
+            logger.critical(
+                "cannot go on safely; exiting for a restart", extra={"error": str(error)}
+            )
             return EXIT_FATAL
         finally:
             guard.cancel()

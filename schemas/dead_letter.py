@@ -9,6 +9,7 @@ Connect has no header for a reason class or the time of failure, so those two li
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,6 +26,9 @@ HEADER_EXCEPTION_MESSAGE = CONNECT_PREFIX + "exception.message"
 LOAN_SCORER_PREFIX = "__loan_scorer.errors."
 HEADER_REASON = LOAN_SCORER_PREFIX + "reason"
 HEADER_TIMESTAMP = LOAN_SCORER_PREFIX + "timestamp"
+# A dead letter whose value had to be cut (reason `unwritable`): what the original was.
+HEADER_ORIGINAL_SIZE = LOAN_SCORER_PREFIX + "original.size"
+HEADER_ORIGINAL_SHA256 = LOAN_SCORER_PREFIX + "original.sha256"
 
 _OUR_PREFIXES = (CONNECT_PREFIX, LOAN_SCORER_PREFIX)
 
@@ -67,6 +71,16 @@ def dead_letter_headers(
         (HEADER_EXCEPTION_MESSAGE, message.encode()),
         (HEADER_REASON, str(error.reason).encode()),
         (HEADER_TIMESTAMP, when.encode()),
+    ]
+
+
+def original_value_headers(value: bytes | None) -> Headers:
+    """Size and SHA-256 of a value that is dead-lettered truncated, so the full record can be
+    found (and proved) upstream from its position, and the cut copy checked against it."""
+    data = value or b""
+    return [
+        (HEADER_ORIGINAL_SIZE, str(len(data)).encode()),
+        (HEADER_ORIGINAL_SHA256, hashlib.sha256(data).hexdigest().encode()),
     ]
 
 

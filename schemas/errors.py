@@ -20,6 +20,7 @@ class DeadLetterReason(StrEnum):
     SCHEMA_VIOLATION = "schema_violation"
     UNSUPPORTED_VERSION = "unsupported_version"
     SCORING_ERROR = "scoring_error"
+    UNWRITABLE = "unwritable"
 
 
 class EventDecodeError(ValueError):
@@ -54,3 +55,12 @@ class RecordScoringError(EventDecodeError):
     failure, but it takes the same path: a dead letter with a reason, never a stopped batch."""
 
     reason = DeadLetterReason.SCORING_ERROR
+
+
+class OutputRefusedError(EventDecodeError):
+    """The record made from a valid or invalid event could not be written (the broker or the
+    client refused it after bounded attempts: too large, a timestamp out of bounds, an ACL). The
+    event is dead-lettered truncated, with the original's size and hash, so the partition moves
+    on and nothing is lost without a trace."""
+
+    reason = DeadLetterReason.UNWRITABLE

@@ -13,9 +13,18 @@ from consumer.api.state import StateDep
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/healthz", summary="Liveness: the process serves requests")
-def healthz() -> dict[str, str]:
-    return {"status": "ok"}
+@router.get(
+    "/healthz",
+    summary="Liveness: the process serves requests and its Kafka loop makes progress",
+    responses={503: {"description": "The Kafka loop has stalled; restart the process"}},
+)
+def healthz(state: StateDep) -> JSONResponse:
+    stalled_for = state.liveness.stalled_for()
+    if stalled_for is not None:
+        return JSONResponse(
+            {"status": "stalled", "stalled_for_s": round(stalled_for, 1)}, status_code=503
+        )
+    return JSONResponse({"status": "ok"})
 
 
 @router.get(

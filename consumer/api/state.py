@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from consumer.api.assets import AssetsSlot
 from consumer.api.worker import ScoringWorker
 from consumer.health import Readiness
+from consumer.liveness import Liveness
 from consumer.metrics import ScorerMetrics
 
 
@@ -20,6 +21,8 @@ class ApiState:
     # Empty until the service has loaded the model; the scoring routes answer 503 until then.
     assets: AssetsSlot = field(default_factory=AssetsSlot)
     scoring: ScoringWorker = field(default_factory=ScoringWorker)
+    # Beaten by the Kafka loop; /healthz fails when it stalls.
+    liveness: Liveness = field(default_factory=Liveness)
 
 
 def get_state(request: Request) -> ApiState:

@@ -45,3 +45,9 @@ def test_where_a_new_group_starts_is_a_setting(reset: str) -> None:
 
 def test_a_new_group_starts_at_the_oldest_retained_event_by_default() -> None:
     assert consumer_config(settings())["auto.offset.reset"] == "earliest"
+
+
+def test_a_dead_member_holds_its_partitions_for_ten_seconds_unless_configured_otherwise() -> None:
+    assert consumer_config(settings())["session.timeout.ms"] == 10_000
+    tuned = settings(kafka_extra_config={"session.timeout.ms": 30_000})
+    assert consumer_config(tuned)["session.timeout.ms"] == 30_000

@@ -38,6 +38,8 @@ METRICS: dict[str, tuple[MetricType, frozenset[str]]] = {
     "loan_scorer_events_scored_total": ("counter", frozenset({"decision", "model_version"})),
     "loan_scorer_dead_letters_total": ("counter", frozenset({"reason"})),
     "loan_scorer_transactions_total": ("counter", frozenset({"outcome"})),
+    "loan_scorer_kafka_retries_total": ("counter", frozenset({"operation"})),
+    "loan_scorer_undeliverable_records_total": ("counter", frozenset()),
     "loan_scorer_batch_events": ("histogram", frozenset()),
     "loan_scorer_scoring_duration_seconds": ("histogram", frozenset()),
     "loan_scorer_end_to_end_latency_seconds": ("histogram", frozenset()),

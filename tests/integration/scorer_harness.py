@@ -95,3 +95,33 @@ def running_scorer(
         raise AssertionError("the scoring loop did not stop within 60 s")
     if errors:
         raise errors[0]
+
+
+def error_stopping_the_loop(
+    settings: Settings,
+    fault_injector: Callable[[str], None] | None = None,
+    timeout_s: float = 90.0,
+) -> BaseException | None:
+    """Run the loop until it stops by itself; the error that stopped it (None if none did)."""
+    assets = load_assets(settings)
+    readiness = Readiness()
+    readiness.set_model_loaded(True)
+    drift = DriftMonitor.for_model(assets.model)
+    metrics = ScorerMetrics(CollectorRegistry())
+    loop = assemble_loop(settings, assets, drift, metrics, readiness, fault_injector=fault_injector)
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            loop.run()
+        except BaseException as error:  # handed to the test
+            errors.append(error)
+
+    thread = threading.Thread(target=target, name="scorer", daemon=True)
+    thread.start()
+    thread.join(timeout_s)
+    if thread.is_alive():
+        loop.request_stop()
+        thread.join(60)
+        raise AssertionError(f"the loop did not stop by itself within {timeout_s} s")
+    return errors[0] if errors else None

@@ -148,6 +148,8 @@ def test_an_aborted_transaction_leaves_nothing_visible_and_the_batch_is_scored_o
     assert len(committed) == 300
     assert max(ids.values()) == 1
     assert scorer.counter("loan_scorer_transactions_total", outcome="aborted") == 2
+    # Each batch read again after an abort is consumed once, not once per attempt.
+    assert scorer.counter("loan_scorer_events_consumed_total") == 300
     # The aborted attempts really wrote their records; read_committed is what hides them.
     assert len(everything) > len(committed)
 

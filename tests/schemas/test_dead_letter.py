@@ -211,3 +211,19 @@ def test_the_parser_refuses_an_unknown_reason() -> None:
     ]
     with pytest.raises(ValueError, match="bored"):
         parse_dead_letter_headers(headers)
+
+
+def test_a_truncated_dead_letter_says_how_long_the_original_was_and_its_sha256() -> None:
+    from schemas.dead_letter import (
+        HEADER_ORIGINAL_SHA256,
+        HEADER_ORIGINAL_SIZE,
+        original_value_headers,
+    )
+
+    headers = dict(original_value_headers(b"abc"))
+    assert headers[HEADER_ORIGINAL_SIZE] == b"3"
+    # SHA-256("abc") from FIPS 180-2, appendix B.1: not computed by the code under test.
+    assert headers[HEADER_ORIGINAL_SHA256] == (
+        b"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    )
+    assert dict(original_value_headers(None))[HEADER_ORIGINAL_SIZE] == b"0"

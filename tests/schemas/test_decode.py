@@ -23,13 +23,14 @@ from schemas.errors import (
 from schemas.examples import example_application, example_application_json
 
 
-def test_the_reason_classes_are_the_five_documented_strings() -> None:
+def test_the_reason_classes_are_the_six_documented_strings() -> None:
     assert {reason.value for reason in DeadLetterReason} == {
         "oversize",
         "invalid_json",
         "schema_violation",
         "unsupported_version",
         "scoring_error",
+        "unwritable",
     }
     assert RecordScoringError.reason == "scoring_error"
     assert OversizeError.reason == "oversize"

@@ -1,0 +1,146 @@
+"""librdkafka's transactional API called the way its contract says, and never without a bound.
+
+Error classes (librdkafka's examples/transactions.c): fatal errors end the producer, so they raise
+`FatalKafkaError`; `txn_requires_abort` errors (and any other non-retriable one) end the batch's
+transaction, so they raise `BatchAborted`; retriable errors are retried with exponential backoff,
+but only until a deadline: retrying a call inside a transaction past the transaction's own timeout
+cannot succeed (the coordinator has aborted it by then), so the caller passes that deadline.
+Every retry is counted in `loan_scorer_kafka_retries_total{operation}`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from confluent_kafka import KafkaError, KafkaException
+
+from consumer.health import Readiness
+from consumer.kafka_errors import BatchAborted, FatalKafkaError, TransactionStateError
+from consumer.metrics import ScorerMetrics
+
+logger = logging.getLogger(__name__)
+
+INITIAL_BACKOFF_S = 0.2
+MAX_BACKOFF_S = 10.0
+MIN_CALL_TIMEOUT_S = 0.5
+
+# A call given the seconds it may block (librdkafka's transactional calls all take a timeout).
+TimedCall = Callable[[float], object]
+Clock = Callable[[], float]
+Sleep = Callable[[float], object]
+
+
+def kafka_error(exc: KafkaException) -> KafkaError:
+    error = exc.args[0] if exc.args else None
+    if isinstance(error, KafkaError):
+        return error
+    return KafkaError(KafkaError._FAIL, str(exc))
+
+
+class KafkaCalls:
+    """The retry policy of every producer call that is not a plain produce()."""
+
+    def __init__(
+        self,
+        metrics: ScorerMetrics,
+        readiness: Readiness,
+        *,
+        call_timeout_s: float,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = time.sleep,
+    ) -> None:
+        self._metrics = metrics
+        self._readiness = readiness
+        self._call_timeout_s = call_timeout_s
+        self._clock = clock
+        self._sleep = sleep
+
+    def in_transaction(self, operation: str, call: TimedCall, deadline: float) -> None:
+        """A call inside the open transaction; raises `BatchAborted` when it must be aborted
+        (abortable, not retriable, or still failing at `deadline`)."""
+        backoff = INITIAL_BACKOFF_S
+        while True:
+            try:
+                call(self._timeout_until(deadline))
+            except KafkaException as exc:
+                error = kafka_error(exc)
+                if error.fatal():
+                    raise FatalKafkaError(error, operation) from exc
+                if error.txn_requires_abort() or not error.retriable():
+                    logger.warning(
+                        "transaction must be aborted",
+                        extra={"operation": operation, "kafka_error": error.name()},
+                    )
+                    raise BatchAborted(operation, error.name()) from exc
+                if self._clock() + backoff >= deadline:
+                    logger.warning(
+                        "transaction timeout reached while retrying; aborting",
+                        extra={"operation": operation, "kafka_error": error.name()},
+                    )
+                    raise BatchAborted(operation, error.name()) from exc
+                self._retrying(operation, error, backoff)
+                self._sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_S)
+            else:
+                return
+
+    def abort(self, call: TimedCall, deadline: float) -> None:
+        """Abort the open transaction. Retriable errors are retried until `deadline`; a failed
+        abort leaves the producer in an unknown state, so it stops the loop (librdkafka's
+        example treats it as fatal too)."""
+        backoff = INITIAL_BACKOFF_S
+        while True:
+            try:
+                call(self._timeout_until(deadline))
+            except KafkaException as exc:
+                error = kafka_error(exc)
+                if error.fatal():
+                    raise FatalKafkaError(error, "abort_transaction") from exc
+                if not error.retriable() or self._clock() + backoff >= deadline:
+                    raise TransactionStateError(
+                        f"abort_transaction failed: {error.name()}: {error.str()}"
+                    ) from exc
+                self._retrying("abort_transaction", error, backoff)
+                self._sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_S)
+            else:
+                return
+
+    def until_stopped(
+        self,
+        operation: str,
+        call: TimedCall,
+        stop: threading.Event,
+        on_wait: Callable[[], None] = lambda: None,
+    ) -> bool:
+        """A start-up call (init_transactions) that waits for the broker as long as it takes,
+        not ready meanwhile; returns False if a stop was requested first."""
+        backoff = INITIAL_BACKOFF_S * 2.5
+        while not stop.is_set():
+            try:
+                call(self._call_timeout_s)
+            except KafkaException as exc:
+                error = kafka_error(exc)
+                if error.fatal():
+                    raise FatalKafkaError(error, operation) from exc
+                self._retrying(operation, error, backoff)
+                on_wait()
+                stop.wait(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_S)
+            else:
+                return True
+        return False
+
+    def _timeout_until(self, deadline: float) -> float:
+        return max(MIN_CALL_TIMEOUT_S, min(self._call_timeout_s, deadline - self._clock()))
+
+    def _retrying(self, operation: str, error: KafkaError, backoff: float) -> None:
+        self._metrics.kafka_retries.labels(operation).inc()
+        self._readiness.set_broker_reachable(False, f"{operation}: {error.name()}")
+        logger.warning(
+            "Kafka call failed; retrying",
+            extra={"operation": operation, "kafka_error": error.name(), "retry_in_s": backoff},
+        )

@@ -1,0 +1,123 @@
+"""The retry policy of transactional calls: every retry bounded, every failed abort fatal."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from confluent_kafka import KafkaError, KafkaException
+from prometheus_client import CollectorRegistry
+
+from consumer.health import Readiness
+from consumer.kafka_calls import KafkaCalls
+from consumer.kafka_errors import BatchAborted, FatalKafkaError, TransactionStateError
+from consumer.metrics import ScorerMetrics
+
+
+class FakeTime:
+    """A clock that moves only when the code under test sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def _calls(time: FakeTime) -> tuple[KafkaCalls, ScorerMetrics, Readiness]:
+    metrics = ScorerMetrics(CollectorRegistry())
+    readiness = Readiness()
+    calls = KafkaCalls(metrics, readiness, call_timeout_s=30, clock=time.clock, sleep=time.sleep)
+    return calls, metrics, readiness
+
+
+def _failing(error: KafkaError) -> tuple[list[float], object]:
+    attempts: list[float] = []
+
+    def call(timeout: float) -> None:
+        attempts.append(timeout)
+        raise KafkaException(error)
+
+    return attempts, call
+
+
+RETRIABLE_TIMEOUT = KafkaError(KafkaError._TIMED_OUT, "timed out", retriable=True)
+
+
+def test_a_retriable_error_is_retried_until_the_transaction_timeout_then_aborts() -> None:
+    time = FakeTime()
+    calls, metrics, readiness = _calls(time)
+    attempts, call = _failing(RETRIABLE_TIMEOUT)
+    deadline = time.now + 10
+    with pytest.raises(BatchAborted) as aborted:
+        calls.in_transaction("send_offsets_to_transaction", call, deadline)  # type: ignore[arg-type]
+    assert aborted.value.error_name == "_TIMED_OUT"
+    assert time.now < deadline  # never retried past the transaction's own timeout
+    assert len(attempts) >= 3
+    assert all(timeout <= 10 for timeout in attempts)  # each call bounded by what is left
+    retries = metrics.registry.get_sample_value(
+        "loan_scorer_kafka_retries_total", {"operation": "send_offsets_to_transaction"}
+    )
+    assert retries == len(attempts) - 1
+    assert readiness.snapshot().last_error == "send_offsets_to_transaction: _TIMED_OUT"
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        KafkaError(KafkaError._STATE, "abortable", txn_requires_abort=True),
+        KafkaError(KafkaError.INVALID_TXN_STATE, "neither retriable nor abortable"),
+    ],
+)
+def test_an_abortable_or_unclassified_error_aborts_at_once(error: KafkaError) -> None:
+    calls, _metrics, _readiness = _calls(FakeTime())
+    attempts, call = _failing(error)
+    with pytest.raises(BatchAborted):
+        calls.in_transaction("commit_transaction", call, 1e9)  # type: ignore[arg-type]
+    assert len(attempts) == 1
+
+
+def test_a_fatal_error_is_fatal_wherever_it_comes_from() -> None:
+    calls, _metrics, _readiness = _calls(FakeTime())
+    fenced = KafkaError(KafkaError._FENCED, "fenced", fatal=True)
+    _attempts, call = _failing(fenced)
+    with pytest.raises(FatalKafkaError, match="_FENCED"):
+        calls.in_transaction("commit_transaction", call, 1e9)  # type: ignore[arg-type]
+    with pytest.raises(FatalKafkaError):
+        calls.abort(call, 1e9)  # type: ignore[arg-type]
+
+
+def test_an_abort_that_keeps_timing_out_stops_the_loop_at_its_deadline() -> None:
+    time = FakeTime()
+    calls, _metrics, _readiness = _calls(time)
+    attempts, call = _failing(RETRIABLE_TIMEOUT)
+    with pytest.raises(TransactionStateError, match="abort_transaction failed: _TIMED_OUT"):
+        calls.abort(call, time.now + 60)  # type: ignore[arg-type]
+    assert 1 < len(attempts) < 20
+    assert time.now <= 1_000 + 60
+
+
+def test_an_abort_with_no_transaction_open_stops_the_loop_instead_of_looping() -> None:
+    calls, _metrics, _readiness = _calls(FakeTime())
+    attempts, call = _failing(KafkaError(KafkaError._STATE, "Operation not valid in state Ready"))
+    with pytest.raises(TransactionStateError):
+        calls.abort(call, 1e9)  # type: ignore[arg-type]
+    assert len(attempts) == 1
+
+
+def test_init_transactions_waits_for_the_broker_until_stopped() -> None:
+    calls, _metrics, readiness = _calls(FakeTime())
+    stop = threading.Event()
+    beats: list[int] = []
+
+    def call(_timeout: float) -> None:
+        if len(beats) == 3:
+            stop.set()
+        raise KafkaException(RETRIABLE_TIMEOUT)
+
+    assert not calls.until_stopped("init_transactions", call, stop, lambda: beats.append(1))
+    assert len(beats) == 4
+    assert not readiness.snapshot().broker_reachable
