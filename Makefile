@@ -9,6 +9,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 MODEL_DIR ?= build/model
 KAFKA_PORT ?= 9092
+BENCH_KAFKA_PORT ?= 29092
+BENCH_ARGS ?=
 
 export POETRY_VIRTUALENVS_IN_PROJECT := true
 
@@ -47,6 +49,16 @@ typecheck: install ## mypy --strict over every package and the tests
 .PHONY: test
 test: install lint typecheck model ## Lint, type-check and run every test against a real Kafka broker
 	scripts/with-kafka.sh $(BIN)/pytest --cov --cov-report=term
+
+.PHONY: bench
+bench: install model ## Throughput, latency and cost on a broker of its own (port 29092; 5-8 min); BENCH_ARGS=--quick
+	env -u LOAN_SCORER_KAFKA_BOOTSTRAP_SERVERS KAFKA_PORT=$(BENCH_KAFKA_PORT) \
+		scripts/with-kafka.sh $(BIN)/python -m benchmarks.bench --model-dir $(MODEL_DIR) $(BENCH_ARGS)
+
+.PHONY: soak-rss
+soak-rss: install model ## The scorer's RSS over a 10-minute steady run must stay flat (growth < 5 %)
+	env -u LOAN_SCORER_KAFKA_BOOTSTRAP_SERVERS KAFKA_PORT=$(BENCH_KAFKA_PORT) \
+		scripts/with-kafka.sh $(BIN)/python -m benchmarks.soak --model-dir $(MODEL_DIR)
 
 .PHONY: demo
 demo: install model ## The main job end to end: broker, scorer, real applications replayed, summary

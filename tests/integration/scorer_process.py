@@ -33,9 +33,14 @@ class ScorerProcess:
         group_id: str,
         model_dir: Path,
         log_file: Path,
+        *,
+        module: str = "consumer run",
         **env: str,
     ) -> None:
+        """`python -m consumer run` by default; `module` ("MODULE ARG...") runs another module
+        the same way (the benchmark's reference consumers)."""
         self.port = free_port()
+        self._module = module
         self.log_file = log_file
         self._env = {
             **os.environ,
@@ -57,7 +62,7 @@ class ScorerProcess:
     def start(self) -> None:
         with self.log_file.open("ab") as log:
             self.process = subprocess.Popen(  # our own CLI, fixed arguments
-                [sys.executable, "-m", "consumer", "run"],
+                [sys.executable, "-m", *self._module.split()],
                 env=self._env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
