@@ -97,7 +97,9 @@ def test_half_configured_sasl_is_refused(monkeypatch: pytest.MonkeyPatch) -> Non
 def test_transactional_id_is_stable_per_instance(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LOAN_SCORER_INSTANCE_ID", "loan-scorer-2")
     assert Settings().transactional_id == "loan-scorer-loan-scorer-2"
-    assert Settings().transactional_id == Settings().transactional_id
+    # Two instances of one group never share an id (one would fence the other).
+    monkeypatch.setenv("LOAN_SCORER_INSTANCE_ID", "loan-scorer-3")
+    assert Settings().transactional_id == "loan-scorer-loan-scorer-3"
 
 
 def test_env_file_is_read_and_environment_wins(

@@ -1,16 +1,20 @@
-"""Finding the delivery checks' tools, and skipping loudly when one cannot be had.
+"""Finding the delivery checks' tools: skipping loudly when one cannot be had, failing under CI.
 
 helm and actionlint live in .tools/bin (scripts/install-tools.sh builds them with `go install`),
 hadolint and kubernetes-validate in .venv/bin (dev dependencies), promtool and shellcheck on PATH
-(Debian packages). A missing tool skips its tests with a message naming the fix; it never passes.
+(Debian packages). A missing tool skips its tests with a message naming the fix, on a laptop; under
+CI (`CI=true`, as GitHub Actions and most CI systems set it) it fails them, so a check that did not
+run can never look like a green build. It never passes.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -37,10 +41,21 @@ def find_tool(name: str) -> Path:
     found = shutil.which(name)
     if found:
         return Path(found)
-    pytest.skip(
+    return missing(
         f"MISSING TOOL {name!r}: not in {TOOLS_BIN}, {VENV_BIN} or PATH, so this delivery check "
         f"did NOT run. To install it: {HOW_TO_INSTALL.get(name, 'see scripts/install-tools.sh')}."
     )
+
+
+def under_ci() -> bool:
+    return os.environ.get("CI", "").lower() == "true"
+
+
+def missing(reason: str) -> NoReturn:
+    """A prerequisite is absent: fail under CI, skip (loudly) elsewhere."""
+    if under_ci():
+        pytest.fail(f"{reason} (CI=true: a missing prerequisite fails the run)", pytrace=False)
+    pytest.skip(reason)
 
 
 def run(args: list[str | Path], cwd: Path = REPO) -> subprocess.CompletedProcess[str]:

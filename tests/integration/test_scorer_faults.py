@@ -18,6 +18,7 @@ from confluent_kafka.cimpl import NewTopic
 from consumer.demo_events import DemoEvent, demo_events
 from schemas.decode import decode_loan_scored
 from tests.conftest import KAFKA_LOCAL, TopicFactory, _free_port
+from tests.delivery.tools import missing
 from tests.integration.scorer_harness import ScorerTopics, make_topics
 from tests.integration.scorer_process import PacedProducer, ScorerProcess
 from tests.kafka_io import consume, produce
@@ -107,7 +108,7 @@ def _assert_all_scored_once_then_clean_exit(
 def restartable_broker(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
     """A broker of this test's own, which it may stop and start (never the shared one)."""
     if not shutil.which("java"):
-        pytest.skip("needs Java 17+ to run a broker this test can restart (scripts/kafka-local.sh)")
+        missing("needs Java 17+ to run a broker this test can restart (scripts/kafka-local.sh)")
     port = _free_port()
     env = {
         **os.environ,
