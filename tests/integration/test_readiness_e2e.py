@@ -64,3 +64,50 @@ def test_a_missing_input_topic_makes_the_scorer_unready_until_it_exists(
     finally:
         scorer.kill()
         kafka_admin.delete_topics([missing])
+
+
+def test_a_replica_left_without_a_partition_turns_unready_saying_so(
+    kafka_bootstrap: str,
+    create_topic: TopicFactory,
+    group_id: str,
+    model_dir: Path,
+    tmp_path: Path,
+) -> None:
+    """Two scorers, one input partition: the group gives it to one of them; the other, idle past
+    the bound, says so on /readyz, while the owner stays ready."""
+    topics = ScorerTopics(
+        input=create_topic("in", partitions=1), output=create_topic("out"), dlq=create_topic("dlq")
+    )
+    scorers = [
+        ScorerProcess(
+            kafka_bootstrap,
+            topics,
+            group_id,
+            model_dir,
+            tmp_path / f"scorer-{n}.log",
+            LOAN_SCORER_INSTANCE_ID=f"{group_id}-{n}",
+            LOAN_SCORER_READINESS_ASSIGNMENT_TIMEOUT_S="3",
+        )
+        for n in range(2)
+    ]
+    for scorer in scorers:
+        scorer.start()
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            answers = [scorer.readyz().json() for scorer in scorers]
+            partitions = sorted(answer["assigned_partitions"] for answer in answers)
+            idle = [a for a in answers if any("no partition assigned" in r for r in a["reasons"])]
+            if (partitions == [0, 1] and len(idle) == 1) or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        logs = "\n".join(scorer.logs() for scorer in scorers)
+        assert partitions == [0, 1], (answers, logs)
+        (owner,) = [a for a in answers if a["assigned_partitions"] == 1]
+        assert owner["ready"] is True, answers
+        assert len(idle) == 1, answers
+        assert idle[0]["ready"] is False
+        assert idle[0]["assigned_partitions"] == 0
+    finally:
+        for scorer in scorers:
+            scorer.kill()
