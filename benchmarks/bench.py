@@ -451,6 +451,15 @@ class Bench:
             "machine": machine(),
             "api_p50_ms": round(percentile(api.ms, 50), 2),
             "scorer_api_eps": round(rates["scorer+api"].median),
+            # /v1/score beside the stream at full speed, each round's p99, the median of them
+            "api_p99_ms_beside_stream": round(
+                Rounds(
+                    tuple(percentile(r.api_ms, 99) for r in runs["scorer+api"] if r.api_ms)
+                ).median,
+                1,
+            )
+            if any(r.api_ms for r in runs["scorer+api"])
+            else None,
             "rounds": sizes.rounds,
             "events_per_run": sizes.throughput_events,
             "exactly_once_checked": not self.problems,
