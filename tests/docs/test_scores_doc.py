@@ -33,5 +33,7 @@ def test_it_defines_occurred_at_and_says_where_the_cards_live() -> None:
 
 
 def test_the_contract_and_the_readme_link_it() -> None:
-    assert "docs/scores.md" in (REPO / "schemas" / "README.md").read_text(encoding="utf-8")
+    contract = (REPO / "schemas" / "README.md").read_text(encoding="utf-8")
+    assert "docs/scores.md#where-model-cards-live-including-past-ones" in contract
+    assert "## Where model cards live, including past ones" in DOC
     assert "docs/scores.md" in (REPO / "README.md").read_text(encoding="utf-8")
