@@ -73,7 +73,7 @@ class AtLeastOnceDelivery:
         producer, writer, consumer = self._producer, self._writer, self._consumer
         timeout = self._settings.kafka_timeout_s
         try:
-            writer.write(messages, outcome.records, time.monotonic() + timeout)
+            writer.write(messages, outcome, time.monotonic() + timeout)
             remaining = producer.flush(timeout)
         except BatchAborted as failed:
             remaining, writer.last_delivery_error = 0, failed.error_name

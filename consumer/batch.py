@@ -43,6 +43,7 @@ class OutboundRecord:
     value: bytes | None
     headers: list[tuple[str, str | bytes | None]] | None = None
     timestamp_ms: int | None = None  # None: the producer stamps the current time
+    partition: int | None = None  # None: the partitioner chooses (by key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,18 +54,28 @@ class ScoredFact:
     model_version: str
     probability_of_default: float
     occurred_at_epoch_s: float
+    out_of_range: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class BatchOutcome:
     """Every input message of a batch ends up in `records` exactly once: as a score or as a
-    dead letter, in input order (so per-key order is kept on the output topic)."""
+    dead letter, in input order (so per-key order is kept on the output topic); except an
+    upstream duplicate of an event already scored, whose position is in `skipped` and which
+    has no record at all. With deduplication on, each score's event id also goes to
+    `changelog`, written in the same transaction."""
 
     records: list[OutboundRecord]
     scored: list[ScoredFact] = field(default_factory=list)
     dead_letter_reasons: list[str] = field(default_factory=list)
+    skipped: tuple[int, ...] = ()  # input positions of upstream duplicates
+    changelog: list[OutboundRecord] = field(default_factory=list)
     scoring_seconds: float = 0.0
     drift: BinCounts | None = None  # the published scores' bins; added to the window on commit
+
+    @property
+    def duplicates(self) -> int:
+        return len(self.skipped)
 
 
 class BatchProcessor(Protocol):

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
-from consumer.batch import InboundMessage, OutboundRecord
+from consumer.batch import BatchOutcome, InboundMessage, OutboundRecord
 from consumer.kafka_calls import kafka_error
 from consumer.kafka_errors import BatchAborted, FatalKafkaError, UnwritableRecordError
 from consumer.metrics import ScorerMetrics
@@ -75,16 +75,26 @@ class BatchWriter:
         self.last_delivery_error: str | None = None
 
     def write(
+        self, messages: Sequence[InboundMessage], outcome: BatchOutcome, deadline: float
+    ) -> None:
+        """Produce one output per input but the skipped upstream duplicates, then the
+        changelog of scored ids (delivery is reported later, in flush or commit)."""
+        skipped = set(outcome.skipped)
+        kept = [message for i, message in enumerate(messages) if i not in skipped]
+        if len(outcome.records) != len(kept):
+            raise ValueError(f"{len(outcome.records)} outputs for {len(kept)} inputs")
+        self.failed_deliveries = 0
+        self.last_delivery_error = None
+        self._write_outputs(kept, outcome.records, deadline)
+        for record in outcome.changelog:
+            self._write_changelog(record, position_of(messages[0]), deadline)
+
+    def _write_outputs(
         self,
         messages: Sequence[InboundMessage],
         records: Sequence[OutboundRecord],
         deadline: float,
     ) -> None:
-        """Produce one output per input (delivery is reported later, in flush or commit)."""
-        if len(records) != len(messages):
-            raise ValueError(f"{len(records)} outputs for {len(messages)} inputs")
-        self.failed_deliveries = 0
-        self.last_delivery_error = None
         for message, record in zip(messages, records, strict=True):
             position = position_of(message)
             refusals = self._refusals.get(position)
@@ -99,6 +109,26 @@ class BatchWriter:
                 refusals.output = self._max_attempts  # the client refuses it now and forever
                 self._refused(position, refusals, error.name(), record.topic)
                 self._write_fallback(message, position, refusals, deadline)
+
+    def _write_changelog(
+        self, record: OutboundRecord, batch: RecordPosition, deadline: float
+    ) -> None:
+        """A scored id. Not a record of an input: refused outright, the changelog topic is
+        misconfigured (an ACL, a deleted topic) and scoring stops rather than forget ids;
+        a failed delivery fails the attempt, which the delivery mode retries."""
+
+        def on_delivery(error: KafkaError | None, _msg: Message) -> None:
+            if error is not None:
+                self.failed_deliveries += 1
+                self.last_delivery_error = f"{record.topic}: {error.name()}"
+
+        try:
+            produce_record(self._producer, record, on_delivery, deadline)
+        except QueueFullError:
+            raise BatchAborted("produce", "_QUEUE_FULL") from None
+        except KafkaException as exc:
+            error = self._classify_local(exc, "produce")
+            raise UnwritableRecordError(*batch, f"{record.topic}: {error.name()}") from exc
 
     def forget(self, messages: Iterable[InboundMessage]) -> None:
         """The batch is committed: its inputs' refusals are history."""

@@ -94,7 +94,7 @@ class ExactlyOnceDelivery:
         deadline = time.monotonic() + self._transaction_s
         self._begin(producer)
         try:
-            writer.write(messages, outcome.records, deadline)
+            writer.write(messages, outcome, deadline)
             offsets = batch_next_offsets(messages)
             group = consumer.consumer_group_metadata()
             self._calls.in_transaction(

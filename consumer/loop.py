@@ -22,6 +22,7 @@ from collections.abc import Callable
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from consumer.batch import BatchOutcome, BatchProcessor
+from consumer.dedup import ChangelogError
 from consumer.delivery_mode import DeliveryMode, FaultInjector, delivery_mode_for
 from consumer.drift import DriftMonitor
 from consumer.health import Readiness
@@ -33,7 +34,7 @@ from consumer.liveness import Liveness
 from consumer.metrics import ScorerMetrics
 from consumer.partition_tracker import PartitionTracker
 from consumer.produce import produce_record
-from consumer.rewind import seek
+from consumer.rewind import rewind, seek
 from consumer.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -152,18 +153,30 @@ class ScoringLoop:
             return
         self._metrics.events_consumed.inc(self._tracker.first_reads(messages))
         self._metrics.batch_events.observe(len(messages))
-        outcome = self._process_batch(messages)
+        try:
+            outcome = self._process_batch(messages)
+        except ChangelogError as error:
+            # The ids scored before could not be read (a broker away): nothing of this batch
+            # was written, so read it again later, like a batch that could not be published.
+            logger.warning("changelog of scored ids unreadable; batch will be read again")
+            self._readiness.set_broker_reachable(False, str(error))
+            rewind(consumer, messages, self._tracker.assigned)
+            self._pause_before_retry()
+            return
         self._metrics.scoring_duration.observe(outcome.scoring_seconds)
         if self._delivery.publish(messages, outcome):
             self._retry_backoff_s = INITIAL_BACKOFF_S
             self._readiness.set_broker_reachable(True)
             self._record_outcome(outcome)
         else:
-            # Rolled back and rewound: read it again after a pause, so a broker away is not
-            # hammered; a stop request cuts the pause short (nothing is open any more).
-            self._metrics.kafka_retries.labels("batch").inc()
-            self._stop.wait(self._retry_backoff_s)
-            self._retry_backoff_s = min(self._retry_backoff_s * 2, MAX_BACKOFF_S)
+            self._pause_before_retry()
+
+    def _pause_before_retry(self) -> None:
+        """The batch was rolled back and rewound: read it again after a pause, so a broker away
+        is not hammered; a stop request cuts the pause short (nothing is open any more)."""
+        self._metrics.kafka_retries.labels("batch").inc()
+        self._stop.wait(self._retry_backoff_s)
+        self._retry_backoff_s = min(self._retry_backoff_s * 2, MAX_BACKOFF_S)
 
     def _usable(self, msg: Message) -> bool:
         error = msg.error()
@@ -201,8 +214,12 @@ class ScoringLoop:
             metrics.events_scored.labels(fact.decision, fact.model_version).inc()
             metrics.probability_of_default.observe(fact.probability_of_default)
             metrics.end_to_end_latency.observe(max(0.0, now - fact.occurred_at_epoch_s))
+            for field in fact.out_of_range:
+                metrics.out_of_range.labels(field).inc()
         for reason in outcome.dead_letter_reasons:
             metrics.dead_letters.labels(reason).inc()
+        if outcome.duplicates:
+            metrics.duplicates.inc(outcome.duplicates)
         if self._drift is not None and outcome.drift is not None:
             self._drift.add(outcome.drift)
             self._drift.publish(metrics.population_stability_index)

@@ -36,6 +36,18 @@ class ScorerMetrics:
             ["reason"],
             registry=registry,
         )
+        self.duplicates = Counter(
+            "loan_scorer_duplicates",
+            "Upstream duplicates skipped: events whose event_id was already scored within the "
+            "dedup window (no second score).",
+            registry=registry,
+        )
+        self.out_of_range = Counter(
+            "loan_scorer_out_of_range",
+            "Scored events with an input field outside the model's training range, by field.",
+            ["field"],
+            registry=registry,
+        )
         self.transactions = Counter(
             "loan_scorer_transactions",
             "Kafka transactions (or at-least-once batches) ended, by outcome.",

@@ -1,8 +1,10 @@
 """One micro-batch from raw records to the records to publish: decode, validate, score, encode.
 
-Pure apart from the clock it is given: no Kafka here, so every branch (valid, each kind of invalid,
-a record the model cannot score) is unit-tested on plain objects. Every input record yields
-exactly one output record, a `LoanScored` or a dead letter, in input order.
+Pure apart from the clock it is given and, with deduplication on, the changelog its seen-events
+store restores from: no Kafka here, so every branch (valid, each kind of invalid, a record the
+model cannot score, an upstream duplicate) is unit-tested on plain objects. Every input record
+yields exactly one output record, a `LoanScored` or a dead letter, in input order, except an
+upstream duplicate of an event already scored, which yields none and is counted.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from consumer.batch import (
     ScoredFact,
     header_list,
 )
+from consumer.dedup import SeenEvents, changelog_value
 from consumer.drift import DriftMonitor
 from consumer.scored_event import contract_rejection, loan_scored_event
 from schemas.application_v1 import LoanApplicationSubmitted
@@ -59,7 +62,13 @@ class ScoringPipeline:
         dlq_topic: str,
         clock: Clock = _utc_now,
         drift: DriftMonitor | None = None,
+        seen: SeenEvents | None = None,
+        changelog_topic: str | None = None,
     ) -> None:
+        if (seen is None) != (changelog_topic is None):
+            raise ValueError("deduplication needs both the seen-events store and its changelog")
+        self._seen = seen
+        self._changelog_topic = changelog_topic
         self._model = model
         self._policy = policy
         self._output_topic = output_topic
@@ -73,17 +82,29 @@ class ScoringPipeline:
         dead_letter_reasons: list[str] = []
         applications: list[LoanApplicationSubmitted] = []
         positions: list[int] = []
+        if self._seen is not None:
+            self._seen.prepare((int(m.partition() or 0), int(m.offset() or 0)) for m in messages)
+        in_batch: set[tuple[int, str]] = set()
+        skipped: list[int] = []
         for position, message in enumerate(messages):
             try:
-                applications.append(decode_application(_as_bytes(message.value())))
+                application = decode_application(_as_bytes(message.value()))
             except EventDecodeError as error:
                 records[position] = self._dead_letter(message, error)
                 dead_letter_reasons.append(error.reason.value)
-            else:
-                positions.append(position)
+                continue
+            if self._seen is not None:
+                partition, event_id = int(message.partition() or 0), str(application.event_id)
+                if (partition, event_id) in in_batch or self._seen.seen(partition, event_id):
+                    skipped.append(position)
+                    continue
+                in_batch.add((partition, event_id))
+            applications.append(application)
+            positions.append(position)
 
         scored: list[ScoredFact] = []
         scored_applications: list[LoanApplicationSubmitted] = []
+        changelog: list[OutboundRecord] = []
         for position, application, outcome in zip(
             positions,
             applications,
@@ -114,13 +135,17 @@ class ScoringPipeline:
                     model_version=outcome.model_version,
                     probability_of_default=outcome.probability_of_default,
                     occurred_at_epoch_s=application.occurred_at.timestamp(),
+                    out_of_range=outcome.out_of_range,
                 )
             )
             scored_applications.append(application)
+            changelog.extend(self._remember(message, application))
         return BatchOutcome(
             records=[record for record in records if record is not None],
             scored=scored,
             dead_letter_reasons=dead_letter_reasons,
+            skipped=tuple(skipped),
+            changelog=changelog,
             scoring_seconds=time.perf_counter() - started,
             drift=self._drift.bin(
                 build_features(scored_applications),
@@ -129,6 +154,24 @@ class ScoringPipeline:
             if self._drift is not None and scored
             else None,
         )
+
+    def _remember(
+        self, message: InboundMessage, application: LoanApplicationSubmitted
+    ) -> list[OutboundRecord]:
+        """The changelog record of a scored event (none when deduplication is off), to the
+        changelog partition numbered like the input's, committed with the score."""
+        if self._seen is None or self._changelog_topic is None:
+            return []
+        partition = int(message.partition() or 0)
+        self._seen.remember(partition, str(application.event_id))
+        return [
+            OutboundRecord(
+                topic=self._changelog_topic,
+                key=str(application.event_id).encode(),
+                value=changelog_value(application.application_id),
+                partition=partition,
+            )
+        ]
 
     def _score_record(
         self, application: LoanApplicationSubmitted, result: ScoreResult

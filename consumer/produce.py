@@ -25,6 +25,8 @@ def produce_record(
     """Produce one record, serving delivery reports while the local queue is full; with a
     `deadline` (time.monotonic()), raise `QueueFullError` once it has passed. A refusal by the
     client (too large, an invalid argument) raises KafkaException, as produce() does."""
+    # -1 (RD_KAFKA_PARTITION_UA): the partitioner chooses, by key.
+    partition = -1 if record.partition is None else record.partition
     while True:
         try:
             producer.produce(
@@ -32,6 +34,7 @@ def produce_record(
                 value=record.value,
                 key=record.key,
                 headers=record.headers,
+                partition=partition,
                 timestamp=record.timestamp_ms or 0,  # 0: librdkafka stamps the current time
                 on_delivery=on_delivery,
             )

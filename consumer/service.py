@@ -22,6 +22,7 @@ from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector,
 from consumer.api.app import create_app
 from consumer.api.server import ApiServer
 from consumer.api.state import ApiState
+from consumer.dedup import KafkaChangelogReader, SeenEvents
 from consumer.drift import DriftMonitor
 from consumer.health import Readiness
 from consumer.input_topic_check import InputTopicCheck
@@ -66,12 +67,27 @@ def assemble_loop(
     liveness: Liveness | None = None,
 ) -> ScoringLoop:
     """The pipeline and the Kafka loop around it, as the service runs them (and the tests)."""
+    seen: SeenEvents | None = None
+    if settings.dedup_window_s > 0:
+        reader = KafkaChangelogReader(
+            {
+                **settings.kafka_common_config(),
+                "client.id": f"loan-scorer-{settings.instance_id}-dedup",
+            },
+            settings.changelog_topic,
+            input_topic=settings.input_topic,
+            window_s=settings.dedup_window_s,
+            timeout_s=settings.kafka_timeout_s,
+        )
+        seen = SeenEvents(reader, settings.dedup_window_s)
     pipeline = ScoringPipeline(
         assets.model,
         assets.policy,
         output_topic=settings.output_topic,
         dlq_topic=settings.dlq_topic,
         drift=drift,
+        seen=seen,
+        changelog_topic=settings.changelog_topic if seen is not None else None,
     )
     return ScoringLoop(
         settings,

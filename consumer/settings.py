@@ -70,6 +70,11 @@ class Settings(BaseSettings):
     # deployment re-scores the topic's whole retention); "latest" scores only what arrives next.
     auto_offset_reset: AutoOffsetReset = "earliest"
 
+    # Upstream duplicates: an event_id scored within this window gets no second score (0: off).
+    # The scored ids live in a compacted changelog topic (default: INPUT_TOPIC.scored-ids).
+    dedup_window_s: Annotated[float, Field(ge=0, le=90 * 86_400)] = 7 * 86_400.0
+    dedup_topic: str | None = None
+
     batch_max_events: Annotated[int, Field(ge=1, le=100_000)] = 500
     batch_linger_ms: Annotated[int, Field(ge=0, le=60_000)] = 20
     shutdown_timeout_s: Annotated[float, Field(gt=0, le=600)] = 20.0
@@ -128,14 +133,21 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _topics_differ(self) -> Settings:
-        topics = [self.input_topic, self.output_topic, self.dlq_topic]
+        topics = [self.input_topic, self.output_topic, self.dlq_topic, self.changelog_topic]
         if len(set(topics)) != len(topics):
-            raise ValueError("input, output and dead-letter topics must be three different topics")
+            raise ValueError(
+                "input, output, dead-letter and dedup changelog topics must all be different"
+            )
         if (self.kafka_sasl_password is None) != (self.kafka_sasl_username is None):
             raise ValueError(
                 "set both LOAN_SCORER_KAFKA_SASL_USERNAME and ..._PASSWORD, or neither"
             )
         return self
+
+    @property
+    def changelog_topic(self) -> str:
+        """Where the ids of scored events are kept for deduplication."""
+        return self.dedup_topic or f"{self.input_topic}.scored-ids"
 
     @property
     def transactional_id(self) -> str:

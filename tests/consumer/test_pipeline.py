@@ -153,3 +153,66 @@ def test_a_dead_letter_is_logged_with_its_id_and_reason_but_no_applicant_data(
     assert record.reason == "schema_violation"  # type: ignore[attr-defined]
     assert "finances.monthly_income" in record.error  # type: ignore[attr-defined]
     assert "4321" not in str(record.__dict__)
+
+
+class _Changelog:
+    def __init__(self, committed: dict[str, float] | None = None) -> None:
+        self.committed = committed or {}
+
+    def read(self, partition: int, since_epoch_s: float) -> dict[str, float]:
+        return dict(self.committed)
+
+
+def _deduplicating(model_dir: Path, committed: dict[str, float] | None = None) -> ScoringPipeline:
+    from consumer.dedup import SeenEvents
+
+    assets = load_assets(Settings.model_validate({"model_dir": model_dir}))
+    return ScoringPipeline(
+        assets.model,
+        assets.policy,
+        output_topic="out",
+        dlq_topic="dlq",
+        clock=lambda: NOW,
+        seen=SeenEvents(_Changelog(committed), window_s=3600, clock=NOW.timestamp),
+        changelog_topic="in.scored-ids",
+    )
+
+
+def test_an_upstream_duplicate_gets_no_second_score(model_dir: Path) -> None:
+    pipeline = _deduplicating(model_dir)
+    event = orjson.dumps(example_application())
+    second = example_application(
+        application_id="app-2", event_id="5a0c6f1e-2f4b-4d39-8f53-0c7e4b2f9a11"
+    )
+    other = orjson.dumps(second)
+    outcome = pipeline(
+        [FakeMessage(event, off=0), FakeMessage(other, off=1), FakeMessage(event, off=2)]
+    )
+    scores = outcome.records
+    changelog = outcome.changelog
+    assert outcome.skipped == (2,)
+    assert [decode_loan_scored(r.value).application_id for r in scores] == ["app-000001", "app-2"]
+    assert outcome.duplicates == 1
+    # Each scored id goes to the changelog partition numbered like its input partition.
+    assert [(r.key, r.partition) for r in changelog] == [
+        (str(example_application()["event_id"]).encode(), 2),
+        (second["event_id"].encode(), 2),
+    ]
+    # And the next batch still knows them.
+    assert pipeline([FakeMessage(event, off=3)]).duplicates == 1
+
+
+def test_an_id_in_the_changelog_from_before_a_restart_is_a_duplicate(model_dir: Path) -> None:
+    event_id = str(example_application()["event_id"])
+    pipeline = _deduplicating(model_dir, {event_id: NOW.timestamp() - 60})
+    outcome = pipeline([FakeMessage(orjson.dumps(example_application()), off=40)])
+    assert (outcome.records, outcome.duplicates) == ([], 1)
+
+
+def test_a_dead_lettered_event_is_not_remembered(model_dir: Path) -> None:
+    pipeline = _deduplicating(model_dir)
+    broken = example_application()
+    broken["loan"]["amount"] = "1000"  # a string: schema violation
+    outcome = pipeline([FakeMessage(orjson.dumps(broken), off=0)])
+    assert [r.topic for r in outcome.records] == ["dlq"]
+    assert outcome.duplicates == 0

@@ -56,7 +56,8 @@ def test_environment_variables_override_defaults(monkeypatch: pytest.MonkeyPatch
         ("LOAN_SCORER_KAFKA_EXTRA_CONFIG", "not json", "JSON object"),
         ("LOAN_SCORER_KAFKA_EXTRA_CONFIG", '["a"]', "JSON object"),
         ("LOAN_SCORER_KAFKA_EXTRA_CONFIG", '{"enable.idempotence": false}', "enable.idempotence"),
-        ("LOAN_SCORER_OUTPUT_TOPIC", "loan-applications", "three different topics"),
+        ("LOAN_SCORER_OUTPUT_TOPIC", "loan-applications", "must all be different"),
+        ("LOAN_SCORER_DEDUP_TOPIC", "loan-scores", "must all be different"),
     ],
 )
 def test_invalid_configuration_is_refused_naming_the_setting(

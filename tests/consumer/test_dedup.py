@@ -1,0 +1,99 @@
+"""Which events count as upstream duplicates, and when memory is rebuilt from the changelog."""
+
+from __future__ import annotations
+
+import pytest
+
+from consumer.dedup import SeenEvents, changelog_value
+
+
+class FakeChangelog:
+    """What the changelog holds per partition, and how often it was read."""
+
+    def __init__(self, committed: dict[int, dict[str, float]] | None = None) -> None:
+        self.committed = committed or {}
+        self.reads: list[tuple[int, float]] = []
+
+    def read(self, partition: int, since_epoch_s: float) -> dict[str, float]:
+        self.reads.append((partition, since_epoch_s))
+        return {k: t for k, t in self.committed.get(partition, {}).items() if t >= since_epoch_s}
+
+
+class Clock:
+    def __init__(self, now: float = 1_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def first_time(seen: SeenEvents, partition: int, event_id: str) -> bool:
+    """What the pipeline does for a scored event: check, then remember."""
+    if seen.seen(partition, event_id):
+        return False
+    seen.remember(partition, event_id)
+    return True
+
+
+def test_an_id_is_new_once_then_a_duplicate_within_the_window() -> None:
+    clock = Clock()
+    seen = SeenEvents(FakeChangelog(), window_s=60, clock=clock)
+    seen.prepare([(0, 0), (0, 1)])
+    assert not seen.seen(0, "a")
+    seen.remember(0, "a")
+    assert seen.seen(0, "a")  # twice in one batch
+    seen.prepare([(0, 2)])
+    assert seen.seen(0, "a")  # in the next batch
+    clock.now += 61
+    seen.prepare([(0, 3)])
+    assert not seen.seen(0, "a")  # outside the window: scored again
+
+
+def test_ids_committed_before_a_restart_or_by_another_member_are_duplicates() -> None:
+    clock = Clock()
+    changelog = FakeChangelog({0: {"old": clock.now - 10, "ancient": clock.now - 1_000}})
+    seen = SeenEvents(changelog, window_s=60, clock=clock)
+    seen.prepare([(0, 500)])
+    assert changelog.reads == [(0, clock.now - 60)]
+    assert not first_time(seen, 0, "old")
+    assert first_time(seen, 0, "ancient")
+
+
+def test_partitions_are_separate() -> None:
+    seen = SeenEvents(FakeChangelog(), window_s=60, clock=Clock())
+    seen.prepare([(0, 0), (1, 0)])
+    assert first_time(seen, 0, "a")
+    assert first_time(seen, 1, "a")
+
+
+def test_memory_is_rebuilt_after_a_rewind_so_an_aborted_batch_is_forgotten() -> None:
+    changelog = FakeChangelog()
+    seen = SeenEvents(changelog, window_s=60, clock=Clock())
+    seen.prepare([(0, 10), (0, 11)])
+    assert first_time(seen, 0, "aborted")  # this batch's transaction is then aborted
+    seen.prepare([(0, 10), (0, 11)])  # the loop rewound to 10: not the expected 12
+    assert len(changelog.reads) == 2
+    assert first_time(seen, 0, "aborted")  # scored again, once
+
+
+def test_consecutive_batches_do_not_reread_the_changelog() -> None:
+    changelog = FakeChangelog()
+    seen = SeenEvents(changelog, window_s=60, clock=Clock())
+    for start in range(0, 30, 3):
+        seen.prepare([(0, start), (0, start + 1), (0, start + 2)])
+    assert len(changelog.reads) == 1
+
+
+def test_a_forgotten_partition_is_restored_when_it_comes_back() -> None:
+    changelog = FakeChangelog()
+    seen = SeenEvents(changelog, window_s=60, clock=Clock())
+    seen.prepare([(3, 0)])
+    seen.forget([3])
+    with pytest.raises(KeyError):
+        first_time(seen, 3, "a")
+    seen.prepare([(3, 1)])
+    assert len(changelog.reads) == 2
+
+
+def test_the_changelog_value_is_never_a_tombstone() -> None:
+    assert changelog_value("app-1") == b'{"application_id":"app-1"}'
