@@ -48,7 +48,7 @@ typecheck: install ## mypy --strict over every package and the tests
 
 .PHONY: test
 test: install lint typecheck model ## Lint, type-check and run every test against a real Kafka broker
-	scripts/with-kafka.sh $(BIN)/pytest --cov --cov-report=term
+	scripts/with-kafka.sh $(BIN)/pytest --cov --cov-report=term -m "not soak"
 
 .PHONY: bench
 bench: install model ## Throughput, latency and cost on a broker of its own (port 29092; 5-8 min); BENCH_ARGS=--quick
@@ -59,6 +59,11 @@ bench: install model ## Throughput, latency and cost on a broker of its own (por
 soak-rss: install model ## The scorer's RSS over a 10-minute steady run must stay flat (growth < 5 %)
 	env -u LOAN_SCORER_KAFKA_BOOTSTRAP_SERVERS KAFKA_PORT=$(BENCH_KAFKA_PORT) \
 		scripts/with-kafka.sh $(BIN)/python -m benchmarks.soak --model-dir $(MODEL_DIR)
+
+.PHONY: soak
+soak: install model ## The fault suite (tests/faults) with 20,000 events per fault; rows in build/fault-report.json
+	FAULT_EVENTS=$${FAULT_EVENTS:-20000} FAULT_REPORT=build/fault-report.json \
+		$(BIN)/pytest tests/faults -v -o timeout=1800
 
 .PHONY: demo
 demo: install model ## The main job end to end: broker, scorer, real applications replayed, summary

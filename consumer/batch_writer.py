@@ -130,6 +130,10 @@ class BatchWriter:
             error = self._classify_local(exc, "produce")
             raise UnwritableRecordError(*batch, f"{record.topic}: {error.name()}") from exc
 
+    def adopt(self, previous: BatchWriter) -> None:
+        """Carry the refusals counted by the writer of a replaced producer."""
+        self._refusals.update(previous._refusals)
+
     def forget(self, messages: Iterable[InboundMessage]) -> None:
         """The batch is committed: its inputs' refusals are history."""
         for message in messages:

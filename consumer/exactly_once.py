@@ -20,17 +20,19 @@ import threading
 import time
 from collections.abc import Sequence
 
-from confluent_kafka import Consumer, KafkaException, Message, Producer
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer
 
 from consumer.batch import BatchOutcome
 from consumer.batch_writer import BatchWriter
 from consumer.delivery_mode import ClientErrorCallback, FaultInjector
+from consumer.freeze_detector import FreezeDetector
 from consumer.health import Readiness
 from consumer.kafka_calls import KafkaCalls, kafka_error
 from consumer.kafka_config import producer_config
 from consumer.kafka_errors import (
     BatchAborted,
     FatalKafkaError,
+    ProducerWedgedError,
     StopScoringError,
     TransactionStateError,
 )
@@ -38,10 +40,25 @@ from consumer.liveness import Liveness
 from consumer.metrics import ScorerMetrics
 from consumer.offsets import Position, batch_next_offsets
 from consumer.partition_tracker import PartitionTracker
-from consumer.rewind import rewind
+from consumer.rewind import rewind, rewind_to_committed
 from consumer.settings import Settings
 
 logger = logging.getLogger(__name__)
+
+# Fatal errors that mean "this producer's epoch or transaction is no longer the coordinator's",
+# which a new producer (init_transactions, KIP-360/588 epoch bump) recovers from. librdkafka
+# reports the coordinator timing a transaction out while the broker was away as any of these.
+RECOVERABLE_FENCES = frozenset(
+    {
+        KafkaError._FENCED,
+        KafkaError.INVALID_TXN_STATE,
+        KafkaError.INVALID_PRODUCER_EPOCH,
+        KafkaError.PRODUCER_FENCED,
+        KafkaError.INVALID_PRODUCER_ID_MAPPING,
+    }
+)
+# Producers replaced in a row without a committed batch before the loop gives up (exit 1).
+MAX_REPLACEMENTS = 3
 
 
 class ExactlyOnceDelivery:
@@ -70,10 +87,21 @@ class ExactlyOnceDelivery:
         self._writer: BatchWriter | None = None
         self._consumer: Consumer | None = None
         self._in_transaction = False
+        self._stop = threading.Event()
+        self._liveness = Liveness()
+        # Producers stuck in a librdkafka call are kept referenced, never destroyed: destroying
+        # one would block on the very call that is stuck.
+        self._abandoned: list[Producer] = []
+        self._freezes = FreezeDetector()
+        self._replaced_in_a_row = 0
+        self._began_at = time.monotonic()
 
     def open(self, stop: threading.Event, liveness: Liveness) -> bool:
         """Register our transactional.id, fencing any zombie with the same id and aborting its
         open transaction; waits for the broker as long as it takes (not ready meanwhile)."""
+        self._stop, self._liveness = stop, liveness
+        if not self._abandoned:
+            self._freezes.start()
         producer = Producer({**producer_config(self._settings), "error_cb": self._on_client_error})
         self._producer = producer
         self._writer = BatchWriter(
@@ -91,7 +119,8 @@ class ExactlyOnceDelivery:
 
     def publish(self, messages: Sequence[Message], outcome: BatchOutcome) -> bool:
         producer, consumer, writer = self._parts()
-        deadline = time.monotonic() + self._transaction_s
+        self._began_at = time.monotonic()
+        deadline = self._began_at + self._transaction_s
         self._begin(producer)
         try:
             writer.write(messages, outcome, deadline)
@@ -104,14 +133,21 @@ class ExactlyOnceDelivery:
             )
             self._calls.in_transaction("commit_transaction", self._commit, deadline)
         except BatchAborted as aborted:
-            self._abort(producer)
+            replaced = self._end_failed_transaction(producer)
             self._readiness.set_broker_reachable(False, str(aborted))
-            rewind(consumer, messages, self._tracker.assigned, self._fault_injector)
+            self._rewind(messages, replaced)
+            return False
+        except ProducerWedgedError as wedged:
+            self._rewind(messages, self._replace_producer(wedged))
+            return False
+        except FatalKafkaError as fatal:
+            self._rewind(messages, self._recover_from_fence(fatal))
             return False
         except StopScoringError:
             self._abort_quietly()
             raise
         self._in_transaction = False
+        self._replaced_in_a_row = 0
         writer.forget(messages)
         self._metrics.transactions.labels("committed").inc()
         return True
@@ -122,10 +158,79 @@ class ExactlyOnceDelivery:
             self._writer.forget_partitions(partitions)
 
     def close(self) -> None:
+        self._freezes.stop()
         self._abort_quietly()
-        if self._producer is not None:
+        if self._producer is not None and not self._abandoned:
             with contextlib.suppress(KafkaException, RuntimeError):
                 self._producer.flush(min(5.0, self._settings.kafka_timeout_s))
+
+    def _end_failed_transaction(self, producer: Producer) -> bool:
+        """Abort; a stuck abort or a fence that a new producer can recover from replaces it.
+        Returns whether the producer was replaced."""
+        try:
+            self._abort(producer)
+        except ProducerWedgedError as wedged:
+            return self._replace_producer(wedged)
+        except FatalKafkaError as fatal:
+            return self._recover_from_fence(fatal)
+        return False
+
+    def _recover_from_fence(self, fatal: FatalKafkaError) -> bool:
+        """Replace the producer after a recoverable fence; raise `fatal` otherwise."""
+        if not self._fenced_by_a_timeout(fatal):
+            self._abort_quietly()
+            raise fatal
+        return self._replace_producer(ProducerWedgedError(str(fatal), self._transaction_s))
+
+    def _rewind(self, messages: Sequence[Message], producer_replaced: bool) -> None:
+        """Back to the batch's start after an abort we made; after a replaced producer, to the
+        committed offsets, since the old transaction may have been committed after all."""
+        _producer, consumer, _writer = self._parts_or_consumer()
+        if producer_replaced:
+            rewind_to_committed(consumer, self._tracker.assigned, self._settings.kafka_timeout_s)
+        else:
+            rewind(consumer, messages, self._tracker.assigned, self._fault_injector)
+
+    def _parts_or_consumer(self) -> tuple[Producer | None, Consumer, BatchWriter | None]:
+        if self._consumer is None:
+            raise RuntimeError("publish() needs attach() first")
+        return self._producer, self._consumer, self._writer
+
+    def _fenced_by_a_timeout(self, fatal: FatalKafkaError) -> bool:
+        """Fenced because the coordinator timed our transaction out while the broker was away
+        (KIP-588: it bumps the epoch), not because another instance took over: recoverable with
+        a new producer. A fence after this process was frozen (SIGSTOP, a long pause) is a
+        zombie's: final. librdkafka reports both as a fatal _FENCED."""
+        if fatal.error.code() not in RECOVERABLE_FENCES:
+            return False
+        if self._replaced_in_a_row >= MAX_REPLACEMENTS:
+            logger.error("producer replaced %d times in a row; stopping", MAX_REPLACEMENTS)
+            return False
+        if self._freezes.frozen_since(self._began_at):
+            logger.error("fenced after this process was frozen: a zombie; stopping")
+            return False
+        return True
+
+    def _replace_producer(self, wedged: ProducerWedgedError) -> bool:
+        """A new producer with our transactional.id: its init_transactions fences the stuck one
+        and has the coordinator abort its transaction, so nothing it wrote becomes visible."""
+        logger.error(
+            "producer stuck in a transactional call; replacing it",
+            extra={"operation": wedged.operation, "error": str(wedged)},
+        )
+        self._readiness.set_broker_reachable(False, str(wedged))
+        if self._producer is not None:
+            self._abandoned.append(self._producer)
+        old_writer = self._writer
+        self._replaced_in_a_row += 1
+        self._in_transaction = False
+        self._producer = None
+        if not self.open(self._stop, self._liveness):
+            return True  # stopping: the loop ends after this batch
+        if old_writer is not None and self._writer is not None:
+            self._writer.adopt(old_writer)
+        self._metrics.transactions.labels("aborted").inc()
+        return True
 
     def _parts(self) -> tuple[Producer, Consumer, BatchWriter]:
         if self._producer is None or self._writer is None or self._consumer is None:
@@ -170,6 +275,6 @@ class ExactlyOnceDelivery:
                 time.monotonic() + min(10.0, self._settings.kafka_timeout_s),
             )
             self._metrics.transactions.labels("aborted").inc()
-        except StopScoringError as error:
+        except (StopScoringError, ProducerWedgedError) as error:
             logger.warning("could not abort the open transaction", extra={"error": str(error)})
         self._in_transaction = False

@@ -6,6 +6,11 @@ transaction, so they raise `BatchAborted`; retriable errors are retried with exp
 but only until a deadline: retrying a call inside a transaction past the transaction's own timeout
 cannot succeed (the coordinator has aborted it by then), so the caller passes that deadline.
 Every retry is counted in `loan_scorer_kafka_retries_total{operation}`.
+
+Each call runs in a helper thread and is waited for no longer than its timeout plus
+`WEDGE_GRACE_S`: librdkafka can block in a transactional call past its own timeout while the
+coordinator is away (its issues 5456 and 5511), and a loop blocked there forever is the failure
+this module exists to prevent. Such a call raises `ProducerWedgedError`.
 """
 
 from __future__ import annotations
@@ -18,7 +23,12 @@ from collections.abc import Callable
 from confluent_kafka import KafkaError, KafkaException
 
 from consumer.health import Readiness
-from consumer.kafka_errors import BatchAborted, FatalKafkaError, TransactionStateError
+from consumer.kafka_errors import (
+    BatchAborted,
+    FatalKafkaError,
+    ProducerWedgedError,
+    TransactionStateError,
+)
 from consumer.metrics import ScorerMetrics
 
 logger = logging.getLogger(__name__)
@@ -26,6 +36,7 @@ logger = logging.getLogger(__name__)
 INITIAL_BACKOFF_S = 0.2
 MAX_BACKOFF_S = 10.0
 MIN_CALL_TIMEOUT_S = 0.5
+WEDGE_GRACE_S = 5.0
 
 # A call given the seconds it may block (librdkafka's transactional calls all take a timeout).
 TimedCall = Callable[[float], object]
@@ -51,12 +62,16 @@ class KafkaCalls:
         call_timeout_s: float,
         clock: Clock = time.monotonic,
         sleep: Sleep = time.sleep,
+        wedge_grace_s: float = WEDGE_GRACE_S,
+        wait: Callable[[threading.Event, float], object] = threading.Event.wait,
     ) -> None:
         self._metrics = metrics
         self._readiness = readiness
         self._call_timeout_s = call_timeout_s
         self._clock = clock
         self._sleep = sleep
+        self._wedge_grace_s = wedge_grace_s
+        self._wait = wait
 
     def in_transaction(self, operation: str, call: TimedCall, deadline: float) -> None:
         """A call inside the open transaction; raises `BatchAborted` when it must be aborted
@@ -64,7 +79,7 @@ class KafkaCalls:
         backoff = INITIAL_BACKOFF_S
         while True:
             try:
-                call(self._timeout_until(deadline))
+                self._bounded(operation, call, self._timeout_until(deadline))
             except KafkaException as exc:
                 error = kafka_error(exc)
                 if error.fatal():
@@ -94,11 +109,15 @@ class KafkaCalls:
         backoff = INITIAL_BACKOFF_S
         while True:
             try:
-                call(self._timeout_until(deadline))
+                self._bounded("abort_transaction", call, self._timeout_until(deadline))
             except KafkaException as exc:
                 error = kafka_error(exc)
                 if error.fatal():
                     raise FatalKafkaError(error, "abort_transaction") from exc
+                if error.code() == KafkaError._CONFLICT:
+                    # A commit that timed out is still running inside librdkafka: its outcome is
+                    # unknown, and only a new producer's init_transactions settles it.
+                    raise ProducerWedgedError("abort_transaction", 0) from exc
                 if not error.retriable() or self._clock() + backoff >= deadline:
                     raise TransactionStateError(
                         f"abort_transaction failed: {error.name()}: {error.str()}"
@@ -128,11 +147,32 @@ class KafkaCalls:
                     raise FatalKafkaError(error, operation) from exc
                 self._retrying(operation, error, backoff)
                 on_wait()
-                stop.wait(backoff)
+                self._wait(stop, backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_S)
             else:
                 return True
         return False
+
+    def _bounded(self, operation: str, call: TimedCall, timeout: float) -> None:
+        """`call(timeout)` in a helper thread, waited for at most `timeout + WEDGE_GRACE_S`."""
+        outcome: list[BaseException | None] = []
+
+        def target() -> None:
+            try:
+                call(timeout)
+            except BaseException as error:  # handed to the caller's thread
+                outcome.append(error)
+            else:
+                outcome.append(None)
+
+        worker = threading.Thread(target=target, name=f"kafka-{operation}", daemon=True)
+        worker.start()
+        worker.join(timeout + self._wedge_grace_s)
+        if not outcome:
+            self._metrics.kafka_retries.labels("producer_replaced").inc()
+            raise ProducerWedgedError(operation, timeout + self._wedge_grace_s)
+        if outcome[0] is not None:
+            raise outcome[0]
 
     def _timeout_until(self, deadline: float) -> float:
         return max(MIN_CALL_TIMEOUT_S, min(self._call_timeout_s, deadline - self._clock()))

@@ -50,6 +50,20 @@ class UnwritableRecordError(StopScoringError):
         self.offset = offset
 
 
+class ProducerWedgedError(Exception):
+    """A transactional call did not return within its own timeout plus a grace period.
+
+    librdkafka can block in `send_offsets_to_transaction` past its timeout while the group
+    coordinator is away (librdkafka issues 5456 and 5511, open in 2.16). The call cannot be
+    interrupted, so the producer is abandoned and a new one with the same transactional.id fences
+    it (the coordinator aborts its transaction); the batch is read again.
+    """
+
+    def __init__(self, operation: str, waited_s: float) -> None:
+        super().__init__(f"{operation} did not return within {waited_s:.0f} s")
+        self.operation = operation
+
+
 class BatchAborted(Exception):  # noqa: N818  # a control-flow signal, not a failure to report
     """The batch's transaction must be (or was) aborted; the batch will be read again."""
 

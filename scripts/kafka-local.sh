@@ -9,6 +9,7 @@
 #   up       format fresh storage in a temp folder, start, wait for metadata; down undoes it all
 #   stop     stop the broker, keep its data; start starts it again on the same data
 #   restart  stop + start (for fault tests)
+#   kill     kill -9 the broker JVM (a crash: no controlled shutdown), keep its data; start again
 #   status   exit 0 if the broker answers metadata requests
 #   topics   run kafka-topics against it, e.g. topics --create --topic t --partitions 6
 #
@@ -153,6 +154,19 @@ stop_broker() { # stop the process (SIGTERM, then SIGKILL after 30 s), keep its 
   rm -f "$STATE/pid"
 }
 
+kill_broker() { # SIGKILL the broker, as a crash would end it; keep its data
+  [[ -f "$STATE/pid" ]] || return 0
+  local pid
+  pid="$(cat "$STATE/pid")"
+  if kill -0 "$pid" 2>/dev/null; then
+    log "killing broker pid $pid with SIGKILL"
+    kill -KILL "$pid" 2>/dev/null || true
+    local deadline=$((SECONDS + 30))
+    while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.1; done
+  fi
+  rm -f "$STATE/pid"
+}
+
 down() { # stop the broker and delete its data
   stop_broker
   if [[ -f "$STATE/data_dir" ]]; then
@@ -188,7 +202,8 @@ case "${1:-}" in
   stop) stop_broker ;;
   start) [[ -f "$STATE/data_dir" ]] || die "no broker was set up on port $PORT"; pid_alive || start_broker ;;
   restart) restart ;;
+  kill) kill_broker ;;
   status) status ;;
   topics) shift; topics "$@" ;;
-  *) echo "usage: $0 fetch|up|down|stop|start|restart|status|topics ARGS..." >&2; exit 2 ;;
+  *) echo "usage: $0 fetch|up|down|stop|start|restart|kill|status|topics ARGS..." >&2; exit 2 ;;
 esac

@@ -10,7 +10,12 @@ from prometheus_client import CollectorRegistry
 
 from consumer.health import Readiness
 from consumer.kafka_calls import KafkaCalls
-from consumer.kafka_errors import BatchAborted, FatalKafkaError, TransactionStateError
+from consumer.kafka_errors import (
+    BatchAborted,
+    FatalKafkaError,
+    ProducerWedgedError,
+    TransactionStateError,
+)
 from consumer.metrics import ScorerMetrics
 
 
@@ -30,7 +35,14 @@ class FakeTime:
 def _calls(time: FakeTime) -> tuple[KafkaCalls, ScorerMetrics, Readiness]:
     metrics = ScorerMetrics(CollectorRegistry())
     readiness = Readiness()
-    calls = KafkaCalls(metrics, readiness, call_timeout_s=30, clock=time.clock, sleep=time.sleep)
+    calls = KafkaCalls(
+        metrics,
+        readiness,
+        call_timeout_s=30,
+        clock=time.clock,
+        sleep=time.sleep,
+        wait=lambda _stop, seconds: time.sleep(seconds),
+    )
     return calls, metrics, readiness
 
 
@@ -121,3 +133,34 @@ def test_init_transactions_waits_for_the_broker_until_stopped() -> None:
     assert not calls.until_stopped("init_transactions", call, stop, lambda: beats.append(1))
     assert len(beats) == 4
     assert not readiness.snapshot().broker_reachable
+
+
+def test_a_call_stuck_past_its_timeout_is_reported_wedged_not_waited_for() -> None:
+    """librdkafka issue 5456: send_offsets_to_transaction can ignore its timeout."""
+    metrics = ScorerMetrics(CollectorRegistry())
+    calls = KafkaCalls(metrics, Readiness(), call_timeout_s=0.01, wedge_grace_s=0.05)
+    release = threading.Event()
+    try:
+        with pytest.raises(ProducerWedgedError, match="send_offsets_to_transaction"):
+            calls.in_transaction(
+                "send_offsets_to_transaction", lambda _timeout: release.wait(), deadline=1e12
+            )
+        with pytest.raises(ProducerWedgedError, match="abort_transaction"):
+            calls.abort(lambda _timeout: release.wait(), deadline=1e12)
+    finally:
+        release.set()
+    replaced = metrics.registry.get_sample_value(
+        "loan_scorer_kafka_retries_total", {"operation": "producer_replaced"}
+    )
+    assert replaced == 2
+
+
+def test_an_abort_refused_because_a_timed_out_commit_still_runs_replaces_the_producer() -> None:
+    """After commit_transaction timed out, librdkafka goes on committing in the background and
+    refuses an abort with _CONFLICT: the outcome is unknown, so the producer is replaced."""
+    calls, _metrics, _readiness = _calls(FakeTime())
+    conflict = KafkaError(KafkaError._CONFLICT, "Conflicting commit_transaction API call")
+    attempts, call = _failing(conflict)
+    with pytest.raises(ProducerWedgedError):
+        calls.abort(call, 1e9)  # type: ignore[arg-type]
+    assert len(attempts) == 1
