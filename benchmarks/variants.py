@@ -21,6 +21,7 @@ from types import FrameType
 from confluent_kafka import Consumer, Message, Producer
 
 from consumer.batch import OutboundRecord
+from consumer.batching import consume_batch
 from consumer.kafka_config import consumer_config, producer_config
 from consumer.offsets import batch_next_offsets
 from consumer.pipeline import ScoringPipeline
@@ -65,8 +66,8 @@ def passthrough(settings: Settings) -> None:
         while not _stop.is_set():
             messages = [
                 m
-                for m in consumer.consume(
-                    settings.batch_max_events, settings.batch_linger_ms / 1000
+                for m in consume_batch(
+                    consumer, settings.batch_max_events, settings.batch_linger_ms / 1000
                 )
                 if m.error() is None
             ]

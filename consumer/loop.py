@@ -22,6 +22,7 @@ from collections.abc import Callable
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from consumer.batch import BatchOutcome, BatchProcessor
+from consumer.batching import consume_batch
 from consumer.dedup import ChangelogError
 from consumer.delivery_mode import DeliveryMode, FaultInjector, delivery_mode_for
 from consumer.drift import DriftMonitor
@@ -143,9 +144,8 @@ class ScoringLoop:
     def _run_once(self) -> None:
         consumer = self.consumer
         self._tracker.begin_consume()
-        polled = consumer.consume(
-            num_messages=self._settings.batch_max_events,
-            timeout=self._settings.batch_linger_ms / 1000,
+        polled = consume_batch(
+            consumer, self._settings.batch_max_events, self._settings.batch_linger_ms / 1000
         )
         self._resync_reassigned()
         messages = [m for m in polled if self._usable(m)]

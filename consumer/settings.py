@@ -71,12 +71,13 @@ class Settings(BaseSettings):
     auto_offset_reset: AutoOffsetReset = "earliest"
 
     # Upstream duplicates: an event_id scored within this window gets no second score (0: off).
-    # The scored ids live in a compacted changelog topic (default: INPUT_TOPIC.scored-ids).
+    # The scored ids live in a compacted changelog topic (default: GROUP_ID-scored-ids-changelog).
     dedup_window_s: Annotated[float, Field(ge=0, le=90 * 86_400)] = 7 * 86_400.0
     dedup_topic: str | None = None
 
     batch_max_events: Annotated[int, Field(ge=1, le=100_000)] = 500
-    batch_linger_ms: Annotated[int, Field(ge=0, le=60_000)] = 20
+    # Once a batch's first event is in, how long to wait for more (0: take what has arrived).
+    batch_linger_ms: Annotated[int, Field(ge=0, le=60_000)] = 0
     shutdown_timeout_s: Annotated[float, Field(gt=0, le=600)] = 20.0
 
     # A stable id per instance (pod name under a StatefulSet, hostname otherwise): a restarted
@@ -146,8 +147,10 @@ class Settings(BaseSettings):
 
     @property
     def changelog_topic(self) -> str:
-        """Where the ids of scored events are kept for deduplication."""
-        return self.dedup_topic or f"{self.input_topic}.scored-ids"
+        """Where the ids of scored events are kept for deduplication: one per consumer group,
+        named like a Kafka Streams changelog (`<application id>-<store>-changelog`), since two
+        groups reading the same input (a second deployment, a challenger) each score it once."""
+        return self.dedup_topic or f"{self.group_id}-scored-ids-changelog"
 
     @property
     def transactional_id(self) -> str:

@@ -169,3 +169,12 @@ def test_the_cli_exits_2_naming_the_unknown_variable(monkeypatch: pytest.MonkeyP
     assert "LOAN_SCORER_INPUT_TOPICS: unknown; did you mean LOAN_SCORER_INPUT_TOPIC?" in (
         result.stderr
     )
+
+
+def test_each_consumer_group_keeps_its_own_changelog_of_scored_ids() -> None:
+    # Two groups reading one input (a second deployment, a challenger) must each score it.
+    first = Settings.model_validate({"group_id": "loan-scorer"})
+    second = Settings.model_validate({"group_id": "loan-scorer-challenger"})
+    assert first.changelog_topic == "loan-scorer-scored-ids-changelog"
+    assert second.changelog_topic != first.changelog_topic
+    assert Settings.model_validate({"dedup_topic": "ids"}).changelog_topic == "ids"
