@@ -11,7 +11,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Producer,
+    TopicPartition,
+)
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
@@ -68,6 +75,16 @@ def rss_mb(pid: int) -> float:
 # -- timing a run by its committed offsets -----------------------------------------------------
 
 
+_COORDINATOR_MOVING = frozenset(
+    {
+        KafkaError.NOT_COORDINATOR,
+        KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+        KafkaError.COORDINATOR_NOT_AVAILABLE,
+        KafkaError._TIMED_OUT,
+    }
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Sample:
     at: float  # time.monotonic()
@@ -95,8 +112,23 @@ class CommitWatcher:
         self._partitions = [TopicPartition(topic, p) for p in _partitions(self._consumer, topic)]
 
     def committed(self) -> int:
-        offsets = self._consumer.committed(self._partitions, timeout=10)
-        return sum(max(tp.offset, 0) for tp in offsets)
+        """The group's committed offsets summed; a coordinator that is loading or moving
+        (NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS, right after the broker started) is asked
+        again, for up to 30 s."""
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                offsets = self._consumer.committed(self._partitions, timeout=10)
+            except KafkaException as exc:
+                error = exc.args[0] if exc.args else None
+                transient = isinstance(error, KafkaError) and (
+                    error.retriable() or error.code() in _COORDINATOR_MOVING
+                )
+                if not transient or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+                continue
+            return sum(max(tp.offset, 0) for tp in offsets)
 
     def watch(
         self, pid: int, total: int, budget_s: float, interval_s: float = 0.05

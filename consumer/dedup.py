@@ -105,11 +105,6 @@ class SeenEvents:
             horizon = now - self._window_s
             state.seen = {key: at for key, at in state.seen.items() if at >= horizon}
 
-    def forget(self, partitions: Iterable[int]) -> None:
-        """Drop partitions this member no longer owns (their next owner restores them)."""
-        for partition in partitions:
-            self._partitions.pop(partition, None)
-
 
 def changelog_value(application_id: str) -> bytes:
     """Never empty: an empty value is a tombstone to a compacted topic."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from consumer.dedup import SeenEvents, changelog_value
 
 
@@ -84,14 +82,12 @@ def test_consecutive_batches_do_not_reread_the_changelog() -> None:
     assert len(changelog.reads) == 1
 
 
-def test_a_forgotten_partition_is_restored_when_it_comes_back() -> None:
+def test_a_partition_that_comes_back_after_another_member_had_it_is_restored() -> None:
     changelog = FakeChangelog()
     seen = SeenEvents(changelog, window_s=60, clock=Clock())
-    seen.prepare([(3, 0)])
-    seen.forget([3])
-    with pytest.raises(KeyError):
-        first_time(seen, 3, "a")
-    seen.prepare([(3, 1)])
+    seen.prepare([(3, 0), (3, 1)])
+    # Revoked; another member scored offsets 2..9; assigned back at 10.
+    seen.prepare([(3, 10)])
     assert len(changelog.reads) == 2
 
 
