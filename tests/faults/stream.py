@@ -242,7 +242,7 @@ def verdict(
         if firsts != sorted(firsts):
             out_of_order.append(str(key))
 
-    uncommitted = _uncommitted_partitions(bootstrap, input_topic, group_id)
+    uncommitted = uncommitted_partitions(bootstrap, input_topic, group_id)
     seen = Counter(reader.seen) if reader is not None else Counter()
     lost = inputs.valid_event_ids - set(ids)
     return Verdict(
@@ -258,9 +258,7 @@ def verdict(
     )
 
 
-def _uncommitted_partitions(
-    bootstrap: str, topic: str, group_id: str
-) -> dict[int, tuple[int, int]]:
+def uncommitted_partitions(bootstrap: str, topic: str, group_id: str) -> dict[int, tuple[int, int]]:
     """Input partitions whose committed offset is not their end: {partition: (committed, end)}."""
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group_id})
     try:
