@@ -15,7 +15,9 @@ from tests.faults.fleet import Broker, Scorer, create_topics
 from tests.faults.recovery import FaultRow, seconds_to_next_output, unique
 from tests.faults.stream import CommittedReader, fault_events, keyed_inputs, produce_all, verdict
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.faults]
+# In `make soak` only: on CI's two shared cores this fault's timing failed once in two clean
+# runs of `make test` (2026-11-27), and a red `make test` would hide every other result.
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.faults, pytest.mark.soak]
 
 RECOVERY_BOUND_S = 30.0
 DOWN_S = 10.0
