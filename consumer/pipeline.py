@@ -26,11 +26,10 @@ from consumer.batch import (
 )
 from consumer.dedup import SeenEvents, changelog_value
 from consumer.drift import DriftMonitor
-from consumer.scored_event import contract_rejection, loan_scored_event
+from consumer.scored_event import contract_rejection, loan_scored_json
 from schemas.application_v1 import LoanApplicationSubmitted
 from schemas.dead_letter import dead_letter_headers, with_dead_letter_headers
 from schemas.decode import decode_application
-from schemas.encode import encode_loan_scored
 from schemas.errors import EventDecodeError, RecordScoringError
 from scoring.artifact import LoadedModel
 from scoring.features import build_features
@@ -176,11 +175,10 @@ class ScoringPipeline:
     def _score_record(
         self, application: LoanApplicationSubmitted, result: ScoreResult
     ) -> OutboundRecord:
-        event = loan_scored_event(application, result, scored_at=self._clock())
         return OutboundRecord(
             topic=self._output_topic,
             key=application.application_id.encode(),
-            value=encode_loan_scored(event),
+            value=loan_scored_json(application, result, scored_at=self._clock()),
         )
 
     def _dead_letter(self, message: InboundMessage, error: EventDecodeError) -> OutboundRecord:
