@@ -102,13 +102,16 @@ class ScoringPipeline:
             positions.append(position)
 
         scored: list[ScoredFact] = []
-        scored_applications: list[LoanApplicationSubmitted] = []
         changelog: list[OutboundRecord] = []
-        for position, application, outcome in zip(
-            positions,
-            applications,
-            score_batch_isolated(applications, self._model, self._policy),
-            strict=True,
+        features = build_features(applications) if applications else None
+        scored_rows: list[int] = []
+        for row, (position, application, outcome) in enumerate(
+            zip(
+                positions,
+                applications,
+                score_batch_isolated(applications, self._model, self._policy, features),
+                strict=True,
+            )
         ):
             message = messages[position]
             try:
@@ -137,7 +140,7 @@ class ScoringPipeline:
                     out_of_range=outcome.out_of_range,
                 )
             )
-            scored_applications.append(application)
+            scored_rows.append(row)
             changelog.extend(self._remember(message, application))
         return BatchOutcome(
             records=[record for record in records if record is not None],
@@ -147,10 +150,10 @@ class ScoringPipeline:
             changelog=changelog,
             scoring_seconds=time.perf_counter() - started,
             drift=self._drift.bin(
-                build_features(scored_applications),
+                features[scored_rows],
                 np.array([fact.probability_of_default for fact in scored]),
             )
-            if self._drift is not None and scored
+            if self._drift is not None and scored and features is not None
             else None,
         )
 

@@ -112,8 +112,8 @@ def test_a_record_the_model_cannot_score_is_dead_lettered_and_the_rest_scored(
 
     real = module.score_batch
 
-    def failing_second(apps, model, policy):  # type: ignore[no-untyped-def]
-        outcomes = real(apps, model, policy)
+    def failing_second(apps, model, policy, features=None):  # type: ignore[no-untyped-def]
+        outcomes = real(apps, model, policy, features)
         if len(outcomes) > 1:
             outcomes[1] = ScoreError(apps[1].application_id, "InvalidProbability", "PD nan")
         return outcomes
@@ -131,10 +131,10 @@ def test_a_batch_wide_scoring_failure_is_isolated_to_the_culprit(
 
     real = module.score_batch
 
-    def explodes_on_b(apps, model, policy):  # type: ignore[no-untyped-def]
+    def explodes_on_b(apps, model, policy, features=None):  # type: ignore[no-untyped-def]
         if any(app.application_id == "b" for app in apps):
             raise RuntimeError("boom")
-        return real(apps, model, policy)
+        return real(apps, model, policy, features)
 
     monkeypatch.setattr(module, "score_batch", explodes_on_b)
     outcome = pipeline([FakeMessage(valid(i), i.encode(), n) for n, i in enumerate("abc")])
@@ -216,3 +216,74 @@ def test_a_dead_lettered_event_is_not_remembered(model_dir: Path) -> None:
     outcome = pipeline([FakeMessage(orjson.dumps(broken), off=0)])
     assert [r.topic for r in outcome.records] == ["dlq"]
     assert outcome.duplicates == 0
+
+
+def test_drift_counts_the_scored_rows_only_with_their_own_features(model_dir: Path) -> None:
+    """The features are built once per batch and shared with drift: a dead letter between two
+    scored events must not shift whose features are counted."""
+    import numpy as np
+
+    from consumer.drift import DriftMonitor
+    from schemas.decode import decode_application
+    from scoring.features import build_features
+
+    assets = load_assets(Settings.model_validate({"model_dir": model_dir}))
+    drift = DriftMonitor.for_model(assets.model)
+    pipeline = ScoringPipeline(
+        assets.model, assets.policy, output_topic="out", dlq_topic="dlq", drift=drift
+    )
+    old_app = example_application(application_id="old")
+    old_app["applicant"] = {**old_app["applicant"], "age": 80}
+    raws = [
+        valid("a"),
+        b"not json",
+        orjson.dumps(
+            {
+                **example_application(application_id="y"),
+                "applicant": {**example_application()["applicant"], "age": 19},
+            }
+        ),
+        orjson.dumps(old_app),
+    ]
+    outcome = pipeline([FakeMessage(raw, b"k", i) for i, raw in enumerate(raws)])
+    assert outcome.dead_letter_reasons == ["invalid_json"]
+    scored = [decode_application(raw) for i, raw in enumerate(raws) if i != 1]
+    pds = np.array([fact.probability_of_default for fact in outcome.scored])
+    expected = drift.bin(build_features(scored), pds)
+    assert outcome.drift is not None
+    assert outcome.drift.observations == 3
+    np.testing.assert_array_equal(outcome.drift.counts, expected.counts)
+
+
+def test_drift_leaves_out_an_application_the_model_could_not_score(
+    model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import numpy as np
+
+    import scoring.scorer as module
+    from consumer.drift import DriftMonitor
+    from schemas.decode import decode_application
+    from scoring.features import build_features
+
+    real = module.score_batch
+
+    def failing_first(apps, model, policy, features=None):  # type: ignore[no-untyped-def]
+        outcomes = real(apps, model, policy, features)
+        outcomes[0] = ScoreError(apps[0].application_id, "InvalidProbability", "PD nan")
+        return outcomes
+
+    monkeypatch.setattr(module, "score_batch", failing_first)
+    assets = load_assets(Settings.model_validate({"model_dir": model_dir}))
+    drift = DriftMonitor.for_model(assets.model)
+    pipeline = ScoringPipeline(
+        assets.model, assets.policy, output_topic="out", dlq_topic="dlq", drift=drift
+    )
+    young = example_application(application_id="young")
+    young["applicant"] = {**young["applicant"], "age": 19}
+    raws = [orjson.dumps(young), valid("b"), valid("c")]
+    outcome = pipeline([FakeMessage(raw, b"k", i) for i, raw in enumerate(raws)])
+    assert outcome.dead_letter_reasons == ["scoring_error"]
+    pds = np.array([fact.probability_of_default for fact in outcome.scored])
+    expected = drift.bin(build_features([decode_application(raw) for raw in raws[1:]]), pds)
+    assert outcome.drift is not None
+    np.testing.assert_array_equal(outcome.drift.counts, expected.counts)
