@@ -24,7 +24,7 @@ from consumer.batch import (
     ScoredFact,
     header_list,
 )
-from consumer.dedup import SeenEvents, changelog_value
+from consumer.dedup import SeenEvents, changelog_batch_key, changelog_batch_value
 from consumer.drift import DriftMonitor
 from consumer.scored_event import contract_rejection, loan_scored_json
 from schemas.application_v1 import LoanApplicationSubmitted
@@ -102,7 +102,8 @@ class ScoringPipeline:
             positions.append(position)
 
         scored: list[ScoredFact] = []
-        changelog: list[OutboundRecord] = []
+        scored_ids: dict[int, list[str]] = {}  # input partition -> event ids, in order
+        first_offsets: dict[int, int] = {}
         features = build_features(applications) if applications else None
         scored_rows: list[int] = []
         for row, (position, application, outcome) in enumerate(
@@ -141,13 +142,13 @@ class ScoringPipeline:
                 )
             )
             scored_rows.append(row)
-            changelog.extend(self._remember(message, application))
+            self._remember(message, application, scored_ids, first_offsets)
         return BatchOutcome(
             records=[record for record in records if record is not None],
             scored=scored,
             dead_letter_reasons=dead_letter_reasons,
             skipped=tuple(skipped),
-            changelog=changelog,
+            changelog=self._changelog(scored_ids, first_offsets),
             scoring_seconds=time.perf_counter() - started,
             drift=self._drift.bin(
                 features[scored_rows],
@@ -158,21 +159,36 @@ class ScoringPipeline:
         )
 
     def _remember(
-        self, message: InboundMessage, application: LoanApplicationSubmitted
-    ) -> list[OutboundRecord]:
-        """The changelog record of a scored event (none when deduplication is off), to the
-        changelog partition numbered like the input's, committed with the score."""
-        if self._seen is None or self._changelog_topic is None:
-            return []
+        self,
+        message: InboundMessage,
+        application: LoanApplicationSubmitted,
+        scored_ids: dict[int, list[str]],
+        first_offsets: dict[int, int],
+    ) -> None:
+        """Note a scored event's id for the changelog (nothing when deduplication is off)."""
+        if self._seen is None:
+            return
         partition = int(message.partition() or 0)
-        self._seen.remember(partition, str(application.event_id))
+        event_id = str(application.event_id)
+        self._seen.remember(partition, event_id)
+        first_offsets.setdefault(partition, int(message.offset() or 0))
+        scored_ids.setdefault(partition, []).append(event_id)
+
+    def _changelog(
+        self, scored_ids: dict[int, list[str]], first_offsets: dict[int, int]
+    ) -> list[OutboundRecord]:
+        """One changelog record per input partition of the batch, to the changelog partition
+        numbered like it, committed with the scores."""
+        if self._changelog_topic is None:
+            return []
         return [
             OutboundRecord(
                 topic=self._changelog_topic,
-                key=str(application.event_id).encode(),
-                value=changelog_value(application.application_id),
+                key=changelog_batch_key(partition, first_offsets[partition]),
+                value=changelog_batch_value(ids),
                 partition=partition,
             )
+            for partition, ids in scored_ids.items()
         ]
 
     def _score_record(

@@ -9,6 +9,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from consumer.dedup import changelog_ids
 from consumer.pipeline import ScoringPipeline
 from consumer.service import load_assets
 from consumer.settings import Settings
@@ -193,10 +194,12 @@ def test_an_upstream_duplicate_gets_no_second_score(model_dir: Path) -> None:
     assert outcome.skipped == (2,)
     assert [decode_loan_scored(r.value).application_id for r in scores] == ["app-000001", "app-2"]
     assert outcome.duplicates == 1
-    # Each scored id goes to the changelog partition numbered like its input partition.
-    assert [(r.key, r.partition) for r in changelog] == [
-        (str(example_application()["event_id"]).encode(), 2),
-        (second["event_id"].encode(), 2),
+    # The batch's scored ids go in one record to the changelog partition numbered like their
+    # input partition, keyed by that partition and the batch's first offset there.
+    assert [(r.key, r.partition) for r in changelog] == [(b"2@0", 2)]
+    assert changelog_ids(changelog[0].key, changelog[0].value) == [
+        str(example_application()["event_id"]),
+        second["event_id"],
     ]
     # And the next batch still knows them.
     assert pipeline([FakeMessage(event, off=3)]).duplicates == 1
