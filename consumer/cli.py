@@ -13,6 +13,7 @@ import typer
 from pydantic import ValidationError
 
 from consumer.settings import Settings, UnknownSettingError, load_settings
+from impact import cli as impact_cli
 
 app = typer.Typer(
     name="loan-scorer",
@@ -273,6 +274,9 @@ def validate(
         typer.echo(verdict.line())
     if not all(verdict.valid for verdict in verdicts):
         raise typer.Exit(1)
+
+
+app.command(name="report")(impact_cli.report)
 
 
 def main() -> None:  # pragma: no cover - the console script's entry point

@@ -1,0 +1,48 @@
+"""Headless Chromium (Debian's `chromium` package) for opening a report the way an analyst would.
+
+Started with no network features, no sandbox (CI runs as root) and a fresh profile each time, so
+a run never reaches out and never depends on a previous one.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from pathlib import Path
+
+from tests.delivery.tools import find_tool
+
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+    "--virtual-time-budget=10000",  # let every data-URI image decode before the dump
+)
+
+
+def _chromium(arguments: list[str], page: Path) -> subprocess.CompletedProcess[str]:
+    binary = find_tool("chromium")
+    with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
+        return subprocess.run(
+            [str(binary), *FLAGS, f"--user-data-dir={profile}", *arguments, page.as_uri()],
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=True,
+        )
+
+
+def dump_dom(page: Path) -> str:
+    """The DOM after scripts ran, serialised."""
+    return _chromium(["--dump-dom"], page).stdout
+
+
+def screenshot(page: Path, out: Path, width: int, height: int) -> Path:
+    _chromium([f"--screenshot={out}", f"--window-size={width},{height}"], page)
+    return out
