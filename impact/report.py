@@ -44,7 +44,7 @@ from impact.metrics import (
     performance_by_version,
     what_if,
 )
-from impact.pairs import ACTING_ROLES, validate_pairs
+from impact.pairs import ACTING_ROLES, AGE_BANDS, validate_pairs
 from scoring.card import ModelCard
 from scoring.drift import SCORE, BinLayout, card_layout
 from scoring.features import FEATURE_NAMES
@@ -388,6 +388,10 @@ def _fairness(data: ReportInput) -> str:
             f"never flagged."
         )
     ]
+    # Bands in their natural order (<25 first), not in the order their labels sort.
+    acting = acting.assign(
+        age_band=pd.Categorical(acting["age_band"], categories=AGE_BANDS, ordered=True)
+    )
     figure, axes = plt.subplots(1, 2, figsize=(11, 3.8))
     for axis, column in zip(axes, ("age_band", "marital_status"), strict=True):
         table = adverse_impact(acting, column)

@@ -22,7 +22,7 @@ from consumer.cli import app
 from impact.dataset_pairs import HeldOut
 from impact.pairs import write_pairs
 from impact.report import ReportInput, render_report
-from impact.report_inputs import bundled_policies
+from impact.report_inputs import build_report_input, bundled_policies
 from scoring.artifact import read_card
 from tests.impact.browser import dump_dom, screenshot
 
@@ -155,3 +155,26 @@ def test_report_needs_exactly_one_source(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["report", "--out", str(tmp_path / "r.html")])
     assert result.exit_code == 2
     assert "exactly one of --pairs FILE and --from-dataset" in result.output
+
+
+def test_report_input_from_the_data_set_has_features_and_default_what_ifs(
+    model_dir: Path, champion_pairs: pd.DataFrame
+) -> None:
+    data = build_report_input(
+        pairs_path=None,
+        model_dir=model_dir,
+        what_if_policy_paths=[],
+        what_if_approve_below=None,
+        lgd=0.45,
+        generated_at=datetime(2026, 11, 27, tzinfo=UTC),
+    )
+    pd.testing.assert_frame_equal(data.pairs, champion_pairs)
+    assert data.features is not None
+    assert data.features.shape[0] == len(champion_pairs)
+    # Every other bundled policy, and the recorded one with the approve cut-off moved both ways.
+    assert sorted(data.what_if_policies) == [
+        "policy-v1",
+        "policy-v2 approve<0.15",
+        "policy-v2 approve<0.25",
+    ]
+    assert data.what_if_policies["policy-v2 approve<0.25"].cutoffs.approve_below == 0.25
