@@ -159,3 +159,13 @@ def test_train_command_registers_what_it_trained(
     card = read_card(out)
     assert f"registered as {card.model_version} version {registered}" in result.output
     assert aliases()["challenger"] == (registered, card.model_version)
+
+
+def test_the_service_loads_the_model_the_uri_names(registered: str, model_dir: Path) -> None:
+    from consumer.service import load_assets
+
+    client().set_registered_model_alias(MODEL_NAME, "champion", registered)
+    assets = load_assets(Settings(model_uri=f"models:/{MODEL_NAME}@champion"))
+    assert assets.model.model_version == load_model(model_dir).model_version
+    with pytest.raises(Exception, match="no-such-alias"):
+        load_assets(Settings(model_uri=f"models:/{MODEL_NAME}@no-such-alias"))
