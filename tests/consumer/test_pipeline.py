@@ -142,6 +142,32 @@ def test_a_batch_wide_scoring_failure_is_isolated_to_the_culprit(
     assert outcome.dead_letter_reasons == ["scoring_error"]
 
 
+def test_a_scoring_failure_quoting_the_input_reaches_neither_header_nor_log(
+    pipeline: ScoringPipeline, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 12: an exception's text may quote the applicant (pydantic's `input_value`, a
+    library's message); the dead-letter header and the log carry its class name only."""
+    import scoring.scorer as module
+
+    def quoting(apps, model, policy):  # type: ignore[no-untyped-def]
+        income = apps[0].finances.monthly_income
+        raise ValueError(f"1 validation error: input_value={income} is bad")
+
+    monkeypatch.setattr(module, "score_batch", quoting)
+    raw = orjson.dumps(example_application(finances={"monthly_income": 98765.25}))
+    with caplog.at_level("INFO"):
+        outcome = pipeline([FakeMessage(raw, b"app-1", 0)])
+
+    [record] = outcome.records
+    assert record.topic == "dlq"
+    context = parse_dead_letter_headers(record.headers)
+    assert context.reason is DeadLetterReason.SCORING_ERROR
+    assert context.message == "the model could not score this application (ValueError)"
+    assert "98765" not in str(record.headers)
+    assert caplog.records  # the failure was logged ...
+    assert not any("98765" in str(r.__dict__) for r in caplog.records)  # ... without the value
+
+
 def test_a_dead_letter_is_logged_with_its_id_and_reason_but_no_applicant_data(
     pipeline: ScoringPipeline, caplog: pytest.LogCaptureFixture
 ) -> None:
