@@ -150,15 +150,21 @@ def http_servers(settings: Settings, state: ApiState) -> list[ApiServer]:
     """The API on its port, and the probes with /metrics on the ops port when one is set."""
     docs = settings.api_docs_enabled
     limit = settings.http_limit_concurrency
+    tls = None
+    if settings.http_tls_cert_file is not None and settings.http_tls_key_file is not None:
+        tls = (settings.http_tls_cert_file, settings.http_tls_key_file)
     if settings.http_ops_port is None:
         app = create_app(state, docs=docs)
-        return [ApiServer(app, settings.http_host, settings.http_port, limit_concurrency=limit)]
+        return [
+            ApiServer(app, settings.http_host, settings.http_port, limit_concurrency=limit, tls=tls)
+        ]
     return [
         ApiServer(
             create_app(state, part="api", docs=docs),
             settings.http_host,
             settings.http_port,
             limit_concurrency=limit,
+            tls=tls,
         ),
         ApiServer(
             create_app(state, part="ops", docs=False),

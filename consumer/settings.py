@@ -123,6 +123,9 @@ class Settings(BaseSettings):
     http_ops_port: Annotated[int | None, Field(ge=1, le=65535)] = None
     # /docs and /openapi.json (off in the chart's production values).
     api_docs_enabled: bool = True
+    # HTTPS on the API port from a mounted certificate and key (PEM); both or neither.
+    http_tls_cert_file: Path | None = None
+    http_tls_key_file: Path | None = None
 
     # Readiness: not ready while the input topic is missing (checked every interval), or while no
     # partition has been assigned for this long (0: never judged on assignment).
@@ -167,6 +170,8 @@ class Settings(BaseSettings):
             raise ValueError(
                 "LOAN_SCORER_JWT_JWKS_FILE needs LOAN_SCORER_JWT_ISSUER and ..._JWT_AUDIENCE"
             )
+        if (self.http_tls_cert_file is None) != (self.http_tls_key_file is None):
+            raise ValueError("set both LOAN_SCORER_HTTP_TLS_CERT_FILE and ..._KEY_FILE, or neither")
         if self.http_ops_port is not None and self.http_ops_port == self.http_port:
             raise ValueError("LOAN_SCORER_HTTP_OPS_PORT must differ from LOAN_SCORER_HTTP_PORT")
         if (self.kafka_sasl_password is None) != (self.kafka_sasl_username is None):

@@ -9,6 +9,7 @@ memory whatever the routes do.
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
@@ -25,7 +26,9 @@ class ApiServer:
         *,
         limit_concurrency: int = DEFAULT_LIMIT_CONCURRENCY,
         name: str = "http",
+        tls: tuple[Path, Path] | None = None,
     ) -> None:
+        """`tls` is (certificate, key), PEM files: the port then speaks HTTPS only."""
         config = uvicorn.Config(
             app,
             host=host,
@@ -35,6 +38,8 @@ class ApiServer:
             lifespan="off",
             limit_concurrency=limit_concurrency,
             server_header=False,
+            ssl_certfile=str(tls[0]) if tls else None,
+            ssl_keyfile=str(tls[1]) if tls else None,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name=name, daemon=True)
