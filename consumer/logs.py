@@ -40,6 +40,8 @@ def configure_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # The audit trail (consumer/audit.py) is written whatever LOAN_SCORER_LOG_LEVEL says.
+    logging.getLogger("loan_scorer.audit").setLevel(logging.INFO)
     # uvicorn's access log would add a line per scrape of /metrics; our middleware counts requests.
     logging.getLogger("uvicorn.access").disabled = True
     for name in ("uvicorn", "uvicorn.error"):
