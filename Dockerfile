@@ -26,10 +26,14 @@ RUN pip install "poetry==${POETRY_VERSION}"
 
 WORKDIR /app
 
-# Dependencies first, so a code change does not reinstall them (layer cache).
+# Dependencies first, so a code change does not reinstall them (layer cache). Pinned by the lock
+# file: `poetry check --lock` fails the build if poetry.lock does not match pyproject.toml (no
+# silent re-resolution), and `poetry install` installs exactly the locked versions, verifying each
+# file against the lock's SHA-256 hashes. CI audits the same lock file with pip-audit.
 COPY pyproject.toml poetry.lock README.md ./
 RUN --mount=type=cache,target=/tmp/poetry-cache \
-    poetry install --only main --no-root
+    poetry check --lock \
+    && poetry install --only main --no-root
 
 # Then the project itself (installed into the venv as a path dependency of /app).
 COPY consumer ./consumer
@@ -95,8 +99,9 @@ USER 10001:10001
 EXPOSE 8000
 
 # Slim images have no curl: ask /healthz with the standard library. Exit 1 on any error or non-2xx.
+# /healthz is on the ops port when one is set (LOAN_SCORER_HTTP_OPS_PORT), else on the API's.
 HEALTHCHECK --interval=15s --timeout=3s --start-period=30s --retries=3 \
-    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('LOAN_SCORER_HTTP_PORT', '8000') + '/healthz', timeout=2)"]
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + (os.environ.get('LOAN_SCORER_HTTP_OPS_PORT') or os.environ.get('LOAN_SCORER_HTTP_PORT', '8000')) + '/healthz', timeout=2)"]
 
 ENTRYPOINT ["/usr/bin/tini", "--", "loan-scorer"]
 CMD ["run"]

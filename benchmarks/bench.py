@@ -62,6 +62,7 @@ from benchmarks.stats import (
     table,
     timetable,
 )
+from consumer.api.api_keys import new_key
 from consumer.demo_events import DemoEvent, demo_events
 from consumer.demo_producer import publish
 from consumer.kafka_config import KafkaConfig
@@ -69,6 +70,10 @@ from consumer.settings import Settings
 from schemas.encode import encode_application
 from tests.integration.scorer_harness import ScorerTopics
 from tests.integration.scorer_process import ScorerProcess
+
+# The scorer's API is authenticated by default: one key for this run, never written but hashed.
+BENCH_KEY, _BENCH_STORED = new_key("bench", frozenset({"score"}))
+BENCH_KEY_LINE = _BENCH_STORED.line()
 
 REPO = Path(__file__).resolve().parent.parent
 VARIANTS = ("passthrough", "naive", "scorer", "scorer+api")
@@ -177,7 +182,7 @@ class ApiCaller:
         self._thread = threading.Thread(target=self._run, name="api-caller", daemon=True)
 
     def _run(self) -> None:
-        headers = {"content-type": "application/json"}
+        headers = {"content-type": "application/json", "authorization": f"Bearer {BENCH_KEY}"}
         for index, when in on_schedule(self._due, time.time, self._stop.wait):
             if self._stop.is_set():
                 break
@@ -227,6 +232,11 @@ class Bench:
         self.topics += [topics.input, topics.output, topics.dlq]
         return topics
 
+    def api_keys_file(self) -> Path:
+        path = self.workdir / "api-keys"
+        path.write_text(BENCH_KEY_LINE + "\n")
+        return path
+
     def process(self, variant: str, topics: ScorerTopics, group: str) -> ScorerProcess:
         env = {
             "LOAN_SCORER_DELIVERY": "exactly-once",
@@ -234,6 +244,10 @@ class Bench:
             # the service's defaults, where the test harness sets its own
             "LOAN_SCORER_BATCH_MAX_EVENTS": str(DEFAULTS["batch_max_events"].default),
             "LOAN_SCORER_STATISTICS_INTERVAL_MS": str(DEFAULTS["statistics_interval_ms"].default),
+            # Authenticated calls, as in production; the rate limit above any offered API rate.
+            "LOAN_SCORER_API_KEYS_FILE": str(self.api_keys_file()),
+            "LOAN_SCORER_API_RATE_PER_S": "100000",
+            "LOAN_SCORER_API_RATE_BURST": "100000",
         }
         return ScorerProcess(
             self.bootstrap,

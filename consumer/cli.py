@@ -294,6 +294,39 @@ def validate(
 
 app.command(name="report")(impact_cli.report)
 app.add_typer(model_app, name="model")
+api_key_app = typer.Typer(
+    help="API keys of the HTTP API (stored hashed in LOAN_SCORER_API_KEYS_FILE).",
+    no_args_is_help=True,
+)
+app.add_typer(api_key_app, name="api-key")
+
+
+@api_key_app.command("create")
+def api_key_create(
+    name: Annotated[
+        str, typer.Option("--name", help="Client name: audit lines and rate limits use it.")
+    ],
+    scope: Annotated[
+        list[str],
+        typer.Option("--scope", help="score and/or model:read; repeat for several."),
+    ],
+) -> None:
+    """Print a new key (line 1: shown once, give it to the client) and the line to append to
+    the key file (line 2: its SHA-256, safe to store)."""
+    from consumer.api.api_keys import KeyFileError, new_key
+
+    try:
+        key, stored = new_key(name, frozenset(scope))
+    except KeyFileError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from None
+    typer.echo(key)
+    typer.echo(stored.line())
+    typer.echo(
+        "line 1 is the key (shown once; the client sends 'Authorization: Bearer KEY'); "
+        "append line 2 to LOAN_SCORER_API_KEYS_FILE (re-read without a restart)",
+        err=True,
+    )
 
 
 def main() -> None:  # pragma: no cover - the console script's entry point

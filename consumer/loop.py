@@ -21,6 +21,7 @@ from collections.abc import Callable
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
+from consumer import audit
 from consumer.batch import BatchOutcome, BatchProcessor
 from consumer.batching import consume_batch
 from consumer.dedup import ChangelogError
@@ -57,8 +58,10 @@ class ScoringLoop:
         fault_injector: FaultInjector | None = None,
         drift: DriftMonitor | None = None,
         liveness: Liveness | None = None,
+        versions: tuple[str, str] = ("unknown", "unknown"),
     ) -> None:
         self._settings = settings
+        self._versions = versions  # (model, policy), for the audit line of each batch
         self._process_batch = process_batch
         self._metrics = metrics
         self._readiness = readiness
@@ -153,6 +156,7 @@ class ScoringLoop:
             return
         self._metrics.events_consumed.inc(self._tracker.first_reads(messages))
         self._metrics.batch_events.observe(len(messages))
+        started = time.perf_counter()
         try:
             outcome = self._process_batch(messages)
         except ChangelogError as error:
@@ -168,6 +172,7 @@ class ScoringLoop:
             self._retry_backoff_s = INITIAL_BACKOFF_S
             self._readiness.set_broker_reachable(True)
             self._record_outcome(outcome)
+            self._audit(messages, outcome, time.perf_counter() - started)
         else:
             self._pause_before_retry()
 
@@ -223,6 +228,23 @@ class ScoringLoop:
         if self._drift is not None and outcome.drift is not None:
             self._drift.add(outcome.drift)
             self._drift.publish(metrics.population_stability_index)
+
+    def _audit(self, messages: list[Message], outcome: BatchOutcome, seconds: float) -> None:
+        offsets: dict[str, tuple[int, int]] = {}
+        for message in messages:
+            key = f"{message.topic()}:{message.partition()}"
+            offset = int(message.offset() or 0)
+            first, last = offsets.get(key, (offset, offset))
+            offsets[key] = (min(first, offset), max(last, offset))
+        audit.stream_batch(
+            model_version=self._versions[0],
+            policy_version=self._versions[1],
+            decisions=(fact.decision for fact in outcome.scored),
+            dead_letter_reasons=outcome.dead_letter_reasons,
+            duplicates=outcome.duplicates,
+            offsets=offsets,
+            latency_ms=seconds * 1000,
+        )
 
     # -- callbacks (run inside consume(), poll() or flush()) -----------------------------------
 

@@ -30,7 +30,7 @@ from consumer.scored_event import contract_rejection, loan_scored_json
 from schemas.application_v1 import LoanApplicationSubmitted
 from schemas.dead_letter import dead_letter_headers, with_dead_letter_headers
 from schemas.decode import decode_application
-from schemas.errors import EventDecodeError, RecordScoringError
+from schemas.errors import EventDecodeError, RecordScoringError, scoring_failure_message
 from scoring.artifact import LoadedModel
 from scoring.features import build_features
 from scoring.policy import Policy
@@ -117,7 +117,8 @@ class ScoringPipeline:
             message = messages[position]
             try:
                 if isinstance(outcome, ScoreError):
-                    raise RecordScoringError(f"{outcome.error_type}: {outcome.message}")
+                    # The class name only: the error's text may quote the input (issue 12).
+                    raise RecordScoringError(scoring_failure_message(outcome.error_type))
                 records[position] = self._score_record(application, outcome)
             except (RecordScoringError, ValidationError) as error:
                 failure = (

@@ -4,7 +4,8 @@ The Kafka loop owns the main thread, where signals arrive; the HTTP API runs in 
 and answers probes from the first second (not ready until the model is loaded and the broker
 answers). Exit codes: 0 after a graceful stop, 1 when the loop cannot go on safely (a fatal Kafka
 error, a record that cannot be written even as a truncated dead letter, a failed abort or rewind)
-or a shutdown that overran its bound, 2 when the model or policy cannot be loaded.
+or a shutdown that overran its bound, 2 when the model, the policy or the API credential files
+cannot be loaded.
 """
 
 from __future__ import annotations
@@ -19,7 +20,10 @@ from types import FrameType
 
 from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
 
+from consumer.api.api_keys import KeyFileError
 from consumer.api.app import create_app
+from consumer.api.auth import Authenticator
+from consumer.api.rate_limit import RateLimiter
 from consumer.api.server import ApiServer
 from consumer.api.state import ApiState
 from consumer.dedup import KafkaChangelogReader, SeenEvents
@@ -41,6 +45,7 @@ logger = logging.getLogger(__name__)
 EXIT_OK = 0
 EXIT_FATAL = 1
 EXIT_BAD_MODEL = 2
+EXIT_BAD_CONFIG = 2
 
 
 @dataclass(frozen=True)
@@ -102,6 +107,7 @@ def assemble_loop(
         drift=drift,
         fault_injector=fault_injector,
         liveness=liveness,
+        versions=(assets.model.model_version, assets.policy.policy_version),
     )
 
 
@@ -145,14 +151,73 @@ class _ShutdownGuard:
             self._watchdog.cancel()
 
 
+def http_servers(settings: Settings, state: ApiState) -> list[ApiServer]:
+    """The API on its port, and the probes with /metrics on the ops port when one is set."""
+    docs = settings.api_docs_enabled
+    limit = settings.http_limit_concurrency
+    tls = None
+    if settings.http_tls_cert_file is not None and settings.http_tls_key_file is not None:
+        tls = (settings.http_tls_cert_file, settings.http_tls_key_file)
+    if settings.http_ops_port is None:
+        app = create_app(state, docs=docs)
+        return [
+            ApiServer(app, settings.http_host, settings.http_port, limit_concurrency=limit, tls=tls)
+        ]
+    return [
+        ApiServer(
+            create_app(state, part="api", docs=docs),
+            settings.http_host,
+            settings.http_port,
+            limit_concurrency=limit,
+            tls=tls,
+        ),
+        ApiServer(
+            create_app(state, part="ops", docs=False),
+            settings.http_host,
+            settings.http_ops_port,
+            limit_concurrency=limit,
+            name="http-ops",
+        ),
+    ]
+
+
+def api_state_for(
+    settings: Settings, readiness: Readiness, metrics: ScorerMetrics, liveness: Liveness
+) -> ApiState:
+    """Reads the credential files now: a missing or malformed one raises (OSError, ValueError)."""
+    return ApiState(
+        readiness=readiness,
+        metrics=metrics,
+        liveness=liveness,
+        auth=Authenticator.from_files(
+            enabled=settings.api_auth_enabled,
+            keys_file=settings.api_keys_file,
+            jwks_file=settings.jwt_jwks_file,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+        ),
+        rate_limiter=RateLimiter(settings.api_rate_per_s, settings.api_rate_burst),
+        body_timeout_s=settings.http_body_timeout_s,
+    )
+
+
 def run_service(settings: Settings) -> int:
     logger.info("starting loan-scorer", extra={"settings": settings.redacted()})
     metrics = new_metrics()
     readiness = Readiness(assignment_timeout_s=settings.readiness_assignment_timeout_s)
     liveness = Liveness()
-    api_state = ApiState(readiness=readiness, metrics=metrics, liveness=liveness)
-    server = ApiServer(create_app(api_state), settings.http_host, settings.http_port)
-    server.start()
+    try:
+        api_state = api_state_for(settings, readiness, metrics, liveness)
+    except (OSError, ValueError) as error:
+        # Names the file and line only; the files hold credentials.
+        logger.error(
+            "cannot load the API credentials",
+            extra={"error_type": type(error).__name__, "error": _safe_credential_error(error)},
+        )
+        return EXIT_BAD_CONFIG
+    servers = http_servers(settings, api_state)
+    for server in servers:
+        server.start()
     try:
         try:
             assets = load_assets(settings)
@@ -184,4 +249,11 @@ def run_service(settings: Settings) -> int:
             topic_check.stop()
         return EXIT_OK
     finally:
-        server.stop()
+        for server in servers:
+            server.stop()
+
+
+def _safe_credential_error(error: Exception) -> str:
+    if isinstance(error, KeyFileError | OSError):
+        return str(error)  # a line number or a path, never content
+    return "the file does not parse"

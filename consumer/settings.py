@@ -108,6 +108,31 @@ class Settings(BaseSettings):
 
     log_level: LogLevel = "INFO"
 
+    # HTTP API security (docs/SECURITY.md). Authentication is on by default: with neither a key
+    # file nor a JWKS configured, /v1/score and /v1/model refuse everyone.
+    api_auth_enabled: bool = True
+    # API keys, stored hashed (`loan-scorer api-key create`); re-read when the file changes.
+    api_keys_file: Path | None = None
+    # OAuth2 bearer JWTs: the issuer's JWKS as a file (re-read when it changes), checked with the
+    # issuer and audience below (both required when the JWKS is set).
+    jwt_jwks_file: Path | None = None
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    # Per-client token bucket: sustained requests per second and the burst above it.
+    api_rate_per_s: Annotated[float, Field(gt=0, le=100_000)] = 20.0
+    api_rate_burst: Annotated[int, Field(ge=1, le=100_000)] = 40
+    # A request body must arrive whole within this time (slow uploads hold no scoring slot).
+    http_body_timeout_s: Annotated[float, Field(gt=0, le=300)] = 10.0
+    # uvicorn's cap on connections and tasks at once; above it, 503 at once.
+    http_limit_concurrency: Annotated[int, Field(ge=16, le=100_000)] = 64
+    # Serve /healthz, /readyz and /metrics on this port instead of the API's (None: same port).
+    http_ops_port: Annotated[int | None, Field(ge=1, le=65535)] = None
+    # /docs and /openapi.json (off in the chart's production values).
+    api_docs_enabled: bool = True
+    # HTTPS on the API port from a mounted certificate and key (PEM); both or neither.
+    http_tls_cert_file: Path | None = None
+    http_tls_key_file: Path | None = None
+
     # Readiness: not ready while the input topic is missing (checked every interval), or while no
     # partition has been assigned for this long (0: never judged on assignment).
     readiness_topic_check_interval_s: Annotated[float, Field(gt=0, le=3_600)] = 15.0
@@ -145,6 +170,16 @@ class Settings(BaseSettings):
             raise ValueError(
                 "input, output, dead-letter and dedup changelog topics must all be different"
             )
+        if self.jwt_jwks_file is not None and (
+            self.jwt_issuer is None or self.jwt_audience is None
+        ):
+            raise ValueError(
+                "LOAN_SCORER_JWT_JWKS_FILE needs LOAN_SCORER_JWT_ISSUER and ..._JWT_AUDIENCE"
+            )
+        if (self.http_tls_cert_file is None) != (self.http_tls_key_file is None):
+            raise ValueError("set both LOAN_SCORER_HTTP_TLS_CERT_FILE and ..._KEY_FILE, or neither")
+        if self.http_ops_port is not None and self.http_ops_port == self.http_port:
+            raise ValueError("LOAN_SCORER_HTTP_OPS_PORT must differ from LOAN_SCORER_HTTP_PORT")
         if (self.kafka_sasl_password is None) != (self.kafka_sasl_username is None):
             raise ValueError(
                 "set both LOAN_SCORER_KAFKA_SASL_USERNAME and ..._PASSWORD, or neither"

@@ -64,3 +64,21 @@ class OutputRefusedError(EventDecodeError):
     on and nothing is lost without a trace."""
 
     reason = DeadLetterReason.UNWRITABLE
+
+
+_MAX_CODE_CHARS = 64
+
+
+def scoring_failure_code(error_type: str) -> str:
+    """A fixed-alphabet code for why the model could not score a record, from the failing
+    exception's class name. The exception's text is never used: it may quote the applicant's
+    values (pydantic's and numpy's messages do), and it would reach a dead-letter header, a log
+    line or a client."""
+    if error_type.isidentifier() and error_type.isascii() and len(error_type) <= _MAX_CODE_CHARS:
+        return error_type
+    return "ScoringFailed"
+
+
+def scoring_failure_message(error_type: str) -> str:
+    """The dead-letter and log message of a record the model could not score."""
+    return f"the model could not score this application ({scoring_failure_code(error_type)})"

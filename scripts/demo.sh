@@ -13,6 +13,14 @@ BROKEN_SHARE="${DEMO_BROKEN_SHARE:-0.02}"
 LOG=build/demo-scorer.log
 mkdir -p build
 
+# The API is authenticated: make a key for this demo (only its SHA-256 goes into the key file).
+KEYS=build/demo-api-keys
+key_output="$("$BIN/loan-scorer" api-key create --name demo --scope score --scope model:read 2>/dev/null)"
+DEMO_KEY="$(echo "$key_output" | sed -n 1p)"
+echo "$key_output" | sed -n 2p >"$KEYS"
+export LOAN_SCORER_API_KEYS_FILE="$KEYS"
+echo "API key for this demo: client 'demo', scopes score and model:read ($KEYS holds its hash)"
+
 "$BIN/python" - <<'PY'
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
@@ -47,6 +55,23 @@ sent="$("$BIN/loan-scorer" produce --broken-share "$BROKEN_SHARE")"
 echo "$sent"
 total="$(echo "$sent" | awk '{print $2}')"
 "$BIN/python" scripts/demo_summary.py "$total" "$since_ms"
+
+echo "an authenticated call: POST /v1/score with 'Authorization: Bearer <key>'"
+DEMO_KEY="$DEMO_KEY" "$BIN/python" -c "
+import os, httpx
+from schemas.examples import example_application_json
+url = 'http://127.0.0.1:$LOAN_SCORER_HTTP_PORT/v1/score'
+body = example_application_json(application_id='demo-http-1')
+headers = {'content-type': 'application/json'}
+anonymous = httpx.post(url, content=body, headers=headers)
+print(f'  without a key: {anonymous.status_code} {anonymous.json()[\"title\"]}')
+headers['authorization'] = 'Bearer ' + os.environ['DEMO_KEY']
+score = httpx.post(url, content=body, headers=headers)
+s = score.json()
+print(f'  with the key:  {score.status_code} {s[\"application_id\"]}: {s[\"decision\"]}, grade {s[\"risk_grade\"]}, PD {s[\"probability_of_default\"]:.3f} (request id {score.headers[\"x-request-id\"]})')
+"
+echo "  the scorer's audit line for it (no applicant data):"
+grep '"api_decision"' "$LOG" | tail -1 | sed 's/^/  /' || true
 
 echo "metrics: http://127.0.0.1:$LOAN_SCORER_HTTP_PORT/metrics, for example:"
 "$BIN/python" -c "

@@ -14,9 +14,10 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, ValidationError
 
 from consumer.api.assets import ModelAndPolicy
-from consumer.scored_event import contract_rejection, loan_scored_event
+from consumer.scored_event import loan_scored_event
 from schemas.application_v1 import LoanApplicationSubmitted
 from schemas.encode import encode_loan_scored
+from schemas.errors import scoring_failure_code
 from schemas.score_v1 import LoanScored
 from scoring.scorer import ScoreError, ScoreOutcome, score_batch_isolated
 
@@ -60,18 +61,18 @@ def _item(
     application: LoanApplicationSubmitted, outcome: ScoreOutcome, scored_at: datetime
 ) -> ScoredItem:
     if isinstance(outcome, ScoreError):
-        return _failure(application, outcome.error_type, outcome.message)
+        return _failure(application, scoring_failure_code(outcome.error_type))
     try:
         return loan_scored_event(application, outcome, scored_at=scored_at)
-    except ValidationError as error:
-        return _failure(application, "ContractRejected", contract_rejection(error))
+    except ValidationError:
+        return _failure(application, "ContractRejected")
 
 
-def _failure(application: LoanApplicationSubmitted, kind: str, detail: str) -> ScoreFailure:
-    # The detail may quote the input: it goes to the log beside the id, not to the client.
+def _failure(application: LoanApplicationSubmitted, kind: str) -> ScoreFailure:
+    # Only the id and a fixed code: an exception's text may quote the applicant's values.
     logger.warning(
         "application could not be scored over HTTP",
-        extra={"application_id": application.application_id, "error": f"{kind}: {detail}"},
+        extra={"application_id": application.application_id, "error_code": kind},
     )
     return ScoreFailure(
         application_id=application.application_id,

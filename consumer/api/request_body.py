@@ -8,6 +8,7 @@ accept nothing the stream would dead-letter and refuse nothing the stream would 
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Final
 
@@ -22,6 +23,7 @@ from schemas.errors import EventDecodeError, InvalidJsonError, OversizeError
 MAX_APPLICATIONS: Final = 100
 MAX_BODY_BYTES: Final = MAX_APPLICATIONS * MAX_EVENT_BYTES
 _MAX_ELEMENT_ERRORS_IN_MESSAGE = 5
+DEFAULT_BODY_TIMEOUT_S: Final = 10.0
 _JSON_MEDIA_TYPE = "application/json"
 
 
@@ -37,9 +39,23 @@ def require_json(request: Request) -> None:
         raise ApiError(415, "unsupported_media_type", "Send the body as application/json")
 
 
-async def read_bounded(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
+async def read_bounded(
+    request: Request, limit: int = MAX_BODY_BYTES, timeout_s: float = DEFAULT_BODY_TIMEOUT_S
+) -> bytes:
     """Refuse on the declared length before reading, and on the bytes actually received, so a
-    chunked upload (no Content-Length) or a lying header cannot make us buffer more."""
+    chunked upload (no Content-Length) or a lying header cannot make us buffer more; and refuse
+    a body that has not arrived whole within `timeout_s` (408), so a slow upload holds a
+    connection for a bounded time only."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            return await _read_bounded(request, limit)
+    except TimeoutError:
+        raise ApiError(
+            408, "body_timeout", f"The body did not arrive within {timeout_s:g} s"
+        ) from None
+
+
+async def _read_bounded(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None:
         if not declared.isdigit():

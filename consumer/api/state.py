@@ -8,6 +8,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from consumer.api.assets import AssetsSlot
+from consumer.api.auth import Authenticator
+from consumer.api.rate_limit import RateLimiter
 from consumer.api.worker import ScoringWorker
 from consumer.health import Readiness
 from consumer.liveness import Liveness
@@ -23,6 +25,11 @@ class ApiState:
     scoring: ScoringWorker = field(default_factory=ScoringWorker)
     # Beaten by the Kafka loop; /healthz fails when it stalls.
     liveness: Liveness = field(default_factory=Liveness)
+    # Closed by default: enabled with no credentials configured refuses every scoring call.
+    auth: Authenticator = field(default_factory=Authenticator)
+    rate_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(20.0, 40))
+    # A request body must arrive whole within this time (see `request_body.read_bounded`).
+    body_timeout_s: float = 10.0
 
 
 def get_state(request: Request) -> ApiState:

@@ -1,4 +1,5 @@
-"""An app over a real loaded model, and one whose model has not loaded yet."""
+"""An app over a real loaded model, and one whose model has not loaded yet, both called with a
+valid API key holding every scope (tests/api/test_auth_http.py refuses the other credentials)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ from fastapi.testclient import TestClient
 
 from consumer.api.app import create_app
 from consumer.api.state import ApiState
-from consumer.health import Readiness
-from consumer.service import ScoringAssets, load_assets, new_metrics
+from consumer.service import ScoringAssets, load_assets
 from consumer.settings import Settings
+from tests.api.credentials import AUTH, FULL_STORED, authenticated_state, write_key_file
 
 
 @pytest.fixture(scope="session")
@@ -20,10 +21,15 @@ def assets(model_dir: Path) -> ScoringAssets:
     return load_assets(Settings.model_validate({"model_dir": model_dir}))
 
 
+@pytest.fixture(scope="session")
+def key_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_key_file(tmp_path_factory.mktemp("keys") / "api-keys", FULL_STORED)
+
+
 @pytest.fixture
-def state(assets: ScoringAssets) -> ApiState:
+def state(assets: ScoringAssets, key_file: Path) -> ApiState:
     """A fresh metrics registry per test, so counts start at zero."""
-    api_state = ApiState(readiness=Readiness(), metrics=new_metrics())
+    api_state = authenticated_state(key_file)
     api_state.assets.set(assets)
     return api_state
 
@@ -31,13 +37,15 @@ def state(assets: ScoringAssets) -> ApiState:
 @pytest.fixture
 def client(state: ApiState) -> Iterator[TestClient]:
     # Server exceptions become responses, so a test sees the 500 a real client would.
-    with TestClient(create_app(state), raise_server_exceptions=False) as test_client:
+    with TestClient(create_app(state), raise_server_exceptions=False, headers=AUTH) as test_client:
         yield test_client
 
 
 @pytest.fixture
-def loading_client() -> Iterator[TestClient]:
+def loading_client(key_file: Path) -> Iterator[TestClient]:
     """The API as it is between start-up and the model having loaded."""
-    api_state = ApiState(readiness=Readiness(), metrics=new_metrics())
-    with TestClient(create_app(api_state), raise_server_exceptions=False) as test_client:
+    api_state = authenticated_state(key_file)
+    with TestClient(
+        create_app(api_state), raise_server_exceptions=False, headers=AUTH
+    ) as test_client:
         yield test_client

@@ -1,8 +1,9 @@
 """Whatever arrives at `POST /v1/score`, the answer is never a 5xx.
 
-Three families of input: arbitrary bytes, arbitrary JSON, and valid applications with one value
-replaced by arbitrary JSON (the inputs that get furthest: past parsing, into validation, and for
-the ones still valid, into the model).
+Three families of input, sent with a valid API key: arbitrary bytes, arbitrary JSON, and valid
+applications with one value replaced by arbitrary JSON (the inputs that get furthest: past
+parsing, into validation, and for the ones still valid, into the model). And arbitrary
+`Authorization` headers, which are all refused with a 401.
 """
 
 from __future__ import annotations
@@ -18,11 +19,10 @@ from hypothesis import strategies as st
 from pydantic_core import to_json
 
 from consumer.api.app import create_app
-from consumer.api.state import ApiState
-from consumer.health import Readiness
-from consumer.service import load_assets, new_metrics
+from consumer.service import load_assets
 from consumer.settings import Settings
 from schemas.examples import example_application
+from tests.api.credentials import AUTH, FULL_STORED, authenticated_state, write_key_file
 
 FUZZ = settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -55,10 +55,12 @@ def mutated_applications(draw: st.DrawFn) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def fuzz_client(model_dir: Path) -> Iterator[TestClient]:
-    state = ApiState(readiness=Readiness(), metrics=new_metrics())
+def fuzz_client(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    """Authenticated, so the fuzzed bodies reach the decoder and the scorer (not a 401)."""
+    key_file = write_key_file(tmp_path_factory.mktemp("fuzz-keys") / "keys", FULL_STORED)
+    state = authenticated_state(key_file)
     state.assets.set(load_assets(Settings.model_validate({"model_dir": model_dir})))
-    with TestClient(create_app(state), raise_server_exceptions=False) as client:
+    with TestClient(create_app(state), raise_server_exceptions=False, headers=AUTH) as client:
         yield client
 
 
@@ -100,3 +102,18 @@ def test_arbitrary_content_types_never_5xx(
         "/v1/score", content=body, headers={"content-type": content_type.encode()}
     )
     assert response.status_code < 500
+
+
+@FUZZ
+@given(
+    authorization=st.text(st.characters(blacklist_categories=("Cc", "Cs")), max_size=120),
+)
+def test_arbitrary_authorization_headers_are_refused_never_5xx(
+    fuzz_client: TestClient, authorization: str
+) -> None:
+    response = fuzz_client.post(
+        "/v1/score",
+        content=to_json(example_application()),
+        headers={"content-type": "application/json", "authorization": authorization.encode()},
+    )
+    assert response.status_code == 401

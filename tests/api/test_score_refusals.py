@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -11,12 +12,11 @@ from fastapi.testclient import TestClient
 
 from consumer.api.app import create_app
 from consumer.api.request_body import MAX_APPLICATIONS, MAX_BODY_BYTES
-from consumer.api.state import ApiState
 from consumer.api.worker import ScoringWorker
-from consumer.health import Readiness
-from consumer.service import ScoringAssets, new_metrics
+from consumer.service import ScoringAssets
 from schemas.decode import MAX_EVENT_BYTES
 from schemas.examples import MISSING, example_application
+from tests.api.credentials import AUTH, authenticated_state
 
 JSON = {"content-type": "application/json"}
 PERSONAL_VALUE = "SSN-123-45-6789"
@@ -142,10 +142,10 @@ def test_before_the_model_loads_scoring_is_a_503_with_a_reason(
     assert int(response.headers["retry-after"]) > 0
 
 
-def test_when_the_admission_is_full_scoring_is_a_503(assets: ScoringAssets) -> None:
-    state = ApiState(Readiness(), new_metrics(), scoring=ScoringWorker(max_in_flight=1))
+def test_when_the_admission_is_full_scoring_is_a_503(assets: ScoringAssets, key_file: Path) -> None:
+    state = authenticated_state(key_file, scoring=ScoringWorker(max_in_flight=1))
     state.assets.set(assets)
-    client = TestClient(create_app(state))
+    client = TestClient(create_app(state), headers=AUTH)
 
     with state.scoring.admit():
         response = client.post("/v1/score", json=example_application())

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
 import pytest
+import structlog
 
 from consumer.dedup import changelog_ids
+from consumer.logs import configure_logging
 from consumer.pipeline import ScoringPipeline
 from consumer.service import load_assets
 from consumer.settings import Settings
@@ -141,6 +144,43 @@ def test_a_batch_wide_scoring_failure_is_isolated_to_the_culprit(
     outcome = pipeline([FakeMessage(valid(i), i.encode(), n) for n, i in enumerate("abc")])
     assert [r.topic for r in outcome.records] == ["out", "dlq", "out"]
     assert outcome.dead_letter_reasons == ["scoring_error"]
+
+
+def test_a_scoring_failure_quoting_the_input_reaches_neither_header_nor_log(
+    pipeline: ScoringPipeline,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Issue 12: an exception's text may quote the applicant (pydantic's `input_value`, a
+    library's message); the dead-letter header and the log lines carry its class name only."""
+    import scoring.scorer as module
+
+    def quoting(apps, model, policy, features=None):  # type: ignore[no-untyped-def]
+        income = apps[0].finances.monthly_income
+        raise ValueError(f"1 validation error: input_value={income} is bad")
+
+    monkeypatch.setattr(module, "score_batch", quoting)
+    raw = orjson.dumps(example_application(finances={"monthly_income": 98765.25}))
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        configure_logging("INFO")  # the service's own JSON logging, writing to captured stderr
+        outcome = pipeline([FakeMessage(raw, b"app-1", 0)])
+        logged = capsys.readouterr().err
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        structlog.reset_defaults()
+
+    [record] = outcome.records
+    assert record.topic == "dlq"
+    context = parse_dead_letter_headers(record.headers)
+    assert context.reason is DeadLetterReason.SCORING_ERROR
+    assert context.message == "the model could not score this application (ValueError)"
+    assert "98765" not in str(record.headers)
+    assert "builtins.ValueError: (message withheld)" in logged  # the failure was logged ...
+    assert "application could not be scored; dead-lettered" in logged
+    assert "98765" not in logged  # ... without the value
 
 
 def test_a_dead_letter_is_logged_with_its_id_and_reason_but_no_applicant_data(

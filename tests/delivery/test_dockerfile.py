@@ -67,6 +67,10 @@ def test_builder_installs_main_dependencies_with_poetry_and_trains_the_model() -
     runs = " ".join(rest for keyword, rest in builder if keyword == "RUN")
     assert 'pip install "poetry==' in runs
     assert "poetry install --only main" in runs
+    # Pinned by the lock file: a lock that does not match pyproject.toml fails the build first.
+    assert runs.index("poetry check --lock") < runs.index("poetry install --only main")
+    assert "poetry lock" not in runs.replace("poetry check --lock", "")
+    assert "pip install" not in runs.replace('pip install "poetry==', "")
     assert "loan-scorer train --out /app/model" in runs
     env = " ".join(rest for keyword, rest in builder if keyword == "ENV")
     assert "POETRY_VIRTUALENVS_IN_PROJECT=true" in env
@@ -108,6 +112,7 @@ def test_healthcheck_asks_healthz_with_python() -> None:
     command = json.loads(healthcheck[healthcheck.index("CMD") + 3 :].strip())
     assert command[:2] == ["python", "-c"]
     assert "/healthz" in command[2]
+    assert "LOAN_SCORER_HTTP_OPS_PORT" in command[2]  # the probes' port when it is apart
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
+from consumer.settings import Settings
 from tests.delivery import contract
 from tests.delivery.tools import REPO, explain, find_tool, run
 
@@ -95,6 +96,7 @@ def test_default_render_has_the_core_objects_only(default_render: list[Manifest]
     assert sorted(_by_kind(default_render)) == [
         "ConfigMap",
         "Deployment",
+        "NetworkPolicy",  # closed by default (issue 12)
         "Pod",  # the `helm test` pod
         "PodDisruptionBudget",
         "Service",
@@ -107,7 +109,7 @@ def test_every_toggle_on_renders_every_optional_object(
     keda_render: list[Manifest], hpa_render: list[Manifest]
 ) -> None:
     keda_kinds, hpa_kinds = set(_by_kind(keda_render)), set(_by_kind(hpa_render))
-    optional = {"ServiceMonitor", "PrometheusRule", "NetworkPolicy"}
+    optional = {"ServiceMonitor", "PrometheusRule", "NetworkPolicy", "Ingress"}
     assert optional | {"ScaledObject", "TriggerAuthentication"} <= keda_kinds
     assert "HorizontalPodAutoscaler" not in keda_kinds
     assert optional | {"HorizontalPodAutoscaler"} <= hpa_kinds
@@ -194,9 +196,12 @@ def test_probes_ports_and_graceful_shutdown(render: str, request: pytest.Fixture
     pod = _pod_spec(manifests)
     (container,) = pod["containers"]
     assert container["args"] == ["run"]
-    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
-    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
-    assert container["ports"] == [{"name": "http", "containerPort": 8000, "protocol": "TCP"}]
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "ops"}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "ops"}
+    assert container["ports"] == [
+        {"name": "http", "containerPort": 8000, "protocol": "TCP"},
+        {"name": "ops", "containerPort": 8081, "protocol": "TCP"},
+    ]
     config = _one(manifests, "ConfigMap")["data"]
     shutdown = int(config["LOAN_SCORER_SHUTDOWN_TIMEOUT_S"])
     pre_stop = int(container["lifecycle"]["preStop"]["exec"]["command"][1])
@@ -268,7 +273,7 @@ def test_scaled_object_scales_the_deployment_on_consumer_lag(keda_render: list[M
     }
 
 
-def test_service_monitor_scrapes_the_http_port(keda_render: list[Manifest]) -> None:
+def test_service_monitor_scrapes_the_ops_port(keda_render: list[Manifest]) -> None:
     monitor = _one(keda_render, "ServiceMonitor")
     assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
     assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
@@ -277,7 +282,7 @@ def test_service_monitor_scrapes_the_http_port(keda_render: list[Manifest]) -> N
         monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
     )
     (endpoint,) = monitor["spec"]["endpoints"]
-    assert endpoint["port"] == service["spec"]["ports"][0]["name"] == "http"
+    assert endpoint["port"] == service["spec"]["ports"][1]["name"] == "ops"
     assert endpoint["path"] == "/metrics"
 
 
@@ -307,10 +312,84 @@ def test_chart_files_are_byte_identical_copies(copy: Path, original: Path) -> No
 def test_network_policy_allows_http_in_and_dns_and_kafka_out(keda_render: list[Manifest]) -> None:
     policy = _one(keda_render, "NetworkPolicy")["spec"]
     assert policy["policyTypes"] == ["Ingress", "Egress"]
-    (ingress,) = policy["ingress"]
-    assert ingress["ports"] == [{"port": "http", "protocol": "TCP"}]
+    api, ops = policy["ingress"]
+    assert api["ports"] == [{"port": "http", "protocol": "TCP"}]
+    assert [peer["namespaceSelector"]["matchLabels"] for peer in api["from"]] == [
+        {"kubernetes.io/metadata.name": "crm"},
+        {"kubernetes.io/metadata.name": "ingress-nginx"},
+    ]
+    assert ops["ports"] == [{"port": "ops", "protocol": "TCP"}]
+    assert ops["from"] == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
+    ]
     egress_ports = {(p["port"], p["protocol"]) for rule in policy["egress"] for p in rule["ports"]}
     assert egress_ports == {(53, "UDP"), (53, "TCP"), (9096, "TCP")}
+    kafka = policy["egress"][1]
+    assert kafka["to"] == [{"ipBlock": {"cidr": "10.20.0.0/16"}}]
+
+
+def test_the_default_network_policy_admits_nobody_to_the_api(
+    default_render: list[Manifest],
+) -> None:
+    """Issue 12: closed by default. No ingress rule at all until the values name the clients;
+    egress to DNS and the broker ports only."""
+    policy = _one(default_render, "NetworkPolicy")["spec"]
+    assert policy["policyTypes"] == ["Ingress", "Egress"]
+    assert policy["ingress"] == []
+    assert (
+        policy["podSelector"]["matchLabels"]
+        == _workload(default_render)["spec"]["selector"]["matchLabels"]
+    )
+    egress_ports = {(p["port"], p["protocol"]) for rule in policy["egress"] for p in rule["ports"]}
+    assert egress_ports == {(53, "UDP"), (53, "TCP"), (9092, "TCP"), (9093, "TCP")}
+    assert not [m for m in default_render if m["kind"] == "Ingress"]
+
+
+def test_the_default_api_is_authenticated_without_docs(default_render: list[Manifest]) -> None:
+    config = _one(default_render, "ConfigMap")["data"]
+    assert config["LOAN_SCORER_API_AUTH_ENABLED"] == "true"
+    assert config["LOAN_SCORER_API_DOCS_ENABLED"] == "false"
+    assert config["LOAN_SCORER_HTTP_OPS_PORT"] == "8081"
+    assert float(config["LOAN_SCORER_API_RATE_PER_S"]) > 0
+    settings = Settings.model_validate(
+        {name.removeprefix("LOAN_SCORER_").lower(): value for name, value in config.items()}
+    )
+    assert settings.api_auth_enabled is True
+    assert settings.api_docs_enabled is False
+    assert settings.http_ops_port == 8081
+
+
+def test_credentials_and_certificate_are_mounted_from_secrets(
+    keda_render: list[Manifest],
+) -> None:
+    """Whole-directory Secret volumes (never subPath, which would freeze a rotated key file)."""
+    config = _one(keda_render, "ConfigMap")["data"]
+    pod = _pod_spec(keda_render)
+    (container,) = pod["containers"]
+    mounts = {m["name"]: m for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    for volume, secret, variable, file in [
+        ("api-keys", "loan-scorer-api-keys", "LOAN_SCORER_API_KEYS_FILE", "api-keys"),
+        ("jwks", "loan-scorer-jwks", "LOAN_SCORER_JWT_JWKS_FILE", "jwks.json"),
+        ("api-tls", "loan-scorer-api-tls", "LOAN_SCORER_HTTP_TLS_CERT_FILE", "tls.crt"),
+    ]:
+        assert volumes[volume]["secret"]["secretName"] == secret
+        assert "subPath" not in mounts[volume]
+        assert mounts[volume]["readOnly"] is True
+        assert config[variable] == f"{mounts[volume]['mountPath']}/{file}"
+    assert config["LOAN_SCORER_JWT_ISSUER"] == "https://login.bank.example/realms/credit"
+    assert config["LOAN_SCORER_JWT_AUDIENCE"] == "loan-scorer"
+
+
+def test_the_ingress_serves_the_api_port_with_tls(keda_render: list[Manifest]) -> None:
+    ingress = _one(keda_render, "Ingress")["spec"]
+    assert ingress["tls"] == [
+        {"hosts": ["loan-scorer.bank.example"], "secretName": "loan-scorer-api-tls"}
+    ]
+    (rule,) = ingress["rules"]
+    (path,) = rule["http"]["paths"]
+    assert path["path"] == "/v1"
+    assert path["backend"]["service"]["port"] == {"name": "http"}
 
 
 def test_pdb_is_on_by_default(default_render: list[Manifest]) -> None:
@@ -345,6 +424,11 @@ def test_pdb_is_on_by_default(default_render: list[Manifest]) -> None:
         (["--set", "replicas=3"], "additional properties 'replicas' not allowed"),
         (["--set", "scorer.delivery=exactly-twice"], "delivery"),
         (["--set", "workload.kind=DaemonSet"], "/workload/kind"),
+        (["--set", "scorer.opsPort=8000"], "scorer.opsPort must differ"),
+        (
+            ["--set", "api.auth.jwt.existingSecret=jwks"],
+            "api.auth.jwt.existingSecret needs api.auth.jwt.issuer",
+        ),
         (
             ["--set", "policy.content=x", "--set", "policy.existingConfigMap=p"],
             "policy.content and policy.existingConfigMap are mutually exclusive",
@@ -367,6 +451,8 @@ def test_pdb_is_on_by_default(default_render: list[Manifest]) -> None:
         "unknown-value",
         "bad-enum",
         "unknown-workload-kind",
+        "ops-port-is-the-api-port",
+        "jwks-without-issuer",
         "policy-twice",
         "alerts-cannot-find-the-job",
     ],

@@ -77,6 +77,8 @@ def test_ci_runs_on_push_and_pull_request_and_covers_every_check() -> None:
     }
     # A job really runs the delivery checks (not merely names them, as an --ignore flag does).
     assert any(re.search(r"pytest[^\n]*\stests/delivery(\s|$)", run) for run in runs.values()), runs
+    # pip-audit of the lock file, in a job of its own (issue 12).
+    assert "scripts/audit-deps.sh" in runs["audit"]
     # Every job that runs tests installs the tools they need: under CI a missing one fails.
     for name, script in runs.items():
         if "pytest" in script:
@@ -102,7 +104,13 @@ def test_cd_builds_pushes_scans_and_publishes_the_chart_on_tags() -> None:
     assert jobs["image"]["permissions"] == {"contents": "read", "packages": "write"}
     scans = [s for s in jobs["scan"]["steps"] if "trivy-action" in s.get("uses", "")]
     assert any(s["with"]["exit-code"] == "1" for s in scans), "a Trivy finding fails the release"
-    assert set(jobs["chart"]["needs"]) == {"image", "scan"}
+    assert set(jobs["chart"]["needs"]) == {"image", "scan", "sbom"}
+    sbom = next(s for s in jobs["sbom"]["steps"] if "trivy-action" in s.get("uses", ""))
+    assert sbom["with"]["format"] == "cyclonedx"
+    upload = next(s for s in jobs["sbom"]["steps"] if "upload-artifact" in s.get("uses", ""))
+    assert upload["with"]["path"] == sbom["with"]["output"]
+    assert upload["with"]["if-no-files-found"] == "error"
+    assert build["with"]["sbom"] is True  # and the attestation on the image itself
     chart_script = " ".join(step.get("run", "") for step in jobs["chart"]["steps"])
     assert "helm package" in chart_script
     assert 'helm push dist/loan-scorer-*.tgz "oci://${REGISTRY}/' in chart_script

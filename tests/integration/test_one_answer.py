@@ -20,6 +20,7 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
 from consumer.demo_events import demo_events
+from tests.api.credentials import AUTH, FULL_STORED, write_key_file
 from tests.integration.scorer_harness import ScorerTopics
 from tests.integration.scorer_process import ScorerProcess
 from tests.kafka_io import consume, produce
@@ -48,8 +49,15 @@ def scorer(
         future.result(60)
     events = list(demo_events(EVENTS))
     produce(kafka_bootstrap, topics.input, ((e.key, e.value) for e in events))
+    workdir = tmp_path_factory.mktemp("one")
     process = ScorerProcess(
-        kafka_bootstrap, topics, group_id, model_dir, tmp_path_factory.mktemp("one") / "log"
+        kafka_bootstrap,
+        topics,
+        group_id,
+        model_dir,
+        workdir / "log",
+        LOAN_SCORER_API_KEYS_FILE=str(write_key_file(workdir / "api-keys", FULL_STORED)),
+        LOAN_SCORER_API_RATE_BURST="1000",
     )
     process.start()
     try:
@@ -104,4 +112,4 @@ def test_the_http_api_answers_as_the_stream_did_one_at_a_time(
             assert _answer(response.json()) == _answer(stream[app["application_id"]])
 
 
-_JSON = {"content-type": "application/json"}
+_JSON = {"content-type": "application/json", **AUTH}

@@ -103,6 +103,12 @@ Cross-field rules the JSON schema cannot express. Included by the workload, so e
 checks them; each failure says what to change.
 */}}
 {{- define "loan-scorer.validate" -}}
+{{- if eq (int .Values.scorer.opsPort) (int .Values.scorer.httpPort) }}
+{{- fail "scorer.opsPort must differ from scorer.httpPort: the probes and /metrics are served apart from the API." }}
+{{- end }}
+{{- if and .Values.api.auth.jwt.existingSecret (not (and .Values.api.auth.jwt.issuer .Values.api.auth.jwt.audience)) }}
+{{- fail "api.auth.jwt.existingSecret needs api.auth.jwt.issuer and api.auth.jwt.audience: tokens are checked against both." }}
+{{- end }}
 {{- $partitions := int .Values.kafka.inputPartitions }}
 {{- if and .Values.keda.enabled .Values.autoscaling.enabled }}
 {{- fail "keda.enabled and autoscaling.enabled are mutually exclusive: KEDA manages its own HPA. Enable one of them." }}
@@ -140,3 +146,9 @@ checks them; each failure says what to change.
 {{- fail "keda.sasl is set but kafka.auth.existingSecret is empty: KEDA needs the SASL credentials too." }}
 {{- end }}
 {{- end }}
+
+{{/* Where the API's credential Secrets are mounted: whole directories, so Secret updates (symlink
+swaps) reach the pod and the scorer re-reads the files without a restart. */}}
+{{- define "loan-scorer.apiKeysDir" -}}/etc/loan-scorer/api-keys{{- end }}
+{{- define "loan-scorer.jwksDir" -}}/etc/loan-scorer/jwks{{- end }}
+{{- define "loan-scorer.apiTlsDir" -}}/etc/loan-scorer/api-tls{{- end }}
