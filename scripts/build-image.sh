@@ -15,8 +15,8 @@
 # Usage: scripts/build-image.sh [COMMAND]
 #   scorer      (default) the scorer image, tagged $IMAGE; prints its size
 #   base        only the offline base image (tarball cached)
-#   kafka       the Kafka broker image from the Maven jars (docker/kafka/), tagged $KAFKA_LOCAL_IMAGE
-#   prometheus  Prometheus from Debian's package (docker/prometheus/), tagged $PROMETHEUS_LOCAL_IMAGE
+#   kafka       the Kafka broker image from the Maven jars (images/kafka/), tagged $KAFKA_LOCAL_IMAGE
+#   prometheus  Prometheus from Debian's package (images/prometheus/), tagged $PROMETHEUS_LOCAL_IMAGE
 #   all         base, scorer, kafka, prometheus
 #
 # Environment:
@@ -103,13 +103,8 @@ base() {
     "$tarball" "$BASE_IMAGE" >/dev/null
 }
 
-python_base() { # the base for the scorer: PYTHON_IMAGE, else upstream if it can be pulled, else offline
-  if [[ -n "${PYTHON_IMAGE:-}" ]]; then
-    printf '%s\n' "$PYTHON_IMAGE"
-    return 0
-  fi
-  local upstream
-  upstream="$(dockerfile_default_base)"
+pick_base() { # pick_base UPSTREAM: UPSTREAM if present or pullable, else the offline base
+  local upstream="$1"
   if have_image "$upstream" || timeout 30 "$DOCKER" pull -q "$upstream" >/dev/null 2>&1; then
     printf '%s\n' "$upstream"
     return 0
@@ -121,7 +116,7 @@ python_base() { # the base for the scorer: PYTHON_IMAGE, else upstream if it can
 
 scorer() {
   local from revision
-  from="$(python_base)"
+  from="${PYTHON_IMAGE:-$(pick_base "$(dockerfile_default_base)")}"
   revision="$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)"
   log "building $IMAGE from ./Dockerfile on $from"
   build "$IMAGE" "$REPO" -f "$REPO/Dockerfile" \
@@ -133,10 +128,42 @@ scorer() {
   log "$IMAGE: $((bytes / 1000000)) MB ($bytes bytes) on $from"
 }
 
+context_of() { # context_of FOLDER: a temporary build context, a copy of images/FOLDER
+  local context
+  context="$(mktemp -d "${TMPDIR:-/tmp}/loan-scorer-context.XXXXXX")"
+  cp -r "$REPO/images/$1/." "$context/"
+  printf '%s\n' "$context"
+}
+
+kafka() {
+  "$REPO/scripts/kafka-local.sh" fetch
+  local from context
+  from="$(pick_base debian:bookworm-slim)"
+  context="$(context_of kafka)"
+  # shellcheck disable=SC2064 # expand now: the trap must remove this very folder
+  trap "rm -rf '$context'" EXIT
+  # The jars scripts/kafka-local.sh resolved from Maven Central (the cache is outside the repo).
+  cp -r "$CACHE/kafka-4.1.1/libs" "$context/libs"
+  rm -f "$context/libs/.complete"
+  log "building $KAFKA_LOCAL_IMAGE from images/kafka on $from"
+  build "$KAFKA_LOCAL_IMAGE" "$context" --build-arg "BASE_IMAGE=$from"
+  rm -rf "$context"
+  trap - EXIT
+}
+
+prometheus() {
+  local from
+  from="$(pick_base debian:bookworm-slim)"
+  log "building $PROMETHEUS_LOCAL_IMAGE from images/prometheus on $from"
+  build "$PROMETHEUS_LOCAL_IMAGE" "$REPO/images/prometheus" --build-arg "BASE_IMAGE=$from"
+}
+
 case "${1:-scorer}" in
   base) base ;;
   scorer) scorer ;;
-  all) base && scorer ;;
+  kafka) kafka ;;
+  prometheus) prometheus ;;
+  all) base && scorer && kafka && prometheus ;;
   *)
     sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//' >&2
     exit 2

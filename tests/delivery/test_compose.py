@@ -3,6 +3,7 @@ the services, the KRaft broker settings, healthchecks, start order, and the file
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -20,10 +21,31 @@ def services() -> dict[str, Any]:
     return dict(document["services"])
 
 
+VARIABLE = re.compile(r"\$\{(?P<name>[A-Z_]+):-(?P<default>[^}]+)\}")
+
+
+def variable(value: str) -> tuple[str, str] | None:
+    """(NAME, default) of a `${NAME:-default}` value, None for a plain value."""
+    match = VARIABLE.fullmatch(value)
+    return (match["name"], match["default"]) if match else None
+
+
+def test_variable_reads_the_name_and_default_of_an_interpolation() -> None:
+    assert variable("${KAFKA_IMAGE:-apache/kafka:4.1.1}") == ("KAFKA_IMAGE", "apache/kafka:4.1.1")
+    assert variable("apache/kafka:4.1.1") is None
+    assert variable("${KAFKA_IMAGE}") is None  # no default: a machine without it would break
+
+
 def test_the_stack(services: dict[str, Any]) -> None:
     assert set(services) == {"kafka", "topic-init", "scorer", "producer", "prometheus", "grafana"}
-    assert services["kafka"]["image"] == "apache/kafka:4.1.1"
-    assert services["topic-init"]["image"] == "apache/kafka:4.1.1"
+    # The upstream images stay the defaults; a machine without a registry overrides the variables.
+    assert variable(services["kafka"]["image"]) == ("KAFKA_IMAGE", "apache/kafka:4.1.1")
+    assert variable(services["topic-init"]["image"]) == ("KAFKA_IMAGE", "apache/kafka:4.1.1")
+    assert variable(services["prometheus"]["image"]) == (
+        "PROMETHEUS_IMAGE",
+        "prom/prometheus:v3.5.0",
+    )
+    assert variable(services["grafana"]["image"]) == ("GRAFANA_IMAGE", "grafana/grafana:12.3.1")
     for name in ("scorer", "producer"):
         assert services[name]["build"]["context"] == "."
         assert services[name]["image"] == "loan-scorer:local"
@@ -31,7 +53,7 @@ def test_the_stack(services: dict[str, Any]) -> None:
     assert services["scorer"]["command"] == ["run"]
     assert services["producer"]["command"][0] == "produce"
     for name, service in services.items():
-        image = service["image"]
+        image = (variable(service["image"]) or ("", service["image"]))[1]
         assert ":" in image, f"{name}: image without a tag"
         assert not image.endswith(":latest"), f"{name}: unpinned image"
 
@@ -46,6 +68,9 @@ def test_kafka_runs_kraft_single_node_with_transactions(services: dict[str, Any]
     assert env["KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS"] == 0
     assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
     assert "kafka:9092" in env["KAFKA_ADVERTISED_LISTENERS"]
+    # The host listener advertises the host port it is published on, whatever that port is.
+    published = services["kafka"]["ports"][0].split(":")[0]
+    assert f"HOST://localhost:{published}" in env["KAFKA_ADVERTISED_LISTENERS"]
 
 
 def test_topic_init_creates_the_topics(services: dict[str, Any]) -> None:
