@@ -8,7 +8,9 @@
 # one run (the offline base, the scorer, Kafka) are still there for the next one.
 #
 # Usage: scripts/docker-engine.sh COMMAND
-#   install  apt-get install docker.io, docker-compose (v1) and debootstrap if missing (root)
+#   install  apt-get install docker.io and debootstrap if missing (root); build compose v2 into the
+#            cache with `go install` if missing (Debian's compose v1 refuses the file's top-level
+#            `name`); `compose` prints its path
 #   up       install, then start dockerd and wait until it answers; prints `export DOCKER_HOST=...`
 #   down     stop the dockerd this script started (by its PID file), wait for it to exit
 #   status   exit 0 if the engine answers on the private socket
@@ -20,6 +22,8 @@
 set -euo pipefail
 
 RUN_DIR="${LOAN_SCORER_DOCKER_RUN:-/run/loan-scorer-docker}"
+COMPOSE_VERSION="v2.29.7" # keep in step with tests/container/engine.py
+COMPOSE_DIR="$HOME/.cache/loan-scorer/compose-$COMPOSE_VERSION"
 DATA_DIR="${LOAN_SCORER_DOCKER_DATA:-$HOME/.cache/loan-scorer/docker}"
 SOCKET="$RUN_DIR/docker.sock"
 PIDFILE="$RUN_DIR/dockerd.pid"
@@ -34,13 +38,25 @@ die() { log "error: $*"; exit 1; }
 install() {
   local missing=()
   [[ -x /usr/sbin/dockerd && -x $DOCKER_CLI ]] || missing+=(docker.io)
-  command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
   command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
-  ((${#missing[@]} == 0)) && return 0
-  [[ $EUID -eq 0 ]] || die "installing ${missing[*]} needs root (apt-get)"
-  log "installing ${missing[*]} from Debian"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" \
-    || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"; }
+  if ((${#missing[@]} > 0)); then
+    [[ $EUID -eq 0 ]] || die "installing ${missing[*]} needs root (apt-get)"
+    log "installing ${missing[*]} from Debian"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" \
+      || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"; }
+  fi
+  compose_v2
+}
+
+compose_v2() { # compose v2 from the Go module proxy, cached; it runs standalone as docker-compose
+  [[ -x "$COMPOSE_DIR/docker-compose" ]] && return 0
+  command -v go >/dev/null 2>&1 || die "go is required to build compose $COMPOSE_VERSION"
+  log "building compose $COMPOSE_VERSION with go install (a few minutes the first time)"
+  mkdir -p "$COMPOSE_DIR"
+  GOBIN="$COMPOSE_DIR" nice -n 10 go install \
+    -ldflags "-s -w -X github.com/docker/compose/v2/internal.Version=$COMPOSE_VERSION" \
+    "github.com/docker/compose/v2/cmd@$COMPOSE_VERSION"
+  mv "$COMPOSE_DIR/cmd" "$COMPOSE_DIR/docker-compose"
 }
 
 pid_alive() { [[ -f "$PIDFILE" ]] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; }
@@ -113,6 +129,7 @@ case "${1:-}" in
   down) down ;;
   status) status ;;
   env) env_line ;;
+  compose) printf '%s\n' "$COMPOSE_DIR/docker-compose" ;;
   *)
     sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//' >&2
     exit 2

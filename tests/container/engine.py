@@ -18,6 +18,7 @@ from tests.delivery.tools import REPO, missing
 PRIVATE_SOCKET = Path("/run/loan-scorer-docker/docker.sock")
 SCORER_IMAGE = os.environ.get("LOAN_SCORER_IMAGE", "loan-scorer:local")
 KAFKA_LOCAL_IMAGE = os.environ.get("KAFKA_LOCAL_IMAGE", "loan-scorer-kafka:4.1.1")
+PROMETHEUS_LOCAL_IMAGE = os.environ.get("PROMETHEUS_LOCAL_IMAGE", "loan-scorer-prometheus:debian")
 HOW_TO = "scripts/docker-engine.sh up, then scripts/build-image.sh all (what .ci/run does)"
 
 
@@ -73,3 +74,20 @@ def require_image(image: str) -> None:
     require_engine()
     if docker("image", "inspect", image).returncode != 0:
         missing(f"MISSING IMAGE {image!r} on {docker_host()}: not built. {HOW_TO}.")
+
+
+COMPOSE_VERSION = "v2.29.7"  # keep in step with scripts/docker-engine.sh
+COMPOSE_BINARY = (
+    Path.home() / ".cache" / "loan-scorer" / f"compose-{COMPOSE_VERSION}" / "docker-compose"
+)
+
+
+def compose_cli() -> str:
+    """Compose v2 (built from the Go module proxy by scripts/docker-engine.sh install), run
+    standalone; LOAN_SCORER_COMPOSE names another. Debian's compose v1 cannot read the file (it
+    refuses the top-level `name`)."""
+    configured = os.environ.get("LOAN_SCORER_COMPOSE")
+    candidate = Path(configured) if configured else COMPOSE_BINARY
+    if not os.access(candidate, os.X_OK):
+        missing(f"MISSING TOOL compose v2 at {candidate}: the stack check did NOT run. {HOW_TO}.")
+    return str(candidate)
