@@ -49,6 +49,12 @@ die() { log "error: $*"; exit 1; }
 [[ -n "${DOCKER_HOST:-}" ]] || die "DOCKER_HOST is not set (eval \"\$(scripts/docker-engine.sh env)\")"
 "$DOCKER" version >/dev/null 2>&1 || die "no Docker engine answers on $DOCKER_HOST (scripts/docker-engine.sh up)"
 
+prune_private() { # earlier builds of a tag are left untagged; the private engine keeps the latest
+  if [[ "$DOCKER_HOST" == "unix://${LOAN_SCORER_DOCKER_RUN:-/run/loan-scorer-docker}/docker.sock" ]]; then
+    "$DOCKER" image prune --force >/dev/null
+  fi
+}
+
 have_image() { "$DOCKER" image inspect "$1" >/dev/null 2>&1; }
 
 dockerfile_default_base() { sed -n 's/^ARG PYTHON_IMAGE=//p' "$REPO/Dockerfile"; }
@@ -115,14 +121,17 @@ pick_base() { # pick_base UPSTREAM: UPSTREAM if present or pullable, else the of
 }
 
 scorer() {
-  local from revision
+  local from revision created
   from="${PYTHON_IMAGE:-$(pick_base "$(dockerfile_default_base)")}"
   revision="$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  # The commit's time, not the clock's: a rebuild of the same commit is then a cache hit.
+  created="$(git -C "$REPO" log -1 --format=%cI 2>/dev/null || echo unknown)"
   log "building $IMAGE from ./Dockerfile on $from"
   build "$IMAGE" "$REPO" -f "$REPO/Dockerfile" \
     --build-arg "PYTHON_IMAGE=$from" \
     --build-arg "REVISION=$revision" \
-    --build-arg "CREATED=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    --build-arg "CREATED=$created"
+  prune_private
   local bytes
   bytes="$("$DOCKER" image inspect -f '{{.Size}}' "$IMAGE")"
   log "$IMAGE: $((bytes / 1000000)) MB ($bytes bytes) on $from"
@@ -147,6 +156,7 @@ kafka() {
   rm -f "$context/libs/.complete"
   log "building $KAFKA_LOCAL_IMAGE from images/kafka on $from"
   build "$KAFKA_LOCAL_IMAGE" "$context" --build-arg "BASE_IMAGE=$from"
+  prune_private
   rm -rf "$context"
   trap - EXIT
 }
@@ -156,6 +166,7 @@ prometheus() {
   from="$(pick_base debian:bookworm-slim)"
   log "building $PROMETHEUS_LOCAL_IMAGE from images/prometheus on $from"
   build "$PROMETHEUS_LOCAL_IMAGE" "$REPO/images/prometheus" --build-arg "BASE_IMAGE=$from"
+  prune_private
 }
 
 case "${1:-scorer}" in
