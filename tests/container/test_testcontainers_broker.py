@@ -49,6 +49,7 @@ def _topics(bootstrap: str) -> ScorerTopics:
     return topics
 
 
+@pytest.mark.timeout(600)  # the broker container's start counts too, on two shared cores
 def test_the_scorer_scores_exactly_once_on_a_testcontainers_broker(
     container_bootstrap: str, model_dir: Path
 ) -> None:
