@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1.7
 # loan-scorer image: `loan-scorer run` by default; `docker run IMAGE produce|tail|train ...` for
 # the other subcommands. Build:  docker build -t loan-scorer .
 #
@@ -6,6 +5,12 @@
 # project into an in-project venv (/app/.venv) and trains the default model deterministically
 # into /app/model. Stage 2 (runtime) copies only the venv, the packages and the model onto the same
 # slim base: no Poetry, no pip cache, no build tools.
+#
+# No `# syntax=` line: BuildKit would pull that frontend from Docker Hub; the built-in one handles
+# `RUN --mount`. Behind a TLS-intercepting proxy, pass its CA bundle as the build secret
+# `ca-bundle` (`--secret id=ca-bundle,src=/etc/ssl/certs/ca-certificates.crt`, what
+# scripts/build-image.sh does): pip and Poetry trust it while downloading, and it is never written
+# to a layer. Without a registry, scripts/build-image.sh builds on an offline base (PYTHON_IMAGE).
 
 ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
 
@@ -22,7 +27,9 @@ ENV PIP_NO_CACHE_DIR=1 \
     MPLCONFIGDIR=/tmp/matplotlib \
     PYTHONHASHSEED=0
 
-RUN pip install "poetry==${POETRY_VERSION}"
+RUN --mount=type=secret,id=ca-bundle \
+    if [ -s /run/secrets/ca-bundle ]; then export PIP_CERT=/run/secrets/ca-bundle; fi \
+    && pip install "poetry==${POETRY_VERSION}"
 
 WORKDIR /app
 
@@ -31,8 +38,12 @@ WORKDIR /app
 # silent re-resolution), and `poetry install` installs exactly the locked versions, verifying each
 # file against the lock's SHA-256 hashes. CI audits the same lock file with pip-audit.
 COPY pyproject.toml poetry.lock README.md ./
-RUN --mount=type=cache,target=/tmp/poetry-cache \
-    poetry check --lock \
+RUN --mount=type=cache,target=/tmp/poetry-cache --mount=type=secret,id=ca-bundle \
+    if [ -s /run/secrets/ca-bundle ]; then \
+      export REQUESTS_CA_BUNDLE=/run/secrets/ca-bundle SSL_CERT_FILE=/run/secrets/ca-bundle \
+             PIP_CERT=/run/secrets/ca-bundle; \
+    fi \
+    && poetry check --lock \
     && poetry install --only main --no-root
 
 # Then the project itself (installed into the venv as a path dependency of /app).
@@ -42,8 +53,12 @@ COPY scoring ./scoring
 COPY training ./training
 COPY impact ./impact
 COPY registry ./registry
-RUN --mount=type=cache,target=/tmp/poetry-cache \
-    poetry install --only main \
+RUN --mount=type=cache,target=/tmp/poetry-cache --mount=type=secret,id=ca-bundle \
+    if [ -s /run/secrets/ca-bundle ]; then \
+      export REQUESTS_CA_BUNDLE=/run/secrets/ca-bundle SSL_CERT_FILE=/run/secrets/ca-bundle \
+             PIP_CERT=/run/secrets/ca-bundle; \
+    fi \
+    && poetry install --only main \
     && .venv/bin/python -m compileall -q -j 0 consumer schemas scoring training impact registry
 
 # The default model, trained at build time: deterministic, so the same commit gives the same model.

@@ -85,6 +85,28 @@ kafka-up: ## Start a single-node Kafka broker on 127.0.0.1:9092 (KAFKA_PORT=... 
 kafka-down: ## Stop the broker started by kafka-up and delete its data
 	KAFKA_PORT=$(KAFKA_PORT) scripts/kafka-local.sh down
 
+# The images are built on the engine DOCKER_HOST names, else on the private one
+# scripts/docker-engine.sh starts (root; never the machine's default socket).
+PRIVATE_DOCKER_HOST := unix:///run/loan-scorer-docker/docker.sock
+
+.PHONY: engine-up
+engine-up: ## Start the private Docker Engine (installs Debian's docker.io; root) on /run/loan-scorer-docker
+	scripts/docker-engine.sh up
+
+.PHONY: engine-down
+engine-down: ## Stop the private Docker Engine started by engine-up (its images stay cached)
+	scripts/docker-engine.sh down
+
+.PHONY: image
+image: ## Build the scorer image loan-scorer:local (on an offline Debian base when no registry answers)
+	@if [[ -z "$${DOCKER_HOST:-}" ]]; then scripts/docker-engine.sh up >/dev/null; fi
+	DOCKER_HOST=$${DOCKER_HOST:-$(PRIVATE_DOCKER_HOST)} scripts/build-image.sh scorer
+
+.PHONY: images
+images: ## The scorer image plus the registry-free Kafka and Prometheus images the compose stack can use
+	@if [[ -z "$${DOCKER_HOST:-}" ]]; then scripts/docker-engine.sh up >/dev/null; fi
+	DOCKER_HOST=$${DOCKER_HOST:-$(PRIVATE_DOCKER_HOST)} scripts/build-image.sh all
+
 .PHONY: clean
 clean: ## Remove build outputs and caches (not the venv)
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov

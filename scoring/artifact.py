@@ -114,7 +114,12 @@ def verification_probe(
 def read_card(model_dir: Path) -> ModelCard:
     card_path = model_dir / CARD_FILE
     if not card_path.is_file():
-        raise ModelIntegrityError(f"model card missing: {card_path}")
+        # Most often no model was ever trained here: say how to make one, not only what is absent.
+        raise ModelIntegrityError(
+            f"model card missing: {card_path}. No trained model in {model_dir}: run `make model`"
+            " (trains the default into build/model) or `loan-scorer train --out DIR`, then set"
+            " LOAN_SCORER_MODEL_DIR to that folder"
+        )
     try:
         return ModelCard.model_validate_json(card_path.read_bytes())
     except ValidationError as error:

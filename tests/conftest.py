@@ -1,8 +1,10 @@
 """Shared fixtures: a real Kafka broker and per-test topic and group names.
 
 The broker is, in order of preference: the one named by LOAN_SCORER_KAFKA_BOOTSTRAP_SERVERS (what
-`make test` sets); a testcontainers KafkaContainer when a Docker engine answers (a laptop, GitHub
-Actions); otherwise a local Apache Kafka broker started by scripts/kafka-local.sh. Never a mock.
+`make test` sets); a broker container started with testcontainers when a Docker engine answers (a
+laptop, GitHub Actions; LOAN_SCORER_TEST_KAFKA_IMAGE picks the image, e.g. the registry-free
+loan-scorer-kafka:4.1.1); otherwise a local Apache Kafka broker started by scripts/kafka-local.sh.
+Never a mock. tests/container/test_testcontainers_broker.py runs the container path in CI.
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ import contextlib
 import os
 import socket
 import subprocess
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from confluent_kafka.admin import AdminClient
@@ -21,7 +25,7 @@ from confluent_kafka.cimpl import NewTopic
 
 REPO = Path(__file__).resolve().parent.parent
 KAFKA_LOCAL = REPO / "scripts" / "kafka-local.sh"
-KAFKA_IMAGE = "apache/kafka:4.1.1"
+KAFKA_IMAGE = os.environ.get("LOAN_SCORER_TEST_KAFKA_IMAGE", "apache/kafka:4.1.1")
 
 TopicFactory = Callable[..., str]
 
@@ -43,6 +47,70 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@contextlib.contextmanager
+def kafka_container(image: str, timeout_s: float = 180.0) -> Iterator[str]:
+    """A single-node KRaft broker in a container, with transactions; yields its bootstrap address
+    on the host. Works with apache/kafka and with images/kafka (the same KAFKA_* interface).
+
+    testcontainers' KafkaContainer drives Confluent's images only, so this uses its generic
+    DockerContainer: on a network of its own (an engine without a default bridge has no other),
+    the client listener published on a free host port and advertised as 127.0.0.1:PORT.
+    """
+    from testcontainers.core.config import testcontainers_config
+    from testcontainers.core.container import DockerContainer
+    from testcontainers.core.network import Network
+
+    if "TESTCONTAINERS_RYUK_DISABLED" not in os.environ:
+        # The reaper is an image from Docker Hub, which a machine without a registry cannot pull;
+        # the `with` blocks below remove the container and network themselves.
+        testcontainers_config.ryuk_disabled = True
+    port = _free_port()
+    env = {
+        "CLUSTER_ID": "4L6g3nShT-eMCtK--X86sw",
+        "KAFKA_NODE_ID": "1",
+        "KAFKA_PROCESS_ROLES": "broker,controller",
+        "KAFKA_CONTROLLER_QUORUM_VOTERS": "1@localhost:9093",
+        "KAFKA_CONTROLLER_LISTENER_NAMES": "CONTROLLER",
+        "KAFKA_LISTENERS": "PLAINTEXT://:9092,CONTROLLER://:9093,HOST://:9094",
+        "KAFKA_ADVERTISED_LISTENERS": f"PLAINTEXT://localhost:9092,HOST://127.0.0.1:{port}",
+        "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP": (
+            "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,HOST:PLAINTEXT"
+        ),
+        "KAFKA_INTER_BROKER_LISTENER_NAME": "PLAINTEXT",
+        "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR": "1",
+        "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR": "1",
+        "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR": "1",
+        "KAFKA_SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR": "1",
+        "KAFKA_SHARE_COORDINATOR_STATE_TOPIC_MIN_ISR": "1",
+        "KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS": "0",
+    }
+    bootstrap = f"127.0.0.1:{port}"
+    with Network() as network:
+        container = DockerContainer(image).with_network(network).with_bind_ports(9094, port)
+        for key, value in env.items():
+            container.with_env(key, value)
+        with container:
+            _wait_for_broker(bootstrap, container, timeout_s)
+            yield bootstrap
+
+
+def _wait_for_broker(bootstrap: str, container: Any, timeout_s: float) -> None:
+    """Until the broker answers a metadata request with itself in it; fail fast if it exited."""
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        wrapped = container.get_wrapped_container()
+        wrapped.reload()
+        if wrapped.status == "exited":
+            logs = wrapped.logs(tail=40).decode(errors="replace")
+            raise RuntimeError(f"the broker container exited:\n{logs}")
+        with contextlib.suppress(Exception):  # not answering yet
+            if admin.list_topics(timeout=2).brokers:
+                return
+        time.sleep(1)
+    raise RuntimeError(f"the broker container did not answer on {bootstrap} within {timeout_s} s")
+
+
 @pytest.fixture(scope="session")
 def kafka_bootstrap() -> Iterator[str]:
     """A bootstrap address of a real broker with transactions enabled."""
@@ -51,10 +119,8 @@ def kafka_bootstrap() -> Iterator[str]:
         yield configured
         return
     if _docker_answers():
-        from testcontainers.kafka import KafkaContainer
-
-        with KafkaContainer(KAFKA_IMAGE).with_kraft() as container:
-            yield container.get_bootstrap_server()
+        with kafka_container(KAFKA_IMAGE) as bootstrap:
+            yield bootstrap
         return
     port = _free_port()
     env = {**os.environ, "KAFKA_PORT": str(port), "KAFKA_CONTROLLER_PORT": str(_free_port())}

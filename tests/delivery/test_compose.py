@@ -1,15 +1,35 @@
-"""docker-compose.yml, checked structurally (no Docker engine here for `docker compose config`):
-the services, the KRaft broker settings, healthchecks, start order, and the files it mounts."""
+"""docker-compose.yml, checked structurally (the services, the KRaft broker settings, healthchecks,
+start order, and the files it mounts), then started for real on the private engine: every service
+whose image can be made here (Grafana's cannot) turns healthy, scores reach the output topic and
+the scorer's series reach Prometheus, and `down -v` removes it all."""
 
 from __future__ import annotations
 
+import json
+import os
+import re
+import subprocess
+import time
+import uuid
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 
+from schemas.decode import decode_loan_scored
+from tests.container.engine import (
+    KAFKA_LOCAL_IMAGE,
+    PROMETHEUS_LOCAL_IMAGE,
+    compose_cli,
+    docker,
+    docker_env,
+    require_image,
+)
 from tests.delivery import contract
 from tests.delivery.tools import REPO
+from tests.integration.scorer_process import free_port
+from tests.kafka_io import consume
 
 COMPOSE = REPO / "docker-compose.yml"
 
@@ -20,10 +40,31 @@ def services() -> dict[str, Any]:
     return dict(document["services"])
 
 
+VARIABLE = re.compile(r"\$\{(?P<name>[A-Z_]+):-(?P<default>[^}]+)\}")
+
+
+def variable(value: str) -> tuple[str, str] | None:
+    """(NAME, default) of a `${NAME:-default}` value, None for a plain value."""
+    match = VARIABLE.fullmatch(value)
+    return (match["name"], match["default"]) if match else None
+
+
+def test_variable_reads_the_name_and_default_of_an_interpolation() -> None:
+    assert variable("${KAFKA_IMAGE:-apache/kafka:4.1.1}") == ("KAFKA_IMAGE", "apache/kafka:4.1.1")
+    assert variable("apache/kafka:4.1.1") is None
+    assert variable("${KAFKA_IMAGE}") is None  # no default: a machine without it would break
+
+
 def test_the_stack(services: dict[str, Any]) -> None:
     assert set(services) == {"kafka", "topic-init", "scorer", "producer", "prometheus", "grafana"}
-    assert services["kafka"]["image"] == "apache/kafka:4.1.1"
-    assert services["topic-init"]["image"] == "apache/kafka:4.1.1"
+    # The upstream images stay the defaults; a machine without a registry overrides the variables.
+    assert variable(services["kafka"]["image"]) == ("KAFKA_IMAGE", "apache/kafka:4.1.1")
+    assert variable(services["topic-init"]["image"]) == ("KAFKA_IMAGE", "apache/kafka:4.1.1")
+    assert variable(services["prometheus"]["image"]) == (
+        "PROMETHEUS_IMAGE",
+        "prom/prometheus:v3.5.0",
+    )
+    assert variable(services["grafana"]["image"]) == ("GRAFANA_IMAGE", "grafana/grafana:12.3.1")
     for name in ("scorer", "producer"):
         assert services[name]["build"]["context"] == "."
         assert services[name]["image"] == "loan-scorer:local"
@@ -31,7 +72,7 @@ def test_the_stack(services: dict[str, Any]) -> None:
     assert services["scorer"]["command"] == ["run"]
     assert services["producer"]["command"][0] == "produce"
     for name, service in services.items():
-        image = service["image"]
+        image = (variable(service["image"]) or ("", service["image"]))[1]
         assert ":" in image, f"{name}: image without a tag"
         assert not image.endswith(":latest"), f"{name}: unpinned image"
 
@@ -46,6 +87,9 @@ def test_kafka_runs_kraft_single_node_with_transactions(services: dict[str, Any]
     assert env["KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS"] == 0
     assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
     assert "kafka:9092" in env["KAFKA_ADVERTISED_LISTENERS"]
+    # The host listener advertises the host port it is published on, whatever that port is.
+    published = services["kafka"]["ports"][0].split(":")[0]
+    assert f"HOST://localhost:{published}" in env["KAFKA_ADVERTISED_LISTENERS"]
 
 
 def test_topic_init_creates_the_topics(services: dict[str, Any]) -> None:
@@ -129,3 +173,115 @@ def test_mounted_files_exist_and_match_the_chart(services: dict[str, Any]) -> No
     assert prometheus["rule_files"] == ["alerts.yml"]
     targets = prometheus["scrape_configs"][0]["static_configs"][0]["targets"]
     assert targets == ["scorer:8000"]
+
+
+STACK = ["kafka", "topic-init", "scorer", "producer", "prometheus"]  # all but Grafana
+HEALTHY = {"kafka", "scorer", "prometheus"}
+
+
+class Stack:
+    """One compose project of this file on the private engine, under a name of its own."""
+
+    def __init__(self) -> None:
+        self.project = f"loan-scorer-test-{uuid.uuid4().hex[:8]}"
+        self.ports = {
+            name: str(free_port())
+            for name in ("KAFKA_HOST_PORT", "SCORER_HOST_PORT", "PROMETHEUS_HOST_PORT")
+        }
+        self.env = {
+            **docker_env(),
+            "KAFKA_IMAGE": os.environ.get("KAFKA_IMAGE", KAFKA_LOCAL_IMAGE),
+            "PROMETHEUS_IMAGE": os.environ.get("PROMETHEUS_IMAGE", PROMETHEUS_LOCAL_IMAGE),
+            "GRAFANA_HOST_PORT": str(free_port()),
+            **self.ports,
+        }
+
+    def compose(self, *args: str, timeout_s: float = 300) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [compose_cli(), "--project-name", self.project, "--file", str(COMPOSE), *args],
+            env=self.env,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=timeout_s,
+        )
+
+    def states(self) -> dict[str, dict[str, Any]]:
+        result = self.compose("ps", "--all", "--format", "json")
+        assert result.returncode == 0, result.stderr
+        rows = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+        return {row["Service"]: row for row in rows}
+
+    def wait_healthy(self, timeout_s: float = 240) -> None:
+        deadline = time.monotonic() + timeout_s
+        states: dict[str, dict[str, Any]] = {}
+        while time.monotonic() < deadline:
+            states = self.states()
+            init = states.get("topic-init", {})
+            if init.get("State") == "exited":
+                assert init.get("ExitCode") == 0, self.logs("topic-init")
+            crashing = [name for name, row in states.items() if row.get("State") == "restarting"]
+            assert not crashing, f"{crashing} crash and restart:\n{self.logs(*crashing)}"
+            healthy = {name for name, row in states.items() if row.get("Health") == "healthy"}
+            if healthy >= HEALTHY and init.get("State") == "exited":
+                return
+            time.sleep(2)
+        raise AssertionError(f"not healthy within {timeout_s} s: {states}\n{self.logs()}")
+
+    def logs(self, *services: str) -> str:
+        result = self.compose("logs", "--no-color", "--tail", "40", *services)
+        return (result.stdout + result.stderr)[-8000:]
+
+    def containers(self) -> list[str]:
+        result = docker(
+            "ps", "--all", "--quiet", "--filter", f"label=com.docker.compose.project={self.project}"
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout.split()
+
+
+def _prometheus_series(port: str, query: str, timeout_s: float = 90) -> list[dict[str, Any]]:
+    """The result of an instant query through Prometheus' own HTTP API, once non-empty."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        answer = httpx.get(
+            f"http://127.0.0.1:{port}/api/v1/query", params={"query": query}, timeout=5
+        ).json()
+        assert answer["status"] == "success", answer
+        result: list[dict[str, Any]] = answer["data"]["result"]
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(2)
+
+
+@pytest.mark.container
+@pytest.mark.timeout(600)
+def test_the_stack_starts_scores_and_is_scraped_then_tears_down() -> None:
+    require_image("loan-scorer:local")
+    stack = Stack()
+    for image in (stack.env["KAFKA_IMAGE"], stack.env["PROMETHEUS_IMAGE"]):
+        require_image(image)
+    try:
+        up = stack.compose("up", "--detach", "--no-build", *STACK)
+        assert up.returncode == 0, up.stderr + stack.logs()
+        stack.wait_healthy()
+
+        bootstrap = f"localhost:{stack.ports['KAFKA_HOST_PORT']}"
+        scores = consume(bootstrap, "loan-scores", expected=20, group_id=stack.project, settle_s=0)
+        assert len(scores) >= 20, stack.logs("scorer", "producer")
+        decoded = [decode_loan_scored(record.value) for record in scores]
+        assert all(score.decision in {"approve", "review", "decline"} for score in decoded)
+
+        port = stack.ports["PROMETHEUS_HOST_PORT"]
+        up_series = _prometheus_series(port, 'up{job="loan-scorer"}')
+        assert [s["value"][1] for s in up_series] == ["1"], up_series
+        scored = _prometheus_series(port, "sum(loan_scorer_events_scored_total)")
+        assert scored, "no loan_scorer_events_scored_total series in Prometheus"
+        assert float(scored[0]["value"][1]) > 0, scored
+        rules = httpx.get(f"http://127.0.0.1:{port}/api/v1/rules", timeout=5).json()
+        assert rules["data"]["groups"], "Prometheus loaded no alert rules"
+    finally:
+        down = stack.compose("down", "--volumes", "--remove-orphans", "--timeout", "30")
+    assert down.returncode == 0, down.stderr
+    assert stack.containers() == [], "compose down left containers behind"

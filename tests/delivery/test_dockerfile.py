@@ -149,3 +149,21 @@ def test_dockerignore_is_an_allow_list_without_secrets_or_venv() -> None:
         "scoring",
         "training",
     }
+
+
+@pytest.mark.parametrize("name", ["kafka", "prometheus"])
+def test_registry_free_stand_in_images_are_hadolint_clean(name: str) -> None:
+    hadolint = find_tool("hadolint")
+    result = run([hadolint, "--failure-threshold", "info", REPO / "images" / name / "Dockerfile"])
+    assert result.returncode == 0, explain(result)
+
+
+def test_image_scripts_pass_shellcheck() -> None:
+    shellcheck = find_tool("shellcheck")
+    scripts = [
+        REPO / "scripts" / "docker-engine.sh",
+        REPO / "scripts" / "build-image.sh",
+        *sorted((REPO / "images" / "kafka" / "bin").glob("*.sh")),
+    ]
+    result = run([shellcheck, *scripts])
+    assert result.returncode == 0, explain(result)

@@ -67,3 +67,16 @@ def test_a_corrupt_card_is_refused(model_copy: Path) -> None:
     (model_copy / CARD_FILE).write_text("{not json")
     with pytest.raises(ModelIntegrityError, match="not valid"):
         load_model(model_copy)
+
+
+def test_a_folder_without_a_model_says_how_to_make_one(tmp_path: Path) -> None:
+    """The first start on a fresh clone fails here; the message must name the fix."""
+    empty = tmp_path / "no-model"
+    empty.mkdir()
+    with pytest.raises(ModelIntegrityError) as refused:
+        load_model(empty)
+    message = str(refused.value)
+    assert "make model" in message
+    assert "loan-scorer train --out" in message
+    assert "LOAN_SCORER_MODEL_DIR" in message
+    assert str(empty) in message

@@ -1,0 +1,3 @@
+#!/usr/bin/env bash
+# kafka-topics.sh: as in the Apache Kafka distribution.
+exec "$(dirname "$0")/kafka-run-class.sh" org.apache.kafka.tools.TopicCommand "$@"
