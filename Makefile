@@ -77,6 +77,19 @@ kafka-up: ## Start a single-node Kafka broker on 127.0.0.1:9092 (KAFKA_PORT=... 
 kafka-down: ## Stop the broker started by kafka-up and delete its data
 	KAFKA_PORT=$(KAFKA_PORT) scripts/kafka-local.sh down
 
+.PHONY: cluster-check
+cluster-check: install ## Install, upgrade and roll back the chart on a local Kubernetes API (first build ~10 min)
+	scripts/cluster-local.sh build
+	$(BIN)/pytest tests/delivery/test_cluster.py -v
+
+.PHONY: cluster-up
+cluster-up: ## Start the local Kubernetes API (etcd, apiserver, controllers, 2 kwok nodes); KUBECONFIG in .cluster-local
+	scripts/cluster-local.sh up
+
+.PHONY: cluster-down
+cluster-down: ## Stop the local Kubernetes API started by cluster-up and delete its state
+	scripts/cluster-local.sh down
+
 .PHONY: clean
 clean: ## Remove build outputs and caches (not the venv)
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov
