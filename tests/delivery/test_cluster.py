@@ -467,13 +467,16 @@ def test_pod_security_restricted_is_enforced_on_the_chart_pods(
 ) -> None:
     """The control: the same pod template minus its seccomp profile is refused, so the admission
     of the chart's pods above is Pod Security "restricted" saying yes, not a plugin that is off."""
-    (hook,) = _render(cluster, "--show-only", "templates/tests/test-readyz.yaml")
-    assert _server_dry_run(cluster, namespace, hook).returncode == 0
+    (hook,) = _render(
+        cluster, "--namespace", namespace, "--show-only", "templates/tests/test-readyz.yaml"
+    )
+    accepted = _server_dry_run(cluster, namespace, hook)
+    assert accepted.returncode == 0, explain(accepted)
     weakened = json.loads(json.dumps(hook))
     del weakened["spec"]["securityContext"]["seccompProfile"]
     del weakened["spec"]["containers"][0]["securityContext"]["seccompProfile"]
     refused = _server_dry_run(cluster, namespace, weakened)
-    assert refused.returncode != 0
+    assert refused.returncode != 0, explain(refused)
     assert 'violates PodSecurity "restricted:latest"' in refused.stderr
     assert "seccompProfile" in refused.stderr
 
@@ -482,7 +485,9 @@ def test_the_helm_test_hook_is_accepted_by_the_server(cluster: Cluster, namespac
     """`helm test` itself cannot pass here: kwok reports the hook pod Running but never runs its
     python, so it never Succeeds. What can be proven is that the hook renders, points at the
     Service, and is a pod the API server and Pod Security "restricted" accept."""
-    (hook,) = _render(cluster, "--show-only", "templates/tests/test-readyz.yaml")
+    (hook,) = _render(
+        cluster, "--namespace", namespace, "--show-only", "templates/tests/test-readyz.yaml"
+    )
     assert hook["metadata"]["annotations"]["helm.sh/hook"] == "test"
     assert f"http://{FULLNAME}:8000/readyz" in " ".join(hook["spec"]["containers"][0]["command"])
     created = _server_dry_run(cluster, namespace, hook)
