@@ -82,7 +82,7 @@ build_kubernetes() {
   local stamp="$K8S_DIR/bin/.complete"
   [[ -f "$stamp" ]] && return 0
   need go "install Go 1.26 or newer"
-  log "building kube-apiserver, kube-controller-manager, kube-scheduler, kubectl $K8S_VERSION (about 6-10 min on 2 cores, once)"
+  log "building kube-apiserver, kube-controller-manager, kube-scheduler, kubectl $K8S_VERSION (once; the longest step)"
   local started=$SECONDS src="$K8S_DIR/src"
   rm -rf "$K8S_DIR"
   mkdir -p "$src" "$K8S_DIR/bin"
@@ -125,7 +125,7 @@ build_etcd() {
   local stamp="$ETCD_DIR/bin/.complete"
   [[ -f "$stamp" ]] && return 0
   need go "install Go 1.26 or newer"
-  log "building etcd $ETCD_VERSION (about 2 min on 2 cores, once)"
+  log "building etcd $ETCD_VERSION (once; a few minutes)"
   local started=$SECONDS src="$ETCD_DIR/src"
   rm -rf "$ETCD_DIR"
   mkdir -p "$src" "$ETCD_DIR/bin"
@@ -158,7 +158,7 @@ build_kwok() {
   local stamp="$KWOK_DIR/bin/.complete"
   [[ -f "$stamp" ]] && return 0
   need go "install Go 1.26 or newer"
-  log "building kwok $KWOK_VERSION (about 2 min on 2 cores, once)"
+  log "building kwok $KWOK_VERSION (once; a few minutes)"
   local started=$SECONDS
   rm -rf "$KWOK_DIR"
   mkdir -p "$KWOK_DIR/bin"

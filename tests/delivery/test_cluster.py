@@ -133,8 +133,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         if _script("built").returncode != 0:
             missing(
                 "NO LOCAL KUBERNETES: the binaries are not built, so the chart was NOT installed "
-                "on an API server. Build them once with `scripts/cluster-local.sh build` (about "
-                "10 min on 2 cores; cached under ~/.cache/loan-scorer), then `make cluster-check`."
+                "on an API server. Build them once with `scripts/cluster-local.sh build` (long "
+                "the first time; cached under ~/.cache/loan-scorer), then `make cluster-check`."
             )
         env = {
             "CLUSTER_LOCAL_STATE": str(tmp_path_factory.mktemp("cluster-local")),
