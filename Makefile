@@ -106,6 +106,18 @@ image: ## Build the scorer image loan-scorer:local (on an offline Debian base wh
 images: ## The scorer image plus the registry-free Kafka and Prometheus images the compose stack can use
 	@if [[ -z "$${DOCKER_HOST:-}" ]]; then scripts/docker-engine.sh up >/dev/null; fi
 	DOCKER_HOST=$${DOCKER_HOST:-$(PRIVATE_DOCKER_HOST)} scripts/build-image.sh all
+.PHONY: cluster-check
+cluster-check: install ## Install, upgrade and roll back the chart on a local Kubernetes API (first build ~10 min)
+	scripts/cluster-local.sh build
+	$(BIN)/pytest tests/delivery/test_cluster.py -v
+
+.PHONY: cluster-up
+cluster-up: ## Start the local Kubernetes API (etcd, apiserver, controllers, 2 kwok nodes); KUBECONFIG in .cluster-local
+	scripts/cluster-local.sh up
+
+.PHONY: cluster-down
+cluster-down: ## Stop the local Kubernetes API started by cluster-up and delete its state
+	scripts/cluster-local.sh down
 
 .PHONY: clean
 clean: ## Remove build outputs and caches (not the venv)

@@ -606,3 +606,27 @@ def test_a_registered_model_is_served_by_alias(default_render: list[Manifest], h
         helm, "--set", "scorer.modelUri=models:/loan-scorer@champion"
     )
     assert "modelUri" in _template_fails(helm, "--set", "scorer.modelUri=s3://bucket/model")
+OPENSHIFT = CHART / "ci" / "openshift-values.yaml"
+
+
+def test_openshift_values_leave_user_and_groups_to_the_platform(helm: Path) -> None:
+    """OpenShift's restricted SCC refuses a pod pinning a UID outside the namespace's range."""
+    result = run([helm, "lint", "--strict", CHART, "-f", OPENSHIFT])
+    assert result.returncode == 0, explain(result)
+    manifests = _template(helm, "-f", str(OPENSHIFT))
+    pods = [_pod_spec(manifests)["securityContext"]]
+    (hook,) = _template(
+        helm, "-f", str(OPENSHIFT), "--show-only", "templates/tests/test-readyz.yaml"
+    )
+    pods.append(hook["spec"]["securityContext"])
+    for context in pods:
+        assert context["runAsNonRoot"] is True
+        assert not {"runAsUser", "runAsGroup", "fsGroup"} & set(context), context
+    (container,) = _pod_spec(manifests)["containers"]
+    assert container["securityContext"]["runAsNonRoot"] is True
+    assert "runAsUser" not in container["securityContext"]
+
+
+@pytest.mark.parametrize("key", ["podSecurityContext.runAsUser", "securityContext.runAsUser"])
+def test_the_schema_refuses_uid_zero(helm: Path, key: str) -> None:
+    assert "minimum: got 0, want 1" in _template_fails(helm, "--set", f"{key}=0")
