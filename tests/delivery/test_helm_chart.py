@@ -606,6 +606,8 @@ def test_a_registered_model_is_served_by_alias(default_render: list[Manifest], h
         helm, "--set", "scorer.modelUri=models:/loan-scorer@champion"
     )
     assert "modelUri" in _template_fails(helm, "--set", "scorer.modelUri=s3://bucket/model")
+
+
 OPENSHIFT = CHART / "ci" / "openshift-values.yaml"
 
 
