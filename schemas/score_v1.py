@@ -38,9 +38,7 @@ class ModelRole(StrEnum):
 
     CHAMPION = "champion"  # the acting model: the CRM acts on its decision
     CANARY = "canary"  # a challenger acting for a stable share of applications
-    SHADOW = (
-        "shadow"  # a challenger scored beside the champion, on the shadow topic, never acted on
-    )
+    SHADOW = "shadow"  # a challenger scored beside the champion (shadow topic), not acted on
 
 
 class Decision(StrEnum):
