@@ -32,6 +32,7 @@ from schemas.dead_letter import dead_letter_headers, with_dead_letter_headers
 from schemas.decode import decode_application
 from schemas.encode import encode_loan_scored
 from schemas.errors import EventDecodeError, RecordScoringError
+from schemas.score_v1 import ModelRole
 from scoring.artifact import LoadedModel
 from scoring.features import build_features
 from scoring.policy import Policy
@@ -64,6 +65,7 @@ class ScoringPipeline:
         drift: DriftMonitor | None = None,
         seen: SeenEvents | None = None,
         changelog_topic: str | None = None,
+        model_role: ModelRole | None = None,
     ) -> None:
         if (seen is None) != (changelog_topic is None):
             raise ValueError("deduplication needs both the seen-events store and its changelog")
@@ -75,6 +77,7 @@ class ScoringPipeline:
         self._dlq_topic = dlq_topic
         self._clock = clock
         self._drift = drift
+        self._model_role = model_role
 
     def __call__(self, messages: Sequence[InboundMessage]) -> BatchOutcome:
         started = time.perf_counter()
@@ -136,6 +139,7 @@ class ScoringPipeline:
                     probability_of_default=outcome.probability_of_default,
                     occurred_at_epoch_s=application.occurred_at.timestamp(),
                     out_of_range=outcome.out_of_range,
+                    model_role=self._model_role,
                 )
             )
             scored_applications.append(application)
@@ -153,6 +157,7 @@ class ScoringPipeline:
             )
             if self._drift is not None and scored
             else None,
+            applications=tuple(scored_applications),
         )
 
     def _remember(
@@ -176,7 +181,9 @@ class ScoringPipeline:
     def _score_record(
         self, application: LoanApplicationSubmitted, result: ScoreResult
     ) -> OutboundRecord:
-        event = loan_scored_event(application, result, scored_at=self._clock())
+        event = loan_scored_event(
+            application, result, scored_at=self._clock(), model_role=self._model_role
+        )
         return OutboundRecord(
             topic=self._output_topic,
             key=application.application_id.encode(),

@@ -12,16 +12,20 @@ from datetime import datetime
 from pydantic import ValidationError
 
 from schemas.application_v1 import LoanApplicationSubmitted
-from schemas.score_v1 import LoanScored, Reason, loan_scored_for
+from schemas.score_v1 import LoanScored, ModelRole, Reason, loan_scored_for
 from scoring.reasons import Reason as ScoringReason
 from scoring.scorer import ScoreResult
 
 
 def loan_scored_event(
-    application: LoanApplicationSubmitted, result: ScoreResult, *, scored_at: datetime
+    application: LoanApplicationSubmitted,
+    result: ScoreResult,
+    *,
+    scored_at: datetime,
+    model_role: ModelRole | None = None,
 ) -> LoanScored:
     """Raises pydantic's `ValidationError` if the contract rejects the result; callers turn that
-    into a scoring error for this one record."""
+    into a scoring error for this one record. `model_role` is None when one model is served."""
     return loan_scored_for(
         application,
         model_version=result.model_version,
@@ -32,6 +36,7 @@ def loan_scored_event(
         reasons=[_contract_reason(reason) for reason in result.reasons],
         out_of_range_fields=result.out_of_range,
         scored_at=scored_at,
+        model_role=model_role,
     )
 
 
