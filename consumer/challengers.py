@@ -131,8 +131,8 @@ class ChampionChallengers:
         seen: SeenEvents | None = None,
         clock: Callable[[], datetime] = _utc_now,
     ) -> None:
-        """`seen` is the store the pipelines were given through `batch_prepared` (prepared here
-        once per batch when canaries split it)."""
+        """`seen` is the store the pipelines were given through `batch_prepared`: prepared here,
+        once per batch, before any pipeline (or canaries' part of the batch) sees it."""
         self._champion = champion
         self._policy = policy
         self._shadow_topic = shadow_topic
@@ -144,6 +144,8 @@ class ChampionChallengers:
 
     def __call__(self, messages: Sequence[InboundMessage]) -> BatchOutcome:
         started = time.perf_counter()
+        if self._seen is not None:
+            self._seen.prepare((int(m.partition() or 0), int(m.offset() or 0)) for m in messages)
         outcome = self._acting(messages) if self._canaries else self._champion(messages)
         if self._shadows and outcome.applications:
             outcome = self._with_shadow_scores(outcome)
@@ -151,8 +153,6 @@ class ChampionChallengers:
 
     def _acting(self, messages: Sequence[InboundMessage]) -> BatchOutcome:
         """Split by route, score each part with its pipeline, merge back in input order."""
-        if self._seen is not None:
-            self._seen.prepare((int(m.partition() or 0), int(m.offset() or 0)) for m in messages)
         parts: list[list[int]] = [[] for _ in range(len(self._canaries) + 1)]
         for position, message in enumerate(messages):
             canary = route(message.key(), self._slices)

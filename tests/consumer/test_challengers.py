@@ -219,3 +219,20 @@ def test_merging_puts_records_back_by_position_and_keeps_skips() -> None:
     )
     assert [r.key for r in merged.records] == [b"a", b"b", b"d", b"e"]
     assert merged.skipped == (2,)
+
+
+def test_deduplication_works_with_shadow_challengers_only(
+    assets: ScoringAssets, model_dir: Path, challenger_model_dir: Path
+) -> None:
+    store = SeenEvents(_CountingChangelog(), window_s=3600, clock=NOW.timestamp)
+    processor = ChampionChallengers(
+        _pipeline(assets, model_dir, ModelRole.CHAMPION, batch_prepared(store)),
+        assets.policy,
+        shadow_topic="shadow",
+        shadows=[ShadowModel(load_model(challenger_model_dir))],
+        seen=store,
+    )
+    first = _messages(5)
+    assert len(processor(first).shadow) == 5
+    again = processor([FakeMessage(m.raw, m.k, off=5 + i) for i, m in enumerate(first)])
+    assert (again.records, again.shadow, again.duplicates) == ([], [], 5)
