@@ -24,7 +24,7 @@ from types import FrameType
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 from prometheus_client import CollectorRegistry, start_http_server
 
-from consumer.kafka_config import KafkaConfig
+from consumer.kafka_config import SESSION_TIMEOUT_MS, KafkaConfig
 from consumer.outcome_join import JoinRecord, Stream, store_batch
 from consumer.outcome_metrics import RealisedMetrics
 from consumer.outcome_store import OutcomeStore
@@ -37,6 +37,7 @@ BATCH_MAX_RECORDS = 2_000
 
 def outcomes_consumer_config(settings: Settings) -> KafkaConfig:
     return {
+        "session.timeout.ms": SESSION_TIMEOUT_MS,  # a killed joiner's partitions move on sooner
         **settings.kafka_common_config(),
         "group.id": settings.outcomes_group_id,
         "client.id": f"loan-scorer-outcomes-{settings.instance_id}",
