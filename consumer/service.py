@@ -60,9 +60,15 @@ class ScoringAssets:
 
 
 def load_assets(settings: Settings) -> ScoringAssets:
-    """The model (verified against its card), the decision policy (validated) and any
-    challengers (verified like the champion: a bad challenger stops the start too)."""
-    model = load_model(settings.model_dir)
+    """The model (verified against its card, from a directory or a registry alias), the decision
+    policy (validated) and any challengers (verified like the champion: a bad challenger stops
+    the start too)."""
+    if settings.model_uri:
+        from registry.resolve import load_model_from
+
+        model = load_model_from(settings.model_uri)
+    else:
+        model = load_model(settings.model_dir)
     policy = load_policy(settings.policy_file or DEFAULT_POLICY_PATH)
     challengers = tuple(
         Challenger(load_model(setting.model_dir), setting.mode, setting.share)

@@ -29,6 +29,9 @@ ENVIRONMENT = frozenset(
         "LOAN_SCORER_POLICY_FILE",
         "LOAN_SCORER_INSTANCE_ID",
         "LOAN_SCORER_AUTO_OFFSET_RESET",
+        "LOAN_SCORER_MODEL_URI",
+        "LOAN_SCORER_MLFLOW_HOME",
+        "MLFLOW_TRACKING_URI",  # MLflow's own variable, read by the registry client
     }
 )
 

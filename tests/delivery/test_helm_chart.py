@@ -499,3 +499,24 @@ def test_where_a_new_group_starts_is_a_value(default_render: list[Manifest], hel
     latest = _template(helm, "--set", "scorer.autoOffsetReset=latest")
     assert _one(latest, "ConfigMap")["data"]["LOAN_SCORER_AUTO_OFFSET_RESET"] == "latest"
     assert "autoOffsetReset" in _template_fails(helm, "--set", "scorer.autoOffsetReset=middle")
+
+
+def test_a_registered_model_is_served_by_alias(default_render: list[Manifest], helm: Path) -> None:
+    """Promotion in the cluster is a values change: modelUri names the alias, the tracking
+    server resolves it, and fetched models go to the one writable place, /tmp."""
+    assert "LOAN_SCORER_MODEL_URI" not in _one(default_render, "ConfigMap")["data"]
+    rendered = _template(
+        helm,
+        "--set",
+        "scorer.modelUri=models:/loan-scorer@champion",
+        "--set",
+        "scorer.mlflowTrackingUri=https://mlflow.internal",
+    )
+    config = _one(rendered, "ConfigMap")["data"]
+    assert config["LOAN_SCORER_MODEL_URI"] == "models:/loan-scorer@champion"
+    assert config["MLFLOW_TRACKING_URI"] == "https://mlflow.internal"
+    assert config["LOAN_SCORER_MLFLOW_HOME"] == "/tmp/mlflow"  # noqa: S108  # the pod's emptyDir
+    assert "scorer.mlflowTrackingUri is required" in _template_fails(
+        helm, "--set", "scorer.modelUri=models:/loan-scorer@champion"
+    )
+    assert "modelUri" in _template_fails(helm, "--set", "scorer.modelUri=s3://bucket/model")
