@@ -151,14 +151,30 @@ def produce(
 
 
 @app.command()
-def outcomes(env_file: EnvFile = None) -> None:
+def outcomes(
+    export_pairs: Annotated[
+        Path | None,
+        typer.Option(
+            "--export-pairs",
+            help="Write the store's joined pairs to this .csv or .parquet file (the input of "
+            "`loan-scorer report --pairs`) and exit, without consuming.",
+            dir_okay=False,
+        ),
+    ] = None,
+    env_file: EnvFile = None,
+) -> None:
     """Join scores (every model version and role) to real outcomes; serve the realised metrics
     on LOAN_SCORER_OUTCOMES_HTTP_PORT until SIGTERM/SIGINT."""
     from consumer.logs import configure_logging
+    from consumer.outcomes_service import export_pairs as write_pairs_file
     from consumer.outcomes_service import run_outcomes
 
     settings = _settings(env_file)
     configure_logging(settings.log_level)
+    if export_pairs is not None:
+        count = write_pairs_file(settings.outcomes_store, export_pairs)
+        typer.echo(f"{count} joined pairs written to {export_pairs}")
+        return
     raise typer.Exit(run_outcomes(settings))
 
 

@@ -19,6 +19,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from types import FrameType
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
@@ -29,6 +30,7 @@ from consumer.outcome_join import JoinRecord, Stream, store_batch
 from consumer.outcome_metrics import RealisedMetrics
 from consumer.outcome_store import OutcomeStore
 from consumer.settings import Settings
+from impact.pairs import write_pairs
 
 logger = logging.getLogger(__name__)
 
@@ -161,6 +163,21 @@ class OutcomesJoiner:
             "partitions assigned from the store's offsets",
             extra={"partitions": len(partitions), "resumed": len(stored)},
         )
+
+
+def export_pairs(store_path: Path, out: Path) -> int:
+    """The store's joined pairs as a file of the `impact.pairs` contract; returns how many.
+    Safe beside a running joiner: SQLite readers see the last committed batch."""
+    if not store_path.is_file():
+        raise FileNotFoundError(f"no outcomes store at {store_path}")
+    store = OutcomeStore(store_path)
+    try:
+        pairs = store.pairs()
+    finally:
+        store.close()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_pairs(pairs, out)
+    return len(pairs)
 
 
 def run_outcomes(settings: Settings) -> int:

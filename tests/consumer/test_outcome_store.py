@@ -97,3 +97,21 @@ def test_a_failed_batch_leaves_neither_its_rows_nor_its_offsets(tmp_path: Path) 
         store.apply(broken)
     assert store.next_offsets([("scores", 0)]) == {("scores", 0): 10}
     assert store.counts()["scores"] == 4
+
+
+def test_the_exported_pairs_read_back_as_the_report_reads_them(tmp_path: Path) -> None:
+    from consumer.outcomes_service import export_pairs
+    from impact.pairs import read_pairs
+
+    path = tmp_path / "o.sqlite3"
+    store = OutcomeStore(path)
+    store.apply(_batch())
+    expected = store.pairs()
+    store.close()
+    assert export_pairs(path, tmp_path / "pairs.csv") == 2
+    read = read_pairs(tmp_path / "pairs.csv")
+    assert read["application_id"].tolist() == expected["application_id"].tolist()
+    assert read["pd"].tolist() == expected["pd"].tolist()
+    assert read["role"].tolist() == ["champion", "shadow"]
+    with pytest.raises(FileNotFoundError):
+        export_pairs(tmp_path / "none.sqlite3", tmp_path / "x.csv")
