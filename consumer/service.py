@@ -77,7 +77,7 @@ def load_assets(settings: Settings) -> ScoringAssets:
     return ScoringAssets(model=model, policy=policy, challengers=challengers)
 
 
-def _processor(
+def batch_processor(
     settings: Settings, assets: ScoringAssets, drift: DriftMonitor, seen: SeenEvents | None
 ) -> BatchProcessor:
     """The champion's pipeline alone, or wrapped with its challengers (consumer/challengers.py).
@@ -165,7 +165,7 @@ def assemble_loop(
         seen = SeenEvents(reader, settings.dedup_window_s)
     return ScoringLoop(
         settings,
-        _processor(settings, assets, drift, seen),
+        batch_processor(settings, assets, drift, seen),
         metrics,
         readiness,
         drift=drift,
