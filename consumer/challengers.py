@@ -9,8 +9,10 @@ champion's transaction.
   application gets the same model on every replica and after every restart, and raising a share
   keeps the applications already on the canary there.
 - **Shadow**: every application scored (by the champion or a canary) is also scored by each
-  shadow challenger; those scores go to the shadow topic with `model_role: shadow`, in the same
-  Kafka transaction as the acting scores, and are never acted on. A shadow challenger that cannot
+  shadow challenger, and an application a canary decides is scored by the champion too; those
+  scores go to the shadow topic with `model_role: shadow`, in the same Kafka transaction as the
+  acting scores, and are never acted on. So every challenger, canary or shadow, is compared with
+  the champion on the same applications. A shadow challenger that cannot
   score an application is counted, never dead-letters it: the acting score stands.
 
 Without challengers the service uses the champion's `ScoringPipeline` directly: this module is
@@ -128,12 +130,18 @@ class ChampionChallengers:
         shadow_topic: str,
         canaries: Sequence[CanaryRoute] = (),
         shadows: Sequence[ShadowModel] = (),
+        champion_model: LoadedModel | None = None,
         seen: SeenEvents | None = None,
         clock: Callable[[], datetime] = _utc_now,
     ) -> None:
         """`seen` is the store the pipelines were given through `batch_prepared`: prepared here,
-        once per batch, before any pipeline (or canaries' part of the batch) sees it."""
+        once per batch, before any pipeline (or canaries' part of the batch) sees it.
+        `champion_model`, with canaries: the champion scores the canaries' applications in
+        shadow, so champion and canary are compared on the same applications."""
+        if canaries and champion_model is None:
+            raise ValueError("canaries need the champion's model to shadow their applications")
         self._champion = champion
+        self._champion_model = champion_model
         self._policy = policy
         self._shadow_topic = shadow_topic
         self._canaries = list(canaries)
@@ -146,13 +154,22 @@ class ChampionChallengers:
         started = time.perf_counter()
         if self._seen is not None:
             self._seen.prepare((int(m.partition() or 0), int(m.offset() or 0)) for m in messages)
-        outcome = self._acting(messages) if self._canaries else self._champion(messages)
-        if self._shadows and outcome.applications:
-            outcome = self._with_shadow_scores(outcome)
+        if self._canaries:
+            outcome, on_canaries = self._acting(messages)
+        else:
+            outcome, on_canaries = self._champion(messages), ()
+        jobs = [(shadow.model, outcome.applications) for shadow in self._shadows]
+        if on_canaries and self._champion_model is not None:
+            jobs.insert(0, (self._champion_model, on_canaries))
+        if jobs and outcome.applications:
+            outcome = self._with_shadow_scores(outcome, jobs)
         return replace(outcome, scoring_seconds=time.perf_counter() - started)
 
-    def _acting(self, messages: Sequence[InboundMessage]) -> BatchOutcome:
-        """Split by route, score each part with its pipeline, merge back in input order."""
+    def _acting(
+        self, messages: Sequence[InboundMessage]
+    ) -> tuple[BatchOutcome, tuple[LoanApplicationSubmitted, ...]]:
+        """Split by route, score each part with its pipeline, merge back in input order; with
+        the applications the canaries scored (for the champion to score in shadow)."""
         parts: list[list[int]] = [[] for _ in range(len(self._canaries) + 1)]
         for position, message in enumerate(messages):
             canary = route(message.key(), self._slices)
@@ -163,19 +180,29 @@ class ChampionChallengers:
             for positions, pipeline in zip(parts, pipelines, strict=True)
             if positions
         ]
-        return merge_outcomes(scored, len(messages))
+        on_canaries = tuple(
+            application
+            for positions, part in scored
+            if positions is not parts[0]
+            for application in part.applications
+        )
+        return merge_outcomes(scored, len(messages)), on_canaries
 
-    def _with_shadow_scores(self, outcome: BatchOutcome) -> BatchOutcome:
+    def _with_shadow_scores(
+        self,
+        outcome: BatchOutcome,
+        jobs: Sequence[tuple[LoadedModel, Sequence[LoanApplicationSubmitted]]],
+    ) -> BatchOutcome:
+        """Each (model, applications) job's scores as shadow records, in job order."""
         records: list[OutboundRecord] = []
         facts: list[ScoredFact] = []
         failures: list[str] = []
-        applications = outcome.applications
-        for shadow in self._shadows:
-            results = score_batch_isolated(applications, shadow.model, self._policy)
+        for model, applications in jobs:
+            results = score_batch_isolated(applications, model, self._policy)
             for application, result in zip(applications, results, strict=True):
                 record = self._shadow_record(application, result)
                 if record is None or not isinstance(result, ScoreResult):
-                    failures.append(shadow.model.model_version)
+                    failures.append(model.model_version)
                     continue
                 records.append(record)
                 facts.append(

@@ -67,8 +67,8 @@ class RealisedMetrics:
         difference_labels = ["champion_version", "challenger_version", "challenger_role"]
         self.auc_difference = gauge(
             "loan_scorer_realised_auc_difference",
-            "Champion ROC AUC minus challenger ROC AUC on the applications both scored "
-            "(DeLong); positive: the champion ranks better.",
+            "Champion ROC AUC minus a challenger's (canary or shadow) on the applications both "
+            "scored (DeLong); positive: the champion ranks better.",
             difference_labels,
         )
         self.auc_difference_low = gauge(
@@ -159,24 +159,19 @@ class RealisedMetrics:
         self._publish_differences(pairs)
 
     def _publish_differences(self, pairs: pd.DataFrame) -> None:
-        """Champion against each shadow challenger, on the applications both scored. A canary
-        scores other applications than the champion, so it has no paired difference: compare
-        its realised AUC gauge instead."""
-        champions = pairs[pairs["role"] == "champion"]
-        shadows = pairs[pairs["role"] == "shadow"]
-        for champion_version in sorted(set(champions["model_version"])):
-            for challenger_version in sorted(set(shadows["model_version"])):
-                if challenger_version == champion_version:
-                    continue
+        """Champion against each challenger on the applications both scored, whatever the
+        roles: the champion scores a canary's applications in shadow, and a shadow challenger
+        the champion's, so canaries are paired too. Labelled with the challenger's role."""
+        champion_versions = set(pairs.loc[pairs["role"] == "champion", "model_version"])
+        challengers = pairs[~pairs["model_version"].isin(champion_versions)]
+        for champion_version in sorted(champion_versions):
+            for challenger_version, rows in challengers.groupby("model_version", sort=True):
+                roles = set(rows["role"])
+                role = "canary" if "canary" in roles else "shadow"
                 both = paired_scores(
-                    pd.concat(
-                        [
-                            champions[champions["model_version"] == champion_version],
-                            shadows[shadows["model_version"] == challenger_version],
-                        ]
-                    ),
+                    pairs[pairs["model_version"].isin([champion_version, challenger_version])],
                     champion_version,
-                    challenger_version,
+                    str(challenger_version),
                 )
                 defaults = int(both["defaulted"].sum())
                 if defaults == 0 or defaults == len(both):
@@ -184,7 +179,7 @@ class RealisedMetrics:
                 result = delong_auc_difference(
                     both["defaulted"], both["pd_champion"], both["pd_challenger"]
                 )
-                labels = (champion_version, challenger_version, "shadow")
+                labels = (champion_version, str(challenger_version), role)
                 _set(self.auc_difference, labels, result.difference)
                 _set(self.auc_difference_low, labels, result.low)
                 _set(self.auc_difference_high, labels, result.high)

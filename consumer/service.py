@@ -135,6 +135,7 @@ def batch_processor(
             for canary, (low, high) in zip(canaries, slices, strict=True)
         ],
         shadows=[ShadowModel(c.model) for c in assets.challengers if c.mode == "shadow"],
+        champion_model=assets.model,
         seen=seen,
     )
 

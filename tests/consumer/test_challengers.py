@@ -149,13 +149,13 @@ def test_canary_applications_are_decided_by_the_canary_in_input_order(
         assets.policy,
         shadow_topic="shadow",
         canaries=[CanaryRoute(canary, 0.0, 0.5)],
+        champion_model=assets.model,
     )
     messages = _messages(40, broken_at=(7,))
     outcome = processor(messages)
 
     assert len(outcome.records) == 40
     assert outcome.records[7].topic == "dlq"
-    assert outcome.shadow == []
     expected_roles = {
         f"app-{i:06d}": "canary" if canary_bucket(f"app-{i:06d}") < 0.5 else "champion"
         for i in range(40)
@@ -169,6 +169,14 @@ def test_canary_applications_are_decided_by_the_canary_in_input_order(
     assert versions[ModelRole.CHAMPION] == assets.model.model_version
     assert 5 < list(expected_roles.values()).count("canary") < 35  # both sides exercised
     assert sorted(f.model_role or "" for f in outcome.scored) == sorted(expected_roles.values())
+    # The champion scores the canary's applications in shadow: both judged on the same ones.
+    shadow = [decode_loan_scored(r.value) for r in outcome.shadow]
+    on_canary = sorted(a for a, role in expected_roles.items() if role == "canary")
+    assert sorted(s.application_id for s in shadow) == on_canary
+    assert {(s.model_version, s.model_role) for s in shadow} == {
+        (assets.model.model_version, ModelRole.SHADOW)
+    }
+    assert {r.topic for r in outcome.shadow} == {"shadow"}
 
 
 class _CountingChangelog:
@@ -193,6 +201,7 @@ def test_deduplication_holds_across_the_canary_split_with_one_restore(
         canaries=[
             CanaryRoute(_pipeline(assets, challenger_model_dir, ModelRole.CANARY, shared), 0, 0.5)
         ],
+        champion_model=assets.model,
         seen=store,
     )
     first = _messages(20)
@@ -236,3 +245,15 @@ def test_deduplication_works_with_shadow_challengers_only(
     assert len(processor(first).shadow) == 5
     again = processor([FakeMessage(m.raw, m.k, off=5 + i) for i, m in enumerate(first)])
     assert (again.records, again.shadow, again.duplicates) == ([], [], 5)
+
+
+def test_canaries_without_the_champions_model_are_refused(
+    assets: ScoringAssets, model_dir: Path
+) -> None:
+    with pytest.raises(ValueError, match="champion's model"):
+        ChampionChallengers(
+            _pipeline(assets, model_dir, ModelRole.CHAMPION),
+            assets.policy,
+            shadow_topic="shadow",
+            canaries=[CanaryRoute(_pipeline(assets, model_dir, ModelRole.CANARY), 0, 0.1)],
+        )

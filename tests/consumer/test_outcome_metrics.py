@@ -125,3 +125,33 @@ def test_no_pairs_leave_no_series_behind(pairs: pd.DataFrame) -> None:
     metrics.publish(empty_pairs())
     names = {s.name for family in registry.collect() for s in family.samples}
     assert not any(name.startswith("loan_scorer_realised_") for name in names)
+
+
+def test_a_canary_is_paired_with_the_champion_scoring_its_applications_in_shadow(
+    pairs: pd.DataFrame,
+) -> None:
+    """Every other application decided by the canary, the champion in shadow on those: the
+    difference is still over every application, labelled canary."""
+    frame = pairs.copy()
+    champion_version = str(frame.loc[frame["role"] == "champion", "model_version"].iloc[0])
+    challenger_version = str(frame.loc[frame["role"] == "shadow", "model_version"].iloc[0])
+    on_canary = frame["application_id"].isin(sorted(set(frame["application_id"]))[::2])
+    is_champion = frame["model_version"] == champion_version
+    frame.loc[on_canary & is_champion, "role"] = "shadow"
+    frame.loc[on_canary & ~is_champion, "role"] = "canary"
+    frame = frame[~(~on_canary & ~is_champion)]  # the challenger scored only its canary share
+    registry = CollectorRegistry()
+    RealisedMetrics(registry).publish(frame)
+    labels = {
+        "champion_version": champion_version,
+        "challenger_version": challenger_version,
+        "challenger_role": "canary",
+    }
+    champion = frame[frame["model_version"] == champion_version].set_index("application_id")
+    canary = frame[frame["model_version"] == challenger_version].set_index("application_id")
+    shared = champion.loc[canary.index]
+    expected = roc_auc_score(shared["defaulted"], shared["pd"]) - roc_auc_score(
+        canary["defaulted"], canary["pd"]
+    )
+    got = registry.get_sample_value("loan_scorer_realised_auc_difference", labels)
+    assert got == pytest.approx(expected, abs=1e-12)

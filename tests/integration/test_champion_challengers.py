@@ -111,6 +111,7 @@ def test_the_canary_share_holds_over_ten_thousand_applications_and_survives_a_re
 ) -> None:
     share = 0.2
     topics = make_topics(create_topic, partitions=3)
+    shadow_topic = create_topic("shadow", 3)
     first = list(demo_events(10_000, seed=1))
     produce(kafka_bootstrap, topics.input, ((e.key, e.value) for e in first))
     settings = scorer_settings(
@@ -119,12 +120,14 @@ def test_the_canary_share_holds_over_ten_thousand_applications_and_survives_a_re
         group_id,
         model_dir,
         batch_max_events=500,
+        shadow_topic=shadow_topic,
         challengers=orjson.dumps(
             [{"model_dir": str(challenger_model_dir), "mode": "canary", "share": share}]
         ).decode(),
     )
     with running_scorer(settings):
         before = consume(kafka_bootstrap, topics.output, expected=10_000, group_id=group_id + "-a")
+        shadowed = consume(kafka_bootstrap, shadow_topic, expected=1_900, group_id=group_id + "-s")
     scores = [decode_loan_scored(r.value) for r in before]
     assert len(scores) == 10_000
     canary_share = sum(1 for s in scores if s.model_role == "canary") / len(scores)
@@ -135,6 +138,12 @@ def test_the_canary_share_holds_over_ten_thousand_applications_and_survives_a_re
         "champion": load_model(model_dir).model_version,
     }
     assert all(s.model_role == _expected_role(s.application_id, share) for s in scores)
+    # The champion scored each canary application in shadow, and only those.
+    champion_in_shadow = [decode_loan_scored(r.value) for r in shadowed]
+    assert sorted(s.application_id for s in champion_in_shadow) == sorted(
+        s.application_id for s in scores if s.model_role == "canary"
+    )
+    assert {s.model_version for s in champion_in_shadow} == {load_model(model_dir).model_version}
 
     # The same applications submitted again (new event ids), to a scorer started afresh.
     again = list(demo_events(10_000, seed=2))
