@@ -287,13 +287,10 @@ def _champion_challenger(data: ReportInput, champion: str) -> str:
     challengers = sorted(set(data.pairs["model_version"]) - {champion})
     if not challengers:
         return _p("Only the champion scored these applications: there is no challenger.", "note")
-    champion_rows = data.pairs[
-        (data.pairs["model_version"] == champion) & data.pairs["role"].isin(ACTING_ROLES)
-    ]
     results: list[tuple[str, AucDifference]] = []
     for challenger in challengers:
-        rows = data.pairs[data.pairs["model_version"] == challenger]
-        both = paired_scores(pd.concat([champion_rows, rows]), champion, challenger)
+        # Every role: on a canary's applications the champion scores in shadow, and vice versa.
+        both = paired_scores(data.pairs, champion, challenger)
         if both.empty or both["defaulted"].nunique() < 2:
             continue
         results.append(

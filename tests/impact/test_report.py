@@ -178,3 +178,27 @@ def test_report_input_from_the_data_set_has_features_and_default_what_ifs(
         "policy-v2 approve<0.25",
     ]
     assert data.what_if_policies["policy-v2 approve<0.25"].cutoffs.approve_below == 0.25
+
+
+def test_canary_applications_are_paired_too(all_pairs: pd.DataFrame, model_dir: Path) -> None:
+    """Half the applications decided by the challenger as canary (the champion in shadow on
+    those): the comparison still pairs all 890, whatever the role."""
+    frame = all_pairs.copy()
+    ids = sorted(frame["application_id"].unique())
+    canary_ids = set(ids[::2])
+    on_canary = frame["application_id"].isin(canary_ids)
+    is_champion = frame["role"] == "champion"
+    frame.loc[on_canary & is_champion, "role"] = "shadow"
+    frame.loc[on_canary & ~is_champion, "role"] = "canary"
+    html = render_report(
+        ReportInput(
+            pairs=frame,
+            card=read_card(model_dir),
+            generated_at=datetime(2026, 11, 27, tzinfo=UTC),
+        )
+    )
+    table = html[html.index('data-table="champion-challenger"') :]
+    table = table[: table.index("</table>")]
+    assert "<td>890</td>" in table
+    assert "(canary)" in html
+    assert "(shadow)" in html

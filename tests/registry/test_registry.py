@@ -136,3 +136,36 @@ def test_copying_a_model_dir_is_not_a_new_version(
 ) -> None:
     copy = shutil.copytree(model_dir, tmp_path / "copy")
     assert register_model_dir(copy) == registered
+
+
+def test_train_command_registers_what_it_trained(
+    registered: str, model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CLI wiring: train, then register the directory it wrote, with the alias asked for.
+    Training itself is replaced by a copy of the session's real model (it is deterministic, and
+    tests/training covers it)."""
+    import training.train
+    from scoring.artifact import read_card
+    from scoring.card import ModelCard
+
+    def copy_model(out_dir: Path, seed: int) -> ModelCard:
+        shutil.copytree(model_dir, out_dir)
+        return read_card(out_dir)
+
+    monkeypatch.setattr(training.train, "train_model", copy_model)
+    out = tmp_path / "model"
+    result = CliRunner().invoke(app, ["train", "--out", str(out), "--alias", "challenger"])
+    assert result.exit_code == 0, result.output
+    card = read_card(out)
+    assert f"registered as {card.model_version} version {registered}" in result.output
+    assert aliases()["challenger"] == (registered, card.model_version)
+
+
+def test_the_service_loads_the_model_the_uri_names(registered: str, model_dir: Path) -> None:
+    from consumer.service import load_assets
+
+    client().set_registered_model_alias(MODEL_NAME, "champion", registered)
+    assets = load_assets(Settings(model_uri=f"models:/{MODEL_NAME}@champion"))
+    assert assets.model.model_version == load_model(model_dir).model_version
+    with pytest.raises(Exception, match="no-such-alias"):
+        load_assets(Settings(model_uri=f"models:/{MODEL_NAME}@no-such-alias"))
