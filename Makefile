@@ -64,6 +64,14 @@ bench: install model ## Throughput, latency and cost on a broker of its own (por
 		scripts/with-kafka.sh $(BIN)/python -m benchmarks.bench --model-dir $(MODEL_DIR) $(BENCH_ARGS)
 
 .PHONY: soak-rss
+.PHONY: challenger bench-shadow
+challenger: $(BIN)/.installed ## Train the demo's shadow challenger into build/challenger (seed 43) if absent
+	test -f build/challenger/model_card.json || $(BIN)/loan-scorer train --out build/challenger --seed 43
+
+bench-shadow: install model challenger ## Champion alone against champion + one shadow challenger: pipeline cost and end-to-end latency (about 5 min)
+	env -u LOAN_SCORER_KAFKA_BOOTSTRAP_SERVERS KAFKA_PORT=$(BENCH_KAFKA_PORT) \
+		scripts/with-kafka.sh $(BIN)/python -m benchmarks.shadow --model-dir $(MODEL_DIR) $(BENCH_ARGS)
+
 soak-rss: install model ## The scorer's RSS over a 10-minute steady run must stay flat (growth < 5 %)
 	env -u LOAN_SCORER_KAFKA_BOOTSTRAP_SERVERS KAFKA_PORT=$(BENCH_KAFKA_PORT) \
 		scripts/with-kafka.sh $(BIN)/python -m benchmarks.soak --model-dir $(MODEL_DIR)

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from schemas.application_v1 import LoanApplicationSubmitted
 from scoring.drift import BinCounts
 
 RecordHeaders = list[tuple[str, str | bytes | None]]
@@ -55,6 +56,7 @@ class ScoredFact:
     probability_of_default: float
     occurred_at_epoch_s: float
     out_of_range: tuple[str, ...] = ()
+    model_role: str | None = None  # None: the only model served (a champion)
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,12 @@ class BatchOutcome:
     changelog: list[OutboundRecord] = field(default_factory=list)
     scoring_seconds: float = 0.0
     drift: BinCounts | None = None  # the published scores' bins; added to the window on commit
+    # The applications behind `scored`, in the same order, for challengers scoring in shadow
+    # (consumer/challengers.py); their records go to `shadow`, in the same transaction.
+    applications: tuple[LoanApplicationSubmitted, ...] = ()
+    shadow: list[OutboundRecord] = field(default_factory=list)
+    shadow_scored: list[ScoredFact] = field(default_factory=list)
+    shadow_failures: tuple[str, ...] = ()  # model versions, one per application a shadow missed
 
     @property
     def duplicates(self) -> int:

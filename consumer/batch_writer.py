@@ -78,7 +78,8 @@ class BatchWriter:
         self, messages: Sequence[InboundMessage], outcome: BatchOutcome, deadline: float
     ) -> None:
         """Produce one output per input but the skipped upstream duplicates, then the
-        changelog of scored ids (delivery is reported later, in flush or commit)."""
+        changelog of scored ids and any shadow scores (delivery is reported later, in flush or
+        commit)."""
         skipped = set(outcome.skipped)
         kept = [message for i, message in enumerate(messages) if i not in skipped]
         if len(outcome.records) != len(kept):
@@ -87,6 +88,8 @@ class BatchWriter:
         self.last_delivery_error = None
         self._write_outputs(kept, outcome.records, deadline)
         for record in outcome.changelog:
+            self._write_changelog(record, position_of(messages[0]), deadline)
+        for record in outcome.shadow:
             self._write_changelog(record, position_of(messages[0]), deadline)
 
     def _write_outputs(
@@ -113,9 +116,10 @@ class BatchWriter:
     def _write_changelog(
         self, record: OutboundRecord, batch: RecordPosition, deadline: float
     ) -> None:
-        """A scored id. Not a record of an input: refused outright, the changelog topic is
-        misconfigured (an ACL, a deleted topic) and scoring stops rather than forget ids;
-        a failed delivery fails the attempt, which the delivery mode retries."""
+        """A scored id or a shadow score. Not a record of an input: refused outright, its topic
+        is misconfigured (an ACL, a deleted topic) and scoring stops rather than forget ids or
+        lose a challenger's scores; a failed delivery fails the attempt, which the delivery mode
+        retries."""
 
         def on_delivery(error: KafkaError | None, _msg: Message) -> None:
             if error is not None:

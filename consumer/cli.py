@@ -6,6 +6,7 @@ Heavy imports (scikit-learn, confluent-kafka) happen inside the commands, so `--
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -105,13 +106,37 @@ def produce(
         float, typer.Option(help="Share of deliberately broken events, 0 to 1.")
     ] = 0.0,
     seed: Annotated[int, typer.Option(help="Seed for choosing and breaking events.")] = 7,
+    outcomes: Annotated[
+        bool,
+        typer.Option(
+            "--outcomes",
+            help="Send the data set's real good/bad labels as LoanOutcome events instead.",
+        ),
+    ] = False,
+    delay: Annotated[
+        float, typer.Option(help="With --outcomes: seconds to wait before the first outcome.")
+    ] = 0.0,
     env_file: EnvFile = None,
 ) -> None:
-    """Replay the real credit_data applications as v1 events (the demo's upstream system)."""
-    from consumer.demo_events import demo_events
+    """Replay the real credit_data applications as v1 events (the demo's upstream system), or
+    with --outcomes their real outcomes (the servicing system)."""
+    from consumer.demo_events import demo_events, demo_outcomes
     from consumer.demo_producer import publish
 
     settings = _settings(env_file)
+    if outcomes:
+        time.sleep(delay)
+        counts = publish(
+            demo_outcomes(count),
+            topic=settings.outcomes_topic,
+            config=settings.kafka_common_config(),
+            rate_per_s=rate,
+        )
+        typer.echo(
+            f"sent {sum(counts.values())} outcomes to {settings.outcomes_topic}: "
+            f"{counts['defaulted']} defaulted"
+        )
+        return
     counts = publish(
         demo_events(count, broken_share=broken_share, seed=seed),
         topic=settings.input_topic,
@@ -123,6 +148,34 @@ def produce(
         f"sent {total} events to {settings.input_topic}: {counts['valid']} valid, "
         f"{total - counts['valid']} broken"
     )
+
+
+@app.command()
+def outcomes(
+    export_pairs: Annotated[
+        Path | None,
+        typer.Option(
+            "--export-pairs",
+            help="Write the store's joined pairs to this .csv or .parquet file (the input of "
+            "`loan-scorer report --pairs`) and exit, without consuming.",
+            dir_okay=False,
+        ),
+    ] = None,
+    env_file: EnvFile = None,
+) -> None:
+    """Join scores (every model version and role) to real outcomes; serve the realised metrics
+    on LOAN_SCORER_OUTCOMES_HTTP_PORT until SIGTERM/SIGINT."""
+    from consumer.logs import configure_logging
+    from consumer.outcomes_service import export_pairs as write_pairs_file
+    from consumer.outcomes_service import run_outcomes
+
+    settings = _settings(env_file)
+    configure_logging(settings.log_level)
+    if export_pairs is not None:
+        count = write_pairs_file(settings.outcomes_store, export_pairs)
+        typer.echo(f"{count} joined pairs written to {export_pairs}")
+        return
+    raise typer.Exit(run_outcomes(settings))
 
 
 @app.command()

@@ -17,6 +17,8 @@ from typing import Any
 import orjson
 
 from schemas.application_v1 import LoanApplicationSubmitted
+from schemas.encode import encode_loan_outcome
+from schemas.outcome_v1 import loan_outcome_for
 from training.dataset import iter_applications
 
 
@@ -119,3 +121,25 @@ def demo_events(
         if count is None:
             return
         cycle += 1
+
+
+OUTCOME_SOURCE = "credit_data replay"
+
+
+def demo_outcomes(
+    count: int | None = None, *, now: Callable[[], datetime] = lambda: datetime.now(UTC)
+) -> Iterator[DemoEvent]:
+    """The real outcome (the data set's `Status`: bad is a default) of each of the first `count`
+    applications `demo_events` sends (every one by default), keyed and named alike; the servicing
+    system's stand-in. `broken` is "defaulted" for a default, so the producer counts them."""
+    for produced, (app, label) in enumerate(iter_applications()):
+        if count is not None and produced >= count:
+            return
+        outcome = loan_outcome_for(
+            app.application_id, defaulted=label == 1, source=OUTCOME_SOURCE, observed_at=now()
+        )
+        yield DemoEvent(
+            app.application_id.encode(),
+            encode_loan_outcome(outcome),
+            "defaulted" if outcome.defaulted else None,
+        )

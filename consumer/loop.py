@@ -12,6 +12,7 @@ raise `StopScoringError` (consumer/kafka_errors.py), and the service exits 1.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import json
 import logging
@@ -221,6 +222,15 @@ class ScoringLoop:
             metrics.end_to_end_latency.observe(max(0.0, now - fact.occurred_at_epoch_s))
             for field in fact.out_of_range:
                 metrics.out_of_range.labels(field).inc()
+        by_model = collections.Counter(
+            (fact.model_version, fact.model_role or "champion", fact.decision)
+            for facts in (outcome.scored, outcome.shadow_scored)
+            for fact in facts
+        )
+        for labels, count in by_model.items():
+            metrics.model_scores.labels(*labels).inc(count)
+        for model_version in outcome.shadow_failures:
+            metrics.shadow_errors.labels(model_version).inc()
         for reason in outcome.dead_letter_reasons:
             metrics.dead_letters.labels(reason).inc()
         if outcome.duplicates:

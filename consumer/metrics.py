@@ -30,6 +30,26 @@ class ScorerMetrics:
             ["decision", "model_version"],
             registry=registry,
         )
+        self.model_scores = Counter(
+            "loan_scorer_model_scores",
+            "Scores published by every model served, by model version, role (champion, canary, "
+            "shadow) and decision; shadow scores go to the shadow topic and are never acted on.",
+            ["model_version", "role", "decision"],
+            registry=registry,
+        )
+        self.shadow_errors = Counter(
+            "loan_scorer_shadow_errors",
+            "Applications a shadow challenger could not score (the champion's score stands), by "
+            "model version.",
+            ["model_version"],
+            registry=registry,
+        )
+        self.model_role_info = Gauge(
+            "loan_scorer_model_role_info",
+            "The models served and their roles, with the canary share (value is always 1).",
+            ["model_version", "role", "share"],
+            registry=registry,
+        )
         self.dead_letters = Counter(
             "loan_scorer_dead_letters",
             "Events sent to the dead-letter topic, by reason class.",

@@ -31,6 +31,7 @@ from schemas.application_v1 import LoanApplicationSubmitted
 from schemas.dead_letter import dead_letter_headers, with_dead_letter_headers
 from schemas.decode import decode_application
 from schemas.errors import EventDecodeError, RecordScoringError, scoring_failure_message
+from schemas.score_v1 import ModelRole
 from scoring.artifact import LoadedModel
 from scoring.features import build_features
 from scoring.policy import Policy
@@ -63,6 +64,7 @@ class ScoringPipeline:
         drift: DriftMonitor | None = None,
         seen: SeenEvents | None = None,
         changelog_topic: str | None = None,
+        model_role: ModelRole | None = None,
     ) -> None:
         if (seen is None) != (changelog_topic is None):
             raise ValueError("deduplication needs both the seen-events store and its changelog")
@@ -74,6 +76,7 @@ class ScoringPipeline:
         self._dlq_topic = dlq_topic
         self._clock = clock
         self._drift = drift
+        self._model_role = model_role
 
     def __call__(self, messages: Sequence[InboundMessage]) -> BatchOutcome:
         started = time.perf_counter()
@@ -140,6 +143,7 @@ class ScoringPipeline:
                     probability_of_default=outcome.probability_of_default,
                     occurred_at_epoch_s=application.occurred_at.timestamp(),
                     out_of_range=outcome.out_of_range,
+                    model_role=self._model_role,
                 )
             )
             scored_rows.append(row)
@@ -157,6 +161,7 @@ class ScoringPipeline:
             )
             if self._drift is not None and scored and features is not None
             else None,
+            applications=tuple(applications[row] for row in scored_rows),
         )
 
     def _remember(
@@ -198,7 +203,9 @@ class ScoringPipeline:
         return OutboundRecord(
             topic=self._output_topic,
             key=application.application_id.encode(),
-            value=loan_scored_json(application, result, scored_at=self._clock()),
+            value=loan_scored_json(
+                application, result, scored_at=self._clock(), model_role=self._model_role
+            ),
         )
 
     def _dead_letter(self, message: InboundMessage, error: EventDecodeError) -> OutboundRecord:

@@ -26,6 +26,7 @@ from consumer.api.auth import Authenticator
 from consumer.api.rate_limit import RateLimiter
 from consumer.api.server import ApiServer
 from consumer.api.state import ApiState
+from consumer.batch import BatchProcessor
 from consumer.dedup import KafkaChangelogReader, SeenEvents
 from consumer.drift import DriftMonitor
 from consumer.health import Readiness
@@ -35,7 +36,8 @@ from consumer.liveness import Liveness
 from consumer.loop import ScoringLoop
 from consumer.metrics import ScorerMetrics
 from consumer.pipeline import ScoringPipeline
-from consumer.settings import Settings
+from consumer.settings import ChallengerMode, Settings
+from schemas.score_v1 import ModelRole
 from scoring.artifact import LoadedModel, load_model
 from scoring.exceptions import ScoringError
 from scoring.policy import DEFAULT_POLICY_PATH, Policy, load_policy
@@ -49,13 +51,23 @@ EXIT_BAD_CONFIG = 2
 
 
 @dataclass(frozen=True)
+class Challenger:
+    model: LoadedModel
+    mode: ChallengerMode
+    share: float
+
+
+@dataclass(frozen=True)
 class ScoringAssets:
     model: LoadedModel
     policy: Policy
+    challengers: tuple[Challenger, ...] = ()
 
 
 def load_assets(settings: Settings) -> ScoringAssets:
-    """The model (verified against its card) and the decision policy (validated)."""
+    """The model (verified against its card, from a directory or a registry alias), the decision
+    policy (validated) and any challengers (verified like the champion: a bad challenger stops
+    the start too)."""
     if settings.model_uri:
         from registry.resolve import load_model_from
 
@@ -63,7 +75,74 @@ def load_assets(settings: Settings) -> ScoringAssets:
     else:
         model = load_model(settings.model_dir)
     policy = load_policy(settings.policy_file or DEFAULT_POLICY_PATH)
-    return ScoringAssets(model=model, policy=policy)
+    challengers = tuple(
+        Challenger(load_model(setting.model_dir), setting.mode, setting.share)
+        for setting in settings.challengers
+    )
+    return ScoringAssets(model=model, policy=policy, challengers=challengers)
+
+
+def batch_processor(
+    settings: Settings, assets: ScoringAssets, drift: DriftMonitor, seen: SeenEvents | None
+) -> BatchProcessor:
+    """The champion's pipeline alone, or wrapped with its challengers (consumer/challengers.py).
+    Canaries share the champion's seen-events store, prepared once per batch, and leave the
+    drift window to the champion (its baseline is the champion's training data)."""
+    changelog_topic = settings.changelog_topic if seen is not None else None
+    if not assets.challengers:
+        return ScoringPipeline(
+            assets.model,
+            assets.policy,
+            output_topic=settings.output_topic,
+            dlq_topic=settings.dlq_topic,
+            drift=drift,
+            seen=seen,
+            changelog_topic=changelog_topic,
+        )
+    from consumer.challengers import (
+        CanaryRoute,
+        ChampionChallengers,
+        ShadowModel,
+        batch_prepared,
+        canary_slices,
+    )
+
+    shared = batch_prepared(seen)
+    canaries = [c for c in assets.challengers if c.mode == "canary"]
+    slices = canary_slices([c.share for c in canaries])
+    return ChampionChallengers(
+        ScoringPipeline(
+            assets.model,
+            assets.policy,
+            output_topic=settings.output_topic,
+            dlq_topic=settings.dlq_topic,
+            drift=drift,
+            seen=shared,
+            changelog_topic=changelog_topic,
+            model_role=ModelRole.CHAMPION,
+        ),
+        assets.policy,
+        shadow_topic=settings.shadow_topic,
+        canaries=[
+            CanaryRoute(
+                ScoringPipeline(
+                    canary.model,
+                    assets.policy,
+                    output_topic=settings.output_topic,
+                    dlq_topic=settings.dlq_topic,
+                    seen=shared,
+                    changelog_topic=changelog_topic,
+                    model_role=ModelRole.CANARY,
+                ),
+                low,
+                high,
+            )
+            for canary, (low, high) in zip(canaries, slices, strict=True)
+        ],
+        shadows=[ShadowModel(c.model) for c in assets.challengers if c.mode == "shadow"],
+        champion_model=assets.model,
+        seen=seen,
+    )
 
 
 def assemble_loop(
@@ -90,18 +169,9 @@ def assemble_loop(
             timeout_s=settings.kafka_timeout_s,
         )
         seen = SeenEvents(reader, settings.dedup_window_s)
-    pipeline = ScoringPipeline(
-        assets.model,
-        assets.policy,
-        output_topic=settings.output_topic,
-        dlq_topic=settings.dlq_topic,
-        drift=drift,
-        seen=seen,
-        changelog_topic=settings.changelog_topic if seen is not None else None,
-    )
     return ScoringLoop(
         settings,
-        pipeline,
+        batch_processor(settings, assets, drift, seen),
         metrics,
         readiness,
         drift=drift,
@@ -229,6 +299,13 @@ def run_service(settings: Settings) -> int:
         api_state.assets.set(assets)  # before readiness, so "ready" implies the API can score
         readiness.set_model_loaded(True)
         metrics.model_info.labels(assets.model.model_version, assets.policy.policy_version).set(1)
+        if assets.challengers:
+            metrics.model_role_info.labels(assets.model.model_version, "champion", "").set(1)
+        for challenger in assets.challengers:
+            share = f"{challenger.share:g}" if challenger.mode == "canary" else ""
+            metrics.model_role_info.labels(
+                challenger.model.model_version, challenger.mode, share
+            ).set(1)
         loop = assemble_loop(settings, assets, drift, metrics, readiness, liveness=liveness)
         guard = _ShutdownGuard(loop, settings.shutdown_timeout_s)
         guard.install()

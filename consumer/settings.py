@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Delivery = Literal["exactly-once", "at-least-once"]
@@ -42,6 +42,28 @@ RESERVED_KAFKA_KEYS = frozenset(
 SECRET_KAFKA_KEY_MARKERS = ("password", "secret", "key.pem", "sasl.oauthbearer.config")
 
 DEFAULT_MODEL_DIR = Path("build/model")
+ChallengerMode = Literal["shadow", "canary"]
+
+
+class ChallengerSetting(BaseModel):
+    """One challenger beside the champion (an element of LOAN_SCORER_CHALLENGERS)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model_dir: Path
+    mode: ChallengerMode = "shadow"
+    # Canary only: the share of applications (by a stable hash of application_id) it decides.
+    share: Annotated[float, Field(ge=0, le=1)] = 0.0
+
+    @model_validator(mode="after")
+    def _share_fits_the_mode(self) -> ChallengerSetting:
+        if self.mode == "canary" and self.share <= 0:
+            raise ValueError("a canary needs a share above 0")
+        if self.mode == "shadow" and self.share != 0:
+            raise ValueError("a shadow challenger scores every application: leave share out")
+        return self
+
+
 ENV_PREFIX = "LOAN_SCORER_"
 
 
@@ -132,6 +154,17 @@ class Settings(BaseSettings):
     # HTTPS on the API port from a mounted certificate and key (PEM); both or neither.
     http_tls_cert_file: Path | None = None
     http_tls_key_file: Path | None = None
+    # Challengers beside the champion (consumer/challengers.py), as a JSON list of
+    # {"model_dir": ..., "mode": "shadow"|"canary", "share": 0..1 (canary only)}.
+    challengers: Annotated[tuple[ChallengerSetting, ...], NoDecode] = ()
+    shadow_topic: str = "loan-scores.shadow"
+
+    # `loan-scorer outcomes`: the second consumer group joining scores to real outcomes.
+    outcomes_topic: str = "loan-outcomes"
+    outcomes_group_id: str = "loan-scorer-outcomes"
+    outcomes_store: Path = Path("build/outcomes.sqlite3")
+    outcomes_http_port: Annotated[int, Field(ge=1, le=65535)] = 8001
+    outcomes_metrics_interval_s: Annotated[float, Field(gt=0, le=3_600)] = 10.0
 
     # Readiness: not ready while the input topic is missing (checked every interval), or while no
     # partition has been assigned for this long (0: never judged on assignment).
@@ -148,6 +181,28 @@ class Settings(BaseSettings):
                 raise ValueError(f"must be a JSON object of librdkafka settings: {exc}") from None
         if not isinstance(value, dict):
             raise ValueError("must be a JSON object of librdkafka settings")
+        return value
+
+    @field_validator("challengers", mode="before")
+    @classmethod
+    def _parse_json_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"must be a JSON list of challengers: {exc}") from None
+        if not isinstance(value, list | tuple):
+            raise ValueError("must be a JSON list of challengers")
+        return value
+
+    @field_validator("challengers")
+    @classmethod
+    def _canary_shares_fit(
+        cls, value: tuple[ChallengerSetting, ...]
+    ) -> tuple[ChallengerSetting, ...]:
+        total = sum(challenger.share for challenger in value if challenger.mode == "canary")
+        if total > 1:
+            raise ValueError(f"the canary shares add up to {total:g}, more than 1")
         return value
 
     @field_validator("kafka_extra_config")
@@ -180,6 +235,8 @@ class Settings(BaseSettings):
             raise ValueError("set both LOAN_SCORER_HTTP_TLS_CERT_FILE and ..._KEY_FILE, or neither")
         if self.http_ops_port is not None and self.http_ops_port == self.http_port:
             raise ValueError("LOAN_SCORER_HTTP_OPS_PORT must differ from LOAN_SCORER_HTTP_PORT")
+        if self.shadow_topic in topics or self.outcomes_topic in [*topics, self.shadow_topic]:
+            raise ValueError("the shadow and outcomes topics must differ from the others")
         if (self.kafka_sasl_password is None) != (self.kafka_sasl_username is None):
             raise ValueError(
                 "set both LOAN_SCORER_KAFKA_SASL_USERNAME and ..._PASSWORD, or neither"

@@ -23,6 +23,7 @@ from schemas.errors import (
     SchemaViolationError,
     UnsupportedVersionError,
 )
+from schemas.outcome_v1 import LoanOutcome
 from schemas.score_v1 import LoanScored
 
 MAX_EVENT_BYTES = 16 * 1024
@@ -45,6 +46,11 @@ def decode_application(raw: bytes | None) -> LoanApplicationSubmitted:
 def decode_loan_scored(raw: bytes | None) -> LoanScored:
     """Decode one output record value, for tests, replays and downstream tools."""
     return _decode(LoanScored, "loan_application.scored", raw)
+
+
+def decode_loan_outcome(raw: bytes | None) -> LoanOutcome:
+    """For the outcomes consumer: the same strictness and errors as the other contracts."""
+    return _decode(LoanOutcome, "loan_application.outcome_observed", raw)
 
 
 def _decode(model: type[EventT], event_type: str, raw: bytes | None) -> EventT:

@@ -17,12 +17,14 @@ from pydantic import BaseModel
 
 from schemas.application_v1 import LoanApplicationSubmitted
 from schemas.decode import MAX_EVENT_BYTES
+from schemas.outcome_v1 import LoanOutcome
 from schemas.score_v1 import LoanScored
 
 JSON_DIR = Path(__file__).resolve().parent / "json"
 CONTRACTS: dict[str, type[BaseModel]] = {
     "loan_application_submitted.v1.json": LoanApplicationSubmitted,
     "loan_scored.v1.json": LoanScored,
+    "loan_outcome.v1.json": LoanOutcome,
 }
 # What the decoder checks that JSON Schema has no keyword for, said where a reader of the file
 # looks (tests/schemas/test_schema_differential.py lists these as its documented exceptions).

@@ -19,7 +19,7 @@ from schemas.application_v1 import LoanApplicationSubmitted
 from schemas.fields import ApplicationId, Contract, Probability, SchemaVersion1, UtcTimestamp
 
 EVENT_TYPE: Final = "loan_application.scored"
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = "1.2"
 MAX_REASONS = 16
 
 VersionLabel = Annotated[str, Field(min_length=1, max_length=128)]
@@ -31,6 +31,14 @@ class RiskGrade(StrEnum):
     C = "C"
     D = "D"
     E = "E"
+
+
+class ModelRole(StrEnum):
+    """Which part a model played for this score (since 1.2)."""
+
+    CHAMPION = "champion"  # the acting model: the CRM acts on its decision
+    CANARY = "canary"  # a challenger acting for a stable share of applications
+    SHADOW = "shadow"  # a challenger scored beside the champion (shadow topic), not acted on
 
 
 class Decision(StrEnum):
@@ -82,6 +90,17 @@ class LoanScored(Contract):
             ),
         ),
     ] = ()
+    model_role: Annotated[
+        ModelRole | None,
+        Field(
+            description=(
+                "Since 1.2. `champion` (the acting model), `canary` (a challenger acting for a "
+                "stable share of applications) or `shadow` (a challenger's score on the shadow "
+                "topic, never acted on). Null or absent: the only model served, read as "
+                "`champion`."
+            ),
+        ),
+    ] = None
 
     @field_validator("reasons")
     @classmethod
@@ -111,6 +130,7 @@ def loan_scored_for(
     scored_at: datetime | None = None,
     event_id: UUID | None = None,
     out_of_range_fields: Iterable[str] = (),
+    model_role: ModelRole | str | None = None,
 ) -> LoanScored:
     """Build the output event for `application`, filling in what must not be left to the caller.
 
@@ -138,4 +158,5 @@ def loan_scored_for(
         ),
         scored_at=scored_at,
         out_of_range_fields=tuple(out_of_range_fields),
+        model_role=None if model_role is None else ModelRole(model_role),
     )

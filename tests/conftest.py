@@ -187,3 +187,17 @@ def create_topic(
 @pytest.fixture
 def group_id(unique_name: Callable[[str], str]) -> str:
     return unique_name("group")
+
+
+@pytest.fixture(scope="session")
+def challenger_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A second model version to serve as a challenger: build/challenger (what `make demo` trains,
+    `loan-scorer train --seed 43`), else one trained here with that seed, once per session."""
+    configured = REPO / "build" / "challenger"
+    if (configured / "model_card.json").is_file():
+        return configured
+    from training.train import train_model
+
+    out = tmp_path_factory.mktemp("challenger")
+    train_model(out_dir=out, seed=43)
+    return out

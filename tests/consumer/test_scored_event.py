@@ -26,6 +26,7 @@ from schemas.application_v1 import LoanApplicationSubmitted
 from schemas.decode import decode_loan_scored
 from schemas.encode import encode_loan_scored
 from schemas.examples import example_application_event
+from schemas.score_v1 import ModelRole
 from scoring.reasons import CATALOGUE
 from scoring.scorer import ScoreResult, score_batch
 from training.dataset import load_credit_data
@@ -167,3 +168,13 @@ def _result(
         policy_version="policy-v2",
         out_of_range=out_of_range,
     )
+
+
+@pytest.mark.parametrize("role", [None, *ModelRole])
+def test_each_model_role_gets_the_validated_bytes(role: ModelRole | None) -> None:
+    application, result = example_application_event(), _result()
+    event = loan_scored_event(application, result, scored_at=AT, model_role=role)
+    validated = encode_loan_scored(event.model_copy(update={"event_id": UUID(EVENT_ID)}))
+    fast = loan_scored_json(application, result, scored_at=AT, event_id=EVENT_ID, model_role=role)
+    assert fast == validated
+    assert decode_loan_scored(fast).model_role == role

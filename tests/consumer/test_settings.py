@@ -178,3 +178,46 @@ def test_each_consumer_group_keeps_its_own_changelog_of_scored_ids() -> None:
     assert first.changelog_topic == "loan-scorer-scored-ids-changelog"
     assert second.changelog_topic != first.changelog_topic
     assert Settings.model_validate({"dedup_topic": "ids"}).changelog_topic == "ids"
+
+
+def test_challengers_are_read_from_a_json_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(
+        "LOAN_SCORER_CHALLENGERS",
+        '[{"model_dir": "build/challenger"}, {"model_dir": "m2", "mode": "canary", "share": 0.1}]',
+    )
+    settings = Settings()
+    assert [(c.model_dir, c.mode, c.share) for c in settings.challengers] == [
+        (Path("build/challenger"), "shadow", 0.0),
+        (Path("m2"), "canary", 0.1),
+    ]
+    assert settings.shadow_topic == "loan-scores.shadow"
+    assert settings.outcomes_topic == "loan-outcomes"
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ('[{"model_dir": "m", "mode": "canary"}]', "share above 0"),
+        ('[{"model_dir": "m", "share": 0.2}]', "leave share out"),
+        (
+            '[{"model_dir": "a", "mode": "canary", "share": 0.6},'
+            ' {"model_dir": "b", "mode": "canary", "share": 0.5}]',
+            "more than 1",
+        ),
+        ('[{"model_dir": "m", "mode": "referee"}]', "mode"),
+        ('{"model_dir": "m"}', "JSON list"),
+        ("[not json", "JSON list"),
+    ],
+)
+def test_a_wrong_challenger_setting_is_refused_saying_why(
+    monkeypatch: pytest.MonkeyPatch, value: str, message: str
+) -> None:
+    monkeypatch.setenv("LOAN_SCORER_CHALLENGERS", value)
+    with pytest.raises(ValidationError, match=message):
+        Settings()
+
+
+def test_the_shadow_topic_cannot_be_the_output_topic(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOAN_SCORER_SHADOW_TOPIC", "loan-scores")
+    with pytest.raises(ValidationError, match="shadow and outcomes topics"):
+        Settings()

@@ -68,13 +68,59 @@ METRICS: dict[str, tuple[MetricType, frozenset[str]]] = {
     "loan_scorer_ready": ("gauge", frozenset()),
     "loan_scorer_http_requests_total": ("counter", frozenset({"route", "status"})),
     "loan_scorer_http_request_duration_seconds": ("histogram", frozenset({"route"})),
+    # Champion and challengers (consumer/challengers.py).
+    "loan_scorer_model_scores_total": (
+        "counter",
+        frozenset({"model_version", "role", "decision"}),
+    ),
+    "loan_scorer_shadow_errors_total": ("counter", frozenset({"model_version"})),
+    "loan_scorer_model_role_info": ("gauge", frozenset({"model_version", "role", "share"})),
+}
+
+#: The outcomes joiner's metrics (`loan-scorer outcomes`, its own port).
+OUTCOMES_METRICS: dict[str, tuple[MetricType, frozenset[str]]] = {
+    **{
+        f"loan_scorer_realised_{name}": ("gauge", frozenset({"model_version", "role"}))
+        for name in (
+            "pairs",
+            "defaults",
+            "roc_auc",
+            "ks",
+            "brier",
+            "calibration_error",
+            "approval_rate",
+            "default_rate",
+        )
+    },
+    "loan_scorer_realised_default_rate_by_grade": (
+        "gauge",
+        frozenset({"model_version", "role", "grade"}),
+    ),
+    "loan_scorer_realised_default_rate_by_decision": (
+        "gauge",
+        frozenset({"model_version", "role", "decision"}),
+    ),
+    **{
+        f"loan_scorer_realised_auc_difference{suffix}": (
+            "gauge",
+            frozenset({"champion_version", "challenger_version", "challenger_role"}),
+        )
+        for suffix in ("", "_ci_low", "_ci_high")
+    },
+    "loan_scorer_adverse_impact_ratio": (
+        "gauge",
+        frozenset({"model_version", "role", "attribute", "group"}),
+    ),
+    "loan_scorer_outcomes_records_total": ("counter", frozenset({"stream"})),
+    "loan_scorer_outcomes_invalid_records_total": ("counter", frozenset({"stream"})),
+    "loan_scorer_outcomes_refresh_seconds": ("gauge", frozenset()),
 }
 
 
 def series_names() -> frozenset[str]:
     """Every series name a query may select: histograms add _bucket, _sum and _count."""
     names: set[str] = set()
-    for name, (kind, _labels) in METRICS.items():
+    for name, (kind, _labels) in {**METRICS, **OUTCOMES_METRICS}.items():
         names.add(name)
         if kind == "histogram":
             names.update({f"{name}_bucket", f"{name}_sum", f"{name}_count"})

@@ -5,6 +5,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry
 
 from consumer.metrics import ScorerMetrics
+from consumer.outcome_metrics import RealisedMetrics
 from tests.delivery import contract
 
 
@@ -30,3 +31,13 @@ def test_every_contract_metric_is_exported_with_its_type() -> None:
 def test_the_scorer_exports_no_metric_the_contract_lacks() -> None:
     extra = set(_exported()) - set(contract.METRICS)
     assert not extra, f"add these to tests/delivery/contract.py (and the dashboard): {extra}"
+
+
+def test_the_outcomes_joiner_exports_exactly_its_contract() -> None:
+    registry = CollectorRegistry()
+    RealisedMetrics(registry)
+    exported = {
+        (f"{family.name}_total" if family.type == "counter" else family.name): family.type
+        for family in registry.collect()
+    }
+    assert exported == {name: kind for name, (kind, _) in contract.OUTCOMES_METRICS.items()}

@@ -13,10 +13,11 @@ import orjson
 import pytest
 
 from schemas.decode import decode_application
-from schemas.encode import encode_loan_scored
+from schemas.encode import encode_loan_outcome, encode_loan_scored
 from schemas.errors import EventDecodeError
 from schemas.examples import MISSING, example_application, example_loan_scored
 from schemas.generate import CONTRACTS, JSON_DIR, main, stale_files
+from schemas.outcome_v1 import loan_outcome_for
 
 
 def test_the_committed_files_match_the_models() -> None:
@@ -24,7 +25,7 @@ def test_the_committed_files_match_the_models() -> None:
     assert not stale, f"run `python -m schemas.generate` and commit: {[p.name for p in stale]}"
 
 
-def test_the_files_are_the_two_contracts_and_nothing_else() -> None:
+def test_the_files_are_the_contracts_and_nothing_else() -> None:
     assert sorted(p.name for p in JSON_DIR.glob("*.json")) == sorted(CONTRACTS)
 
 
@@ -95,3 +96,22 @@ def test_an_encoded_loan_scored_is_valid_against_its_schema() -> None:
     assert not validator.is_valid({**document, "risk_grade": "F"})
     assert not validator.is_valid({**document, "probability_of_default": 1.5})
     assert not validator.is_valid({k: v for k, v in document.items() if k != "policy_version"})
+
+
+def test_an_encoded_loan_outcome_is_valid_against_its_schema() -> None:
+    document = orjson.loads(
+        encode_loan_outcome(loan_outcome_for("app-000001", defaulted=True, source="servicing"))
+    )
+    validator = _validator("loan_outcome.v1.json")
+    assert validator.is_valid(document)
+    assert not validator.is_valid({**document, "defaulted": "yes"})
+    assert not validator.is_valid({**document, "application_id": ""})
+    assert not validator.is_valid({k: v for k, v in document.items() if k != "observed_at"})
+
+
+def test_the_scored_schema_allows_the_three_roles_and_null_only() -> None:
+    document = orjson.loads(encode_loan_scored(example_loan_scored()))
+    validator = _validator("loan_scored.v1.json")
+    for role in ("champion", "canary", "shadow", None):
+        assert validator.is_valid({**document, "model_role": role})
+    assert not validator.is_valid({**document, "model_role": "referee"})

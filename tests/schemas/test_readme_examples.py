@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped]  # no stubs installed
 
-from schemas.decode import decode_application, decode_loan_scored
+from schemas.decode import decode_application, decode_loan_outcome, decode_loan_scored
 from schemas.generate import JSON_DIR
 
 README = JSON_DIR.parent / "README.md"
@@ -18,6 +18,7 @@ BLOCK = re.compile(r"```json\n(.*?)```", re.DOTALL)
 CONTRACTS = {
     "loan_application.submitted": ("loan_application_submitted.v1.json", decode_application),
     "loan_application.scored": ("loan_scored.v1.json", decode_loan_scored),
+    "loan_application.outcome_observed": ("loan_outcome.v1.json", decode_loan_outcome),
 }
 
 

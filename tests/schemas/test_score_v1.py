@@ -17,7 +17,7 @@ from schemas.decode import decode_loan_scored
 from schemas.encode import encode_loan_scored
 from schemas.errors import SchemaViolationError, UnsupportedVersionError
 from schemas.examples import example_application_event, example_loan_scored
-from schemas.score_v1 import Decision, LoanScored, Reason, RiskGrade
+from schemas.score_v1 import Decision, LoanScored, ModelRole, Reason, RiskGrade
 
 _REASON = Reason(code="HIGH_DEBT", feature="debt", description="Debt is high for the income")
 
@@ -31,7 +31,7 @@ def test_the_helper_copies_ids_from_the_source_and_makes_a_new_event_id() -> Non
     assert first.event_id != application.event_id
     assert first.event_id != second.event_id
     assert first.event_type == "loan_application.scored"
-    assert first.schema_version == "1.1"
+    assert first.schema_version == "1.2"
 
 
 def test_the_helper_coerces_what_the_strict_model_would_refuse() -> None:
@@ -147,7 +147,9 @@ def test_the_encoding_is_compact_json_with_utc_z_and_field_order_of_the_contract
         "reasons",
         "scored_at",
         "out_of_range_fields",
+        "model_role",
     ]
+    assert document["model_role"] is None
     assert document["scored_at"] == "2024-05-01T10:00:01Z"
     assert document["out_of_range_fields"] == []
     assert document["reasons"] == [
@@ -179,7 +181,7 @@ def test_any_valid_score_round_trips_through_bytes(
 
 
 def test_a_scored_event_of_another_major_version_is_unsupported() -> None:
-    raw = encode_loan_scored(example_loan_scored()).replace(b'"1.1"', b'"2.0"')
+    raw = encode_loan_scored(example_loan_scored()).replace(b'"1.2"', b'"2.0"')
     with pytest.raises(UnsupportedVersionError):
         decode_loan_scored(raw)
 
@@ -202,3 +204,23 @@ def test_out_of_range_fields_name_contract_fields() -> None:
     assert scored.out_of_range_fields == ("finances.monthly_income",)
     with pytest.raises(ValidationError, match="out_of_range_fields"):
         example_loan_scored(out_of_range_fields=["Monthly Income 2100"])
+
+
+def test_a_1_1_event_without_a_role_decodes_with_none_read_as_champion() -> None:
+    document = orjson.loads(encode_loan_scored(example_loan_scored()))
+    document["schema_version"] = "1.1"
+    del document["model_role"]
+    assert decode_loan_scored(orjson.dumps(document)).model_role is None
+
+
+@pytest.mark.parametrize("role", ["champion", "canary", "shadow"])
+def test_each_role_round_trips_through_bytes(role: str) -> None:
+    event = example_loan_scored(model_role=role)
+    assert event.model_role == ModelRole(role)
+    assert orjson.loads(encode_loan_scored(event))["model_role"] == role
+    assert decode_loan_scored(encode_loan_scored(event)) == event
+
+
+def test_an_unknown_role_is_refused() -> None:
+    with pytest.raises(ValueError, match="referee"):
+        example_loan_scored(model_role="referee")
