@@ -41,7 +41,7 @@ from consumer.settings import Settings
 logger = logging.getLogger(__name__)
 
 # Client errors that no wait fixes (wrong credentials, a certificate we do not trust), with the
-# step that failed; librdkafka keeps reconnecting, with backoff, in case the setting changes.
+# step that failed; librdkafka keeps reconnecting (every 2 s or more: consumer/settings.py).
 SECURITY_ERRORS = {
     KafkaError._AUTHENTICATION: "authentication",
     KafkaError._SSL: "TLS handshake",

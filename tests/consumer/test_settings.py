@@ -226,5 +226,8 @@ def test_an_unknown_security_protocol_is_refused(monkeypatch: pytest.MonkeyPatch
 
 def test_clients_do_not_rebootstrap_past_their_reconnect_backoff_unless_told_to() -> None:
     assert Settings().kafka_common_config()["metadata.recovery.strategy"] == "none"
+    assert Settings().kafka_common_config()["reconnect.backoff.ms"] == 2_000
+    slower = Settings(kafka_extra_config={"reconnect.backoff.ms": 5_000})
+    assert slower.kafka_common_config()["reconnect.backoff.ms"] == 5_000
     told = Settings(kafka_extra_config={"metadata.recovery.strategy": "rebootstrap"})
     assert told.kafka_common_config()["metadata.recovery.strategy"] == "rebootstrap"
