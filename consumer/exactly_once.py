@@ -107,8 +107,15 @@ class ExactlyOnceDelivery:
         self._writer = BatchWriter(
             producer, dlq_topic=self._settings.dlq_topic, metrics=self._metrics
         )
+
+        def on_wait() -> None:
+            liveness.beat()
+            # Serves error_cb, which is how a refused login or an untrusted certificate reaches
+            # readiness and the log while init_transactions only times out.
+            producer.poll(0)
+
         if not self._calls.until_stopped(
-            "init_transactions", producer.init_transactions, stop, on_wait=liveness.beat
+            "init_transactions", producer.init_transactions, stop, on_wait=on_wait
         ):
             return False
         self._readiness.set_broker_reachable(True)

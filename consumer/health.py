@@ -23,6 +23,8 @@ class ReadinessSnapshot:
     input_topic_problem: str | None = None
     # Seconds without any assigned partition beyond the configured bound, or None within it.
     unassigned_overdue_s: float | None = None
+    # Why the brokers refuse us (authentication failed, certificate not trusted), or None.
+    kafka_security_problem: str | None = None
 
     @property
     def ready(self) -> bool:
@@ -36,6 +38,7 @@ class ReadinessSnapshot:
             and not self.stopping
             and self.input_topic_problem is None
             and self.unassigned_overdue_s is None
+            and self.kafka_security_problem is None
         )
 
     def reasons(self) -> list[str]:
@@ -45,6 +48,8 @@ class ReadinessSnapshot:
             why.append("model not loaded")
         if not self.broker_reachable:
             why.append("Kafka broker not reachable")
+        if self.kafka_security_problem is not None:
+            why.append(self.kafka_security_problem)
         if self.assignment == "error":
             why.append("consumer group assignment failed")
         if self.input_topic_problem is not None:
@@ -78,6 +83,7 @@ class Readiness:
         self._stopping = False
         self._input_topic_problem: str | None = None
         self._unassigned_since: float | None = None
+        self._kafka_security_problem: str | None = None
 
     def set_model_loaded(self, loaded: bool) -> None:
         with self._lock:
@@ -87,8 +93,20 @@ class Readiness:
     def set_broker_reachable(self, reachable: bool, error: str | None = None) -> None:
         with self._lock:
             self._broker_reachable = reachable
+            if reachable:
+                # Connected, so authenticated and trusted: an earlier refusal is over.
+                self._kafka_security_problem = None
             if error is not None:
                 self._last_error = error
+            self._track_unassigned()
+
+    def set_kafka_security_problem(self, problem: str) -> None:
+        """The brokers refused our credentials or we refused their certificate: a setting to
+        fix, not an outage to wait out, so /readyz names it until a broker is reachable."""
+        with self._lock:
+            self._kafka_security_problem = problem
+            self._broker_reachable = False
+            self._last_error = problem
             self._track_unassigned()
 
     def set_assignment(self, state: Assignment, partitions: int, error: str | None = None) -> None:
@@ -134,4 +152,5 @@ class Readiness:
                 stopping=self._stopping,
                 input_topic_problem=self._input_topic_problem,
                 unassigned_overdue_s=self._unassigned_overdue_s(),
+                kafka_security_problem=self._kafka_security_problem,
             )

@@ -42,6 +42,13 @@ from consumer.settings import Settings
 
 logger = logging.getLogger(__name__)
 
+# Client errors that no wait fixes (wrong credentials, a certificate we do not trust), with the
+# step that failed; librdkafka keeps reconnecting (every 2 s or more: consumer/settings.py).
+SECURITY_ERRORS = {
+    KafkaError._AUTHENTICATION: "authentication",
+    KafkaError._SSL: "TLS handshake",
+}
+
 __all__ = ["ScoringLoop", "produce_record"]  # produce_record: where the tools first found it
 
 
@@ -290,9 +297,21 @@ class ScoringLoop:
         )
 
     def _on_client_error(self, error: KafkaError) -> None:
+        if error.code() in SECURITY_ERRORS:
+            # librdkafka's text names the broker and the cause (e.g. "SASL authentication
+            # error: ... invalid credentials", "certificate verify failed"), never a secret.
+            problem = f"Kafka {SECURITY_ERRORS[error.code()]} failed: {error.str()}"
+            self._readiness.set_kafka_security_problem(problem)
+            logger.error(
+                "kafka connection refused: fix the security settings",
+                extra={"kafka_error": error.name(), "error": error.str()},
+            )
+            return
         if error.code() == KafkaError._ALL_BROKERS_DOWN:
             self._readiness.set_broker_reachable(False, error.name())
-        logger.warning("kafka client error", extra={"kafka_error": error.name()})
+        logger.warning(
+            "kafka client error", extra={"kafka_error": error.name(), "error": error.str()}
+        )
 
     def _on_stats(self, stats_json: str) -> None:
         try:

@@ -19,6 +19,14 @@
 #   KAFKA_LOCAL_CACHE      where the jars are cached (default ~/.cache/loan-scorer/kafka-VERSION)
 #   KAFKA_LOCAL_STATE      where pid/log/data paths are kept (default REPO/.kafka-local/PORT)
 #   KAFKA_HEAP_OPTS        JVM heap (default -Xms256m -Xmx768m)
+#   KAFKA_SASL_SSL_PORT    off by default; when set, `up` adds a SASL_SSL listener on this port
+#                          (SCRAM-SHA-512 over TLS) beside the PLAINTEXT one, and needs:
+#   KAFKA_SSL_KEYSTORE           the broker's PKCS12 keystore (key + certificate chain)
+#   KAFKA_SSL_KEYSTORE_PASSWORD  its password
+#   KAFKA_SCRAM_USER, KAFKA_SCRAM_PASSWORD  a SCRAM-SHA-512 user written into the storage at
+#                          format time (kafka-storage format --add-scram, KIP-900), so it exists
+#                          before the broker starts; the password is visible in `ps` while
+#                          formatting: for throwaway test users only
 set -euo pipefail
 
 KAFKA_VERSION=4.1.1 # keep in step with scripts/kafka/pom.xml
@@ -94,7 +102,27 @@ group.initial.rebalance.delay.ms=0
 # Abort timed-out transactions of crashed producers promptly (default 10 s between checks).
 transaction.abort.timed.out.transaction.cleanup.interval.ms=1000
 EOF
+  if [[ -n "${KAFKA_SASL_SSL_PORT:-}" ]]; then sasl_ssl_overlay "$2"; fi
 }
+
+sasl_ssl_overlay() { # sasl_ssl_overlay FILE: the SASL_SSL listener, appended to the config
+  [[ -f "${KAFKA_SSL_KEYSTORE:-}" ]] || die "KAFKA_SASL_SSL_PORT needs KAFKA_SSL_KEYSTORE (a PKCS12 file)"
+  [[ -n "${KAFKA_SSL_KEYSTORE_PASSWORD:-}" ]] || die "KAFKA_SASL_SSL_PORT needs KAFKA_SSL_KEYSTORE_PASSWORD"
+  # PLAINTEXT stays the inter-broker listener: the broker's own clients and metadata_ok use it.
+  sed -i \
+    -e "s|^listeners=.*|&,SASL_SSL://127.0.0.1:$KAFKA_SASL_SSL_PORT|" \
+    -e "s|^advertised.listeners=.*|&,SASL_SSL://127.0.0.1:$KAFKA_SASL_SSL_PORT|" \
+    -e "s|^listener.security.protocol.map=.*|&,SASL_SSL:SASL_SSL|" "$1"
+  cat >>"$1" <<EOF
+# SASL_SSL listener (KAFKA_SASL_SSL_PORT): SCRAM-SHA-512 users stored in the KRaft metadata.
+sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.ssl.keystore.type=PKCS12
+listener.name.sasl_ssl.ssl.keystore.location=$KAFKA_SSL_KEYSTORE
+listener.name.sasl_ssl.ssl.keystore.password=$KAFKA_SSL_KEYSTORE_PASSWORD
+EOF
+}
+
 
 up() {
   need java "install Java 17 or later"
@@ -102,6 +130,9 @@ up() {
   if pid_alive; then log "already running (pid $(cat "$STATE/pid")) on $BOOTSTRAP"; return 0; fi
   port_busy "$PORT" && die "port $PORT is in use by another process; set KAFKA_PORT"
   port_busy "$CONTROLLER_PORT" && die "port $CONTROLLER_PORT is in use; set KAFKA_CONTROLLER_PORT"
+  if [[ -n "${KAFKA_SASL_SSL_PORT:-}" ]] && port_busy "$KAFKA_SASL_SSL_PORT"; then
+    die "port $KAFKA_SASL_SSL_PORT is in use; set KAFKA_SASL_SSL_PORT"
+  fi
   fetch
   mkdir -p "$STATE"
   local data
@@ -110,7 +141,13 @@ up() {
   write_config "$data" "$data/server.properties"
   local cluster_id
   cluster_id="$(run_java kafka.tools.StorageTool random-uuid)"
-  run_java kafka.tools.StorageTool format -t "$cluster_id" -c "$data/server.properties" \
+  local scram=() # the SASL_SSL listener's user, created with the storage
+  if [[ -n "${KAFKA_SASL_SSL_PORT:-}" ]]; then
+    [[ -n "${KAFKA_SCRAM_USER:-}" && -n "${KAFKA_SCRAM_PASSWORD:-}" ]] \
+      || die "KAFKA_SASL_SSL_PORT needs KAFKA_SCRAM_USER and KAFKA_SCRAM_PASSWORD"
+    scram=(--add-scram "SCRAM-SHA-512=[name=$KAFKA_SCRAM_USER,password=$KAFKA_SCRAM_PASSWORD]")
+  fi
+  run_java kafka.tools.StorageTool format -t "$cluster_id" -c "$data/server.properties" "${scram[@]}" \
     >"$STATE/format.log" 2>&1 || { cat "$STATE/format.log" >&2; die "formatting KRaft storage failed"; }
   start_broker
 }

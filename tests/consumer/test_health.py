@@ -86,3 +86,23 @@ def test_a_missing_input_topic_is_not_ready_with_the_reason_until_it_appears() -
     assert snapshot.reasons() == ["input topic 'apps' does not exist"]
     readiness.set_input_topic_problem(None)
     assert readiness.snapshot().ready
+
+
+def test_refused_credentials_are_not_ready_naming_the_cause_until_a_broker_is_reachable() -> None:
+    readiness = Readiness()
+    readiness.set_model_loaded(True)
+    readiness.set_broker_reachable(True)
+    readiness.set_kafka_security_problem("Kafka authentication failed: invalid credentials")
+    snapshot = readiness.snapshot()
+    assert not snapshot.ready
+    assert snapshot.reasons() == [
+        "Kafka broker not reachable",
+        "Kafka authentication failed: invalid credentials",
+    ]
+    assert snapshot.last_error == "Kafka authentication failed: invalid credentials"
+
+    readiness.set_broker_reachable(False, "init_transactions: _TIMED_OUT")  # a retry meanwhile
+    assert "Kafka authentication failed: invalid credentials" in readiness.snapshot().reasons()
+
+    readiness.set_broker_reachable(True)  # connected: authenticated after all
+    assert readiness.snapshot().ready

@@ -221,3 +221,56 @@ def test_the_shadow_topic_cannot_be_the_output_topic(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("LOAN_SCORER_SHADOW_TOPIC", "loan-scores")
     with pytest.raises(ValidationError, match="shadow and outcomes topics"):
         Settings()
+
+
+def test_security_settings_have_variables_of_their_own_that_reach_librdkafka(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LOAN_SCORER_KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
+    monkeypatch.setenv("LOAN_SCORER_KAFKA_SASL_MECHANISM", "SCRAM-SHA-512")
+    monkeypatch.setenv("LOAN_SCORER_KAFKA_SSL_CA_LOCATION", "/etc/kafka/ca.pem")
+    monkeypatch.setenv("LOAN_SCORER_KAFKA_SASL_USERNAME", "scorer")
+    monkeypatch.setenv("LOAN_SCORER_KAFKA_SASL_PASSWORD", "s3cret-scram")
+    settings = Settings()
+    librdkafka = settings.kafka_common_config()
+    assert {key: librdkafka[key] for key in ("security.protocol", "sasl.mechanism")} == {
+        "security.protocol": "SASL_SSL",
+        "sasl.mechanism": "SCRAM-SHA-512",
+    }
+    assert librdkafka["ssl.ca.location"] == "/etc/kafka/ca.pem"
+    assert librdkafka["sasl.password"] == "s3cret-scram"
+    assert "s3cret-scram" not in repr(settings) + str(settings.redacted())
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "key"),
+    [
+        ("LOAN_SCORER_KAFKA_SECURITY_PROTOCOL", "SASL_SSL", "security.protocol"),
+        ("LOAN_SCORER_KAFKA_SASL_MECHANISM", "SCRAM-SHA-512", "sasl.mechanism"),
+        ("LOAN_SCORER_KAFKA_SSL_CA_LOCATION", "/etc/kafka/ca.pem", "ssl.ca.location"),
+    ],
+)
+def test_a_security_setting_given_twice_with_different_values_is_refused(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, key: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    monkeypatch.setenv("LOAN_SCORER_KAFKA_EXTRA_CONFIG", f'{{"{key}": "PLAIN-other"}}')
+    with pytest.raises(ValidationError, match=f"{key} is .* set it in one place"):
+        Settings()
+    monkeypatch.setenv("LOAN_SCORER_KAFKA_EXTRA_CONFIG", f'{{"{key}": "{value}"}}')
+    assert Settings().kafka_common_config()[key] == value  # the same value twice is harmless
+
+
+def test_an_unknown_security_protocol_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOAN_SCORER_KAFKA_SECURITY_PROTOCOL", "TLS")
+    with pytest.raises(ValidationError, match="kafka_security_protocol"):
+        Settings()
+
+
+def test_clients_do_not_rebootstrap_past_their_reconnect_backoff_unless_told_to() -> None:
+    assert Settings().kafka_common_config()["metadata.recovery.strategy"] == "none"
+    assert Settings().kafka_common_config()["reconnect.backoff.ms"] == 2_000
+    slower = Settings(kafka_extra_config={"reconnect.backoff.ms": 5_000})
+    assert slower.kafka_common_config()["reconnect.backoff.ms"] == 5_000
+    told = Settings(kafka_extra_config={"metadata.recovery.strategy": "rebootstrap"})
+    assert told.kafka_common_config()["metadata.recovery.strategy"] == "rebootstrap"

@@ -93,6 +93,27 @@ def test_queries_are_valid_promql(tmp_path: Path) -> None:
     assert result.returncode == 0, explain(result)
 
 
+def test_every_metric_the_scorer_exports_is_in_some_panel() -> None:
+    """Read from the scorer's own registry, not from a list kept beside the dashboard, so a new
+    metric without a panel fails here."""
+    from prometheus_client import CollectorRegistry
+
+    from consumer.metrics import ScorerMetrics
+
+    registry = CollectorRegistry()
+    ScorerMetrics(registry)
+    exported = {family.name for family in registry.collect()}
+    assert "loan_scorer_duplicates" in exported  # counters are named without _total here
+    used = {name for expr in _expressions() for name in METRIC.findall(expr)}
+    suffixes = ("_total", "_bucket", "_sum", "_count")
+    used_families = {next((n.removesuffix(s) for s in suffixes if n.endswith(s)), n) for n in used}
+    assert exported <= used_families, f"no panel shows {sorted(exported - used_families)}"
+
+
+def test_the_unwritable_dead_letter_reason_has_a_panel_of_its_own() -> None:
+    assert any('reason="unwritable"' in expr for expr in _expressions())
+
+
 def test_every_panel_is_described_in_the_docs() -> None:
     docs = (REPO / "docs" / "observability.md").read_text()
     for panel in _panels():

@@ -48,10 +48,12 @@ def test_a_zombie_paused_past_its_session_is_fenced_and_never_commits(
     reader = CommittedReader(fault_broker.bootstrap, topics.output, group + "-reader")
     zombie = Scorer(fault_broker, topics, group, model_dir, tmp_path, "zombie", **env)
     zombie.start()
-    zombie.wait_ready()
     survivor = Scorer(fault_broker, topics, group, model_dir, tmp_path, "survivor", **env)
-    survivor.start()
     try:
+        # Inside the try: a zombie that is not ready in time must still be killed (it outlived
+        # its test, retrying init_transactions against a stopped broker, before this moved).
+        zombie.wait_ready()
+        survivor.start()
         valid = len(inputs.valid_event_ids)
         assert reader.wait_for(int(valid * 0.2), timeout_s=180)
         in_transaction = _pause_inside_a_transaction(zombie, fault_broker, topics)
