@@ -17,6 +17,7 @@ import json
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
@@ -210,12 +211,18 @@ class ScoringLoop:
     def _record_outcome(self, outcome: BatchOutcome) -> None:
         now = self._clock()
         metrics = self._metrics
+        # Counters once per label set and batch, not per event (a label lookup and a lock each).
+        scored: Counter[tuple[str, str]] = Counter()
+        out_of_range: Counter[str] = Counter()
         for fact in outcome.scored:
-            metrics.events_scored.labels(fact.decision, fact.model_version).inc()
+            scored[fact.decision, fact.model_version] += 1
             metrics.probability_of_default.observe(fact.probability_of_default)
             metrics.end_to_end_latency.observe(max(0.0, now - fact.occurred_at_epoch_s))
-            for field in fact.out_of_range:
-                metrics.out_of_range.labels(field).inc()
+            out_of_range.update(fact.out_of_range)
+        for (decision, model_version), count in scored.items():
+            metrics.events_scored.labels(decision, model_version).inc(count)
+        for field, count in out_of_range.items():
+            metrics.out_of_range.labels(field).inc(count)
         for reason in outcome.dead_letter_reasons:
             metrics.dead_letters.labels(reason).inc()
         if outcome.duplicates:
