@@ -223,12 +223,18 @@ class ScoringLoop:
     def _record_outcome(self, outcome: BatchOutcome) -> None:
         now = self._clock()
         metrics = self._metrics
+        # Counters once per label set and batch, not per event (a label lookup and a lock each).
+        scored: collections.Counter[tuple[str, str]] = collections.Counter()
+        out_of_range: collections.Counter[str] = collections.Counter()
         for fact in outcome.scored:
-            metrics.events_scored.labels(fact.decision, fact.model_version).inc()
+            scored[fact.decision, fact.model_version] += 1
             metrics.probability_of_default.observe(fact.probability_of_default)
             metrics.end_to_end_latency.observe(max(0.0, now - fact.occurred_at_epoch_s))
-            for field in fact.out_of_range:
-                metrics.out_of_range.labels(field).inc()
+            out_of_range.update(fact.out_of_range)
+        for (decision, model_version), count in scored.items():
+            metrics.events_scored.labels(decision, model_version).inc(count)
+        for field, count in out_of_range.items():
+            metrics.out_of_range.labels(field).inc(count)
         by_model = collections.Counter(
             (fact.model_version, fact.model_role or "champion", fact.decision)
             for facts in (outcome.scored, outcome.shadow_scored)
