@@ -32,6 +32,8 @@ from schemas.dead_letter import dead_letter_headers, with_dead_letter_headers
 from schemas.decode import decode_application
 from schemas.encode import encode_loan_scored
 from schemas.errors import EventDecodeError, RecordScoringError
+from schemas.score_v1 import LoanScored
+from schemas.wire import FramedApplicationDecoder, WriterSchema
 from scoring.artifact import LoadedModel
 from scoring.features import build_features
 from scoring.policy import Policy
@@ -40,6 +42,7 @@ from scoring.scorer import ScoreError, ScoreResult, score_batch_isolated
 logger = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+ScoreEncoder = Callable[[LoanScored], bytes]
 
 
 def _utc_now() -> datetime:
@@ -64,7 +67,12 @@ class ScoringPipeline:
         drift: DriftMonitor | None = None,
         seen: SeenEvents | None = None,
         changelog_topic: str | None = None,
+        framed: FramedApplicationDecoder | None = None,
+        encode: ScoreEncoder = encode_loan_scored,
     ) -> None:
+        """`framed` and `encode` come from a schema registry when one is configured
+        (consumer/schema_registry.py); without them the input is plain JSON and so is the
+        output, as before a registry existed."""
         if (seen is None) != (changelog_topic is None):
             raise ValueError("deduplication needs both the seen-events store and its changelog")
         self._seen = seen
@@ -75,6 +83,8 @@ class ScoringPipeline:
         self._dlq_topic = dlq_topic
         self._clock = clock
         self._drift = drift
+        self._framed = framed
+        self._encode = encode
 
     def __call__(self, messages: Sequence[InboundMessage]) -> BatchOutcome:
         started = time.perf_counter()
@@ -86,9 +96,17 @@ class ScoringPipeline:
             self._seen.prepare((int(m.partition() or 0), int(m.offset() or 0)) for m in messages)
         in_batch: set[tuple[int, str]] = set()
         skipped: list[int] = []
+        writers: dict[
+            int, WriterSchema
+        ] = {}  # input position -> registry schema it was written with
         for position, message in enumerate(messages):
             try:
-                application = decode_application(_as_bytes(message.value()))
+                if self._framed is None:
+                    application = decode_application(_as_bytes(message.value()))
+                else:
+                    application, writer = self._framed(_as_bytes(message.value()))
+                    if writer is not None:
+                        writers[position] = writer
             except EventDecodeError as error:
                 records[position] = self._dead_letter(message, error)
                 dead_letter_reasons.append(error.reason.value)
@@ -115,7 +133,7 @@ class ScoringPipeline:
             try:
                 if isinstance(outcome, ScoreError):
                     raise RecordScoringError(f"{outcome.error_type}: {outcome.message}")
-                records[position] = self._score_record(application, outcome)
+                records[position] = self._score_record(application, outcome, writers.get(position))
             except (RecordScoringError, ValidationError) as error:
                 failure = (
                     error
@@ -174,13 +192,17 @@ class ScoringPipeline:
         ]
 
     def _score_record(
-        self, application: LoanApplicationSubmitted, result: ScoreResult
+        self,
+        application: LoanApplicationSubmitted,
+        result: ScoreResult,
+        writer: WriterSchema | None = None,
     ) -> OutboundRecord:
         event = loan_scored_event(application, result, scored_at=self._clock())
         return OutboundRecord(
             topic=self._output_topic,
             key=application.application_id.encode(),
-            value=encode_loan_scored(event),
+            value=self._encode(event),
+            headers=writer.headers() if writer is not None else None,
         )
 
     def _dead_letter(self, message: InboundMessage, error: EventDecodeError) -> OutboundRecord:

@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import FrameType
+from typing import TypedDict
 
 from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
 
@@ -30,8 +31,10 @@ from consumer.kafka_errors import StopScoringError
 from consumer.liveness import Liveness
 from consumer.loop import ScoringLoop
 from consumer.metrics import ScorerMetrics
-from consumer.pipeline import ScoringPipeline
+from consumer.pipeline import ScoreEncoder, ScoringPipeline
 from consumer.settings import Settings
+from schemas.registry import subject_for
+from schemas.wire import FramedApplicationDecoder
 from scoring.artifact import LoadedModel, load_model
 from scoring.exceptions import ScoringError
 from scoring.policy import DEFAULT_POLICY_PATH, Policy, load_policy
@@ -88,6 +91,7 @@ def assemble_loop(
         drift=drift,
         seen=seen,
         changelog_topic=settings.changelog_topic if seen is not None else None,
+        **registry_wire_format(settings),
     )
     return ScoringLoop(
         settings,
@@ -98,6 +102,27 @@ def assemble_loop(
         fault_injector=fault_injector,
         liveness=liveness,
     )
+
+
+class _WireFormat(TypedDict, total=False):
+    framed: FramedApplicationDecoder
+    encode: ScoreEncoder
+
+
+def registry_wire_format(settings: Settings) -> _WireFormat:
+    """With a schema registry: inputs framed or plain, scores framed by the registry's
+    serializer (LoanScored must be registered already). Without one: nothing, plain JSON."""
+    if settings.schema_registry_url is None:
+        return {}
+    from consumer.schema_registry import loan_scored_encoder, registry_client, schema_lookup
+
+    client = registry_client(settings)
+    return {
+        "framed": FramedApplicationDecoder(
+            schema_lookup(client, subject_for(settings.input_topic))
+        ),
+        "encode": loan_scored_encoder(client, settings.output_topic),
+    }
 
 
 def new_metrics() -> ScorerMetrics:
@@ -159,7 +184,11 @@ def run_service(settings: Settings) -> int:
         api_state.assets.set(assets)  # before readiness, so "ready" implies the API can score
         readiness.set_model_loaded(True)
         metrics.model_info.labels(assets.model.model_version, assets.policy.policy_version).set(1)
-        loop = assemble_loop(settings, assets, drift, metrics, readiness, liveness=liveness)
+        try:
+            loop = assemble_loop(settings, assets, drift, metrics, readiness, liveness=liveness)
+        except StopScoringError as error:  # e.g. the registry lacks the contract we write
+            logger.critical("cannot start scoring", extra={"error": str(error)})
+            return EXIT_FATAL
         guard = _ShutdownGuard(loop, settings.shutdown_timeout_s)
         guard.install()
         topic_check = InputTopicCheck(settings, readiness)

@@ -102,6 +102,14 @@ class Settings(BaseSettings):
 
     log_level: LogLevel = "INFO"
 
+    # A schema registry's Confluent-compatible API (unset: plain JSON in and out, as before). With
+    # it, inputs may arrive in the registry's wire format too, and scores are written in it
+    # (consumer/schema_registry.py); credentials are HTTP basic auth.
+    schema_registry_url: str | None = None
+    schema_registry_username: str | None = None
+    schema_registry_password: SecretStr | None = None
+    schema_registry_timeout_s: Annotated[float, Field(gt=0, le=300)] = 10.0
+
     # Readiness: not ready while the input topic is missing (checked every interval), or while no
     # partition has been assigned for this long (0: never judged on assignment).
     readiness_topic_check_interval_s: Annotated[float, Field(gt=0, le=3_600)] = 15.0
@@ -142,6 +150,10 @@ class Settings(BaseSettings):
         if (self.kafka_sasl_password is None) != (self.kafka_sasl_username is None):
             raise ValueError(
                 "set both LOAN_SCORER_KAFKA_SASL_USERNAME and ..._PASSWORD, or neither"
+            )
+        if (self.schema_registry_password is None) != (self.schema_registry_username is None):
+            raise ValueError(
+                "set both LOAN_SCORER_SCHEMA_REGISTRY_USERNAME and ..._PASSWORD, or neither"
             )
         return self
 

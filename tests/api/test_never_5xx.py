@@ -97,6 +97,6 @@ def test_arbitrary_content_types_never_5xx(
     fuzz_client: TestClient, content_type: str, body: bytes
 ) -> None:
     response = fuzz_client.post(
-        "/v1/score", content=body, headers={"content-type": content_type.encode()}
+        "/v1/score", content=body, headers={b"content-type": content_type.encode()}
     )
     assert response.status_code < 500
