@@ -109,14 +109,30 @@ def _new_enum_value(schema: dict[str, Any]) -> None:
     schema["$defs"]["JobType"]["enum"].append("contractor")
 
 
+def _no_longer_required(schema: dict[str, Any]) -> None:
+    schema["required"].remove("occurred_at")
+
+
+def _widened_range(schema: dict[str, Any]) -> None:
+    schema["$defs"]["Applicant"]["properties"]["age"]["minimum"] = 16
+
+
 @pytest.mark.parametrize(
     ("edit", "diff"),
     [
         (_retype_age, "/properties/age/type"),
         (_remove_application_id, "OBJECT_TYPE_REQUIRED_PROPERTIES_MEMBER_ADDED at /required"),
         (_new_enum_value, "/properties/job_type"),
+        (_no_longer_required, "OBJECT_TYPE_REQUIRED_PROPERTIES_MEMBER_ADDED at /required"),
+        (_widened_range, "/properties/age"),
     ],
-    ids=["type-change", "removed-required-field", "new-enum-value"],
+    ids=[
+        "type-change",
+        "removed-required-field",
+        "new-enum-value",
+        "no-longer-required",
+        "widened-range",
+    ],
 )
 def test_a_breaking_change_fails_the_check_with_the_registrys_diff_and_is_refused(
     topics: tuple[str, str],
