@@ -115,6 +115,17 @@ class Settings(BaseSettings):
     readiness_topic_check_interval_s: Annotated[float, Field(gt=0, le=3_600)] = 15.0
     readiness_assignment_timeout_s: Annotated[float, Field(ge=0, le=86_400)] = 60.0
 
+    @field_validator("schema_registry_url")
+    @classmethod
+    def _no_credentials_in_the_url(cls, value: str | None) -> str | None:
+        """A URL is logged with the settings; a password inside it would be too."""
+        if value is not None and "@" in value.split("://", 1)[-1].split("/", 1)[0]:
+            raise ValueError(
+                "must not carry credentials: use LOAN_SCORER_SCHEMA_REGISTRY_USERNAME and "
+                "..._PASSWORD"
+            )
+        return value
+
     @field_validator("kafka_extra_config", mode="before")
     @classmethod
     def _parse_json_object(cls, value: Any) -> Any:
