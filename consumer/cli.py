@@ -319,11 +319,17 @@ def schemas_register(env_file: EnvFile = None, schemas_dir: SchemasDir = None) -
 def schemas_check(env_file: EnvFile = None, schemas_dir: SchemasDir = None) -> None:
     """Test the working tree's schemas against every registered version of their subjects;
     exit 1 on a change the registry would refuse, with the registry's own diff."""
+    from confluent_kafka.schema_registry.error import SchemaRegistryError
+
     from consumer.schema_registry import check_contracts, registry_client
     from schemas.registry import JSON_DIR
 
     settings = _settings(env_file)
-    results = check_contracts(registry_client(settings), settings, schemas_dir or JSON_DIR)
+    try:
+        results = check_contracts(registry_client(settings), settings, schemas_dir or JSON_DIR)
+    except SchemaRegistryError as error:  # no verdict: exit 2, not the 1 of a breaking change
+        typer.echo(f"the registry could not check the schemas: {error}", err=True)
+        raise typer.Exit(2) from None
     for result in results:
         typer.echo(f"{result.contract} ({result.subject}): {result.status}")
         for line in result.diff:

@@ -172,3 +172,13 @@ def test_the_lookup_names_the_version_and_refuses_ids_of_other_subjects(
         lookup(int(score.schema_id or 0))
     with pytest.raises(UnknownSchemaError, match="is not in the schema registry"):
         lookup(2_000_000_000)
+
+
+def test_check_without_an_answer_from_the_registry_is_no_verdict(
+    monkeypatch: pytest.MonkeyPatch, schema_registry_url: str
+) -> None:
+    # A path the registry does not serve: every call is answered 404 without a registry code.
+    monkeypatch.setenv("LOAN_SCORER_SCHEMA_REGISTRY_URL", schema_registry_url + "/no-such-api")
+    code, output = _cli("check")
+    assert code == 2, output
+    assert "could not check" in output
