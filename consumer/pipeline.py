@@ -32,7 +32,6 @@ from schemas.dead_letter import dead_letter_headers, with_dead_letter_headers
 from schemas.decode import decode_application
 from schemas.encode import encode_loan_scored
 from schemas.errors import EventDecodeError, RecordScoringError
-from schemas.score_v1 import LoanScored
 from schemas.wire import FramedApplicationDecoder, WriterSchema
 from scoring.artifact import LoadedModel
 from scoring.features import build_features
@@ -42,7 +41,8 @@ from scoring.scorer import ScoreError, ScoreResult, score_batch_isolated
 logger = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
-ScoreEncoder = Callable[[LoanScored], bytes]
+# The plain JSON of a LoanScored -> the record value in a schema registry's wire format.
+ScoreFraming = Callable[[bytes], bytes]
 
 
 def _utc_now() -> datetime:
@@ -68,9 +68,9 @@ class ScoringPipeline:
         seen: SeenEvents | None = None,
         changelog_topic: str | None = None,
         framed: FramedApplicationDecoder | None = None,
-        encode: ScoreEncoder = encode_loan_scored,
+        frame_score: ScoreFraming | None = None,
     ) -> None:
-        """`framed` and `encode` come from a schema registry when one is configured
+        """`framed` and `frame_score` come from a schema registry when one is configured
         (consumer/schema_registry.py); without them the input is plain JSON and so is the
         output, as before a registry existed."""
         if (seen is None) != (changelog_topic is None):
@@ -84,7 +84,7 @@ class ScoringPipeline:
         self._clock = clock
         self._drift = drift
         self._framed = framed
-        self._encode = encode
+        self._frame_score = frame_score
 
     def __call__(self, messages: Sequence[InboundMessage]) -> BatchOutcome:
         started = time.perf_counter()
@@ -96,9 +96,8 @@ class ScoringPipeline:
             self._seen.prepare((int(m.partition() or 0), int(m.offset() or 0)) for m in messages)
         in_batch: set[tuple[int, str]] = set()
         skipped: list[int] = []
-        writers: dict[
-            int, WriterSchema
-        ] = {}  # input position -> registry schema it was written with
+        # Input position -> the registry schema it was written with (framed inputs only).
+        writers: dict[int, WriterSchema] = {}
         for position, message in enumerate(messages):
             try:
                 if self._framed is None:
@@ -198,10 +197,11 @@ class ScoringPipeline:
         writer: WriterSchema | None = None,
     ) -> OutboundRecord:
         event = loan_scored_event(application, result, scored_at=self._clock())
+        value = encode_loan_scored(event)
         return OutboundRecord(
             topic=self._output_topic,
             key=application.application_id.encode(),
-            value=self._encode(event),
+            value=value if self._frame_score is None else self._frame_score(value),
             headers=writer.headers() if writer is not None else None,
         )
 

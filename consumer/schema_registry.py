@@ -38,7 +38,6 @@ from schemas.registry import (
     contract_schema_text,
     subject_for,
 )
-from schemas.score_v1 import LoanScored
 from schemas.wire import WriterSchema
 
 logger = logging.getLogger(__name__)
@@ -236,11 +235,12 @@ def schema_lookup(client: SchemaRegistryClient, subject: str) -> Callable[[int],
     return lookup
 
 
-def loan_scored_encoder(client: SchemaRegistryClient, topic: str) -> Callable[[LoanScored], bytes]:
-    """`LoanScored` in the registry's wire format, by its `JSONSerializer`, never registering
-    (the contract is registered up front by `loan-scorer schemas register`; a scorer that could
-    register would let a deployment change the contract). Pydantic has already validated the
-    event, so the serializer's own validation is off."""
+def loan_scored_framing(client: SchemaRegistryClient, topic: str) -> Callable[[bytes], bytes]:
+    """A `LoanScored`'s plain JSON -> the registry's wire format, by its `JSONSerializer`, never
+    registering (the contract is registered up front by `loan-scorer schemas register`; a scorer
+    that could register would let a deployment change the contract). The pipeline encodes the
+    event as it always does and the serializer frames it: pydantic has validated the event
+    already, so the serializer's own validation is off."""
     text = contract_schema_text(SCORE)
     subject = subject_for(topic)
     try:
@@ -258,15 +258,15 @@ def loan_scored_encoder(client: SchemaRegistryClient, topic: str) -> Callable[[L
     serializer = JSONSerializer(
         text,
         client,
-        to_dict=lambda event, _ctx: event.model_dump(mode="json"),
+        to_dict=lambda plain_json, _ctx: json.loads(plain_json),
         conf={"auto.register.schemas": False, "validate": False},
     )
     context = SerializationContext(topic, MessageField.VALUE)
 
-    def encode(event: LoanScored) -> bytes:
-        value: bytes | None = serializer(event, context)
-        if value is None:  # only a None event serializes to None
+    def frame_score(plain_json: bytes) -> bytes:
+        value: bytes | None = serializer(plain_json, context)
+        if value is None:  # only a None input serializes to None
             raise ValueError("the serializer returned no bytes for a LoanScored event")
         return value
 
-    return encode
+    return frame_score

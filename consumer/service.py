@@ -31,7 +31,7 @@ from consumer.kafka_errors import StopScoringError
 from consumer.liveness import Liveness
 from consumer.loop import ScoringLoop
 from consumer.metrics import ScorerMetrics
-from consumer.pipeline import ScoreEncoder, ScoringPipeline
+from consumer.pipeline import ScoreFraming, ScoringPipeline
 from consumer.settings import Settings
 from schemas.registry import subject_for
 from schemas.wire import FramedApplicationDecoder
@@ -106,7 +106,7 @@ def assemble_loop(
 
 class _WireFormat(TypedDict, total=False):
     framed: FramedApplicationDecoder
-    encode: ScoreEncoder
+    frame_score: ScoreFraming
 
 
 def registry_wire_format(settings: Settings) -> _WireFormat:
@@ -114,14 +114,14 @@ def registry_wire_format(settings: Settings) -> _WireFormat:
     serializer (LoanScored must be registered already). Without one: nothing, plain JSON."""
     if settings.schema_registry_url is None:
         return {}
-    from consumer.schema_registry import loan_scored_encoder, registry_client, schema_lookup
+    from consumer.schema_registry import loan_scored_framing, registry_client, schema_lookup
 
     client = registry_client(settings)
     return {
         "framed": FramedApplicationDecoder(
             schema_lookup(client, subject_for(settings.input_topic))
         ),
-        "encode": loan_scored_encoder(client, settings.output_topic),
+        "frame_score": loan_scored_framing(client, settings.output_topic),
     }
 
 

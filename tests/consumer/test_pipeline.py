@@ -14,7 +14,6 @@ from consumer.service import load_assets
 from consumer.settings import Settings
 from schemas.dead_letter import parse_dead_letter_headers
 from schemas.decode import decode_loan_scored
-from schemas.encode import encode_loan_scored
 from schemas.errors import DeadLetterReason, UnknownSchemaError
 from schemas.examples import example_application
 from schemas.wire import FramedApplicationDecoder, WriterSchema, frame
@@ -236,7 +235,7 @@ def test_with_a_registry_framed_and_plain_inputs_are_scored_and_unknown_ids_dead
         dlq_topic="dlq",
         clock=lambda: NOW,
         framed=FramedApplicationDecoder(lookup),
-        encode=lambda event: frame(9, encode_loan_scored(event)),
+        frame_score=lambda plain_json: frame(9, plain_json),
     )
     unknown = frame(6, valid("a-3"))
     outcome = registry_pipeline(
