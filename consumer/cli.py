@@ -321,7 +321,7 @@ def schemas_check(env_file: EnvFile = None, schemas_dir: SchemasDir = None) -> N
     exit 1 on a change the registry would refuse, with the registry's own diff."""
     from confluent_kafka.schema_registry.error import SchemaRegistryError
 
-    from consumer.schema_registry import check_contracts, registry_client
+    from consumer.schema_registry import FAILING, check_contracts, registry_client
     from schemas.registry import JSON_DIR
 
     settings = _settings(env_file)
@@ -334,7 +334,7 @@ def schemas_check(env_file: EnvFile = None, schemas_dir: SchemasDir = None) -> N
         typer.echo(f"{result.contract} ({result.subject}): {result.status}")
         for line in result.diff:
             typer.echo(f"  {line}")
-    if any(result.status == "incompatible" for result in results):
+    if any(result.status in FAILING for result in results):
         raise typer.Exit(1)
 
 

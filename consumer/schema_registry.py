@@ -44,8 +44,14 @@ logger = logging.getLogger(__name__)
 
 _CCOMPAT_SUFFIX = "/apis/ccompat/v7"
 _NOT_FOUND_CODES = frozenset({40401, 40402, 40403})
+_NO_SUBJECT_LEVEL = 40408
 
-CheckStatus = Literal["unchanged", "compatible", "incompatible", "unregistered"]
+CheckStatus = Literal[
+    "unchanged", "compatible", "incompatible", "unregistered", "wrong_compatibility"
+]
+# What fails `schemas check`: a refused change, or a subject whose compatibility is not the
+# policy's (the registry would then judge every change by another rule, or by none).
+FAILING: frozenset[CheckStatus] = frozenset({"incompatible", "wrong_compatibility"})
 
 
 class SchemaRegistryUnavailableError(StopScoringError):
@@ -134,17 +140,30 @@ def _check(
 ) -> CheckResult:
     schema = Schema(text, "JSON")
     try:
-        client.lookup_schema(subject, schema)
-        return CheckResult(name, subject, "unchanged")
-    except SchemaRegistryError as error:
-        if error.error_code not in _NOT_FOUND_CODES:
-            raise
-    try:
         client.get_versions(subject)
     except SchemaRegistryError as error:
         if error.error_code in _NOT_FOUND_CODES:
             return CheckResult(name, subject, "unregistered")
         raise
+    try:
+        level = client.get_compatibility(subject)
+    except SchemaRegistryError as error:
+        if error.error_code != _NO_SUBJECT_LEVEL:  # Confluent: the subject has no level of its own
+            raise
+        level = "not set on the subject"
+    if level != COMPATIBILITY:
+        return CheckResult(
+            name,
+            subject,
+            "wrong_compatibility",
+            (f"the subject is at {level}; the policy is {COMPATIBILITY} (run schemas register)",),
+        )
+    try:
+        client.lookup_schema(subject, schema)
+        return CheckResult(name, subject, "unchanged")
+    except SchemaRegistryError as error:
+        if error.error_code not in _NOT_FOUND_CODES:
+            raise
     if client.test_compatibility_all_versions(subject, schema):
         return CheckResult(name, subject, "compatible")
     return CheckResult(name, subject, "incompatible", _registry_diff(settings, subject, text))

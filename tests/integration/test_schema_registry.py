@@ -182,3 +182,17 @@ def test_check_without_an_answer_from_the_registry_is_no_verdict(
     code, output = _cli("check")
     assert code == 2, output
     assert "could not check" in output
+
+
+def test_a_subject_at_another_compatibility_fails_the_check(
+    topics: tuple[str, str], schema_registry_url: str
+) -> None:
+    assert _cli("register")[0] == 0
+    client = SchemaRegistryClient({"url": schema_registry_url, "timeout": 10})
+    client.set_compatibility(f"{topics[1]}-value", "NONE")  # someone loosened it by hand
+    code, output = _cli("check")
+    assert code == 1, output
+    assert f"LoanScored ({topics[1]}-value): wrong_compatibility" in output
+    assert "the subject is at NONE; the policy is FORWARD_TRANSITIVE" in output
+    assert _cli("register")[0] == 0  # registering puts the policy back
+    assert _cli("check")[0] == 0
