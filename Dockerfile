@@ -36,12 +36,15 @@ COPY consumer ./consumer
 COPY schemas ./schemas
 COPY scoring ./scoring
 COPY training ./training
+COPY impact ./impact
+COPY registry ./registry
 RUN --mount=type=cache,target=/tmp/poetry-cache \
     poetry install --only main \
-    && .venv/bin/python -m compileall -q -j 0 consumer schemas scoring training
+    && .venv/bin/python -m compileall -q -j 0 consumer schemas scoring training impact registry
 
 # The default model, trained at build time: deterministic, so the same commit gives the same model.
-RUN .venv/bin/loan-scorer train --out /app/model
+# Not registered: an image is no registry; the training pipeline registers (docs/mlops.md).
+RUN .venv/bin/loan-scorer train --out /app/model --no-register
 
 
 FROM ${PYTHON_IMAGE} AS runtime
@@ -76,6 +79,8 @@ COPY --from=builder /app/consumer ./consumer
 COPY --from=builder /app/schemas ./schemas
 COPY --from=builder /app/scoring ./scoring
 COPY --from=builder /app/training ./training
+COPY --from=builder /app/impact ./impact
+COPY --from=builder /app/registry ./registry
 COPY --from=builder /app/model ./model
 
 ENV PATH=/app/.venv/bin:$PATH \

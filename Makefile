@@ -38,6 +38,14 @@ $(MODEL_DIR)/model_card.json: $(BIN)/.installed $(MODEL_SOURCES)
 .PHONY: model
 model: $(MODEL_DIR)/model_card.json ## Train the default model into build/model if absent or its sources changed
 
+.PHONY: docs
+docs: install model ## Build the documentation site (MkDocs Material, strict) into build/site
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+.PHONY: report
+report: install model ## The impact report of the default model on the held-out test split: build/impact-report.html
+	$(BIN)/loan-scorer report --from-dataset --out build/impact-report.html
+
 .PHONY: lint
 lint: install ## ruff lint and format check
 	$(BIN)/ruff check .

@@ -15,7 +15,7 @@ from typing import Any
 
 from consumer.pipeline import ScoringPipeline
 from consumer.rescore import DatasetRecord
-from consumer.scored_event import loan_scored_event
+from consumer.scored_event import loan_scored_event, loan_scored_json
 from schemas.application_v1 import LoanApplicationSubmitted
 from schemas.decode import decode_application
 from schemas.encode import encode_loan_scored
@@ -88,10 +88,6 @@ def stage_profile(
         for batch in apps
     ]
     now = datetime.now(UTC)
-    events = [
-        [loan_scored_event(app, result, scored_at=now) for app, result in zip(b, r, strict=True)]
-        for b, r in zip(apps, results, strict=True)
-    ]
     pipeline = ScoringPipeline(model, policy, output_topic="out", dlq_topic="dlq")
     messages = [
         [DatasetRecord(raw, f"k{i}", i) for i, raw in enumerate(batch)] for batch in batches
@@ -106,11 +102,17 @@ def stage_profile(
         "score_batch (features+model+reasons+policy)": lambda: [
             score_batch(b, model, policy) for b in apps
         ],
-        "LoanScored mapping": lambda: [
-            [loan_scored_event(a, r, scored_at=now) for a, r in zip(b, rs, strict=True)]
+        "LoanScored bytes (mapping+encode, as the stream does)": lambda: [
+            [loan_scored_json(a, r, scored_at=now) for a, r in zip(b, rs, strict=True)]
             for b, rs in zip(apps, results, strict=True)
         ],
-        "encode": lambda: [[encode_loan_scored(e) for e in b] for b in events],
+        "LoanScored validated+encoded (as the API does)": lambda: [
+            [
+                encode_loan_scored(loan_scored_event(a, r, scored_at=now))
+                for a, r in zip(b, rs, strict=True)
+            ]
+            for b, rs in zip(apps, results, strict=True)
+        ],
         "pipeline (all of the above)": lambda: [pipeline(b) for b in messages],
         # With a schema registry (not part of the pipeline above): the same events framed with a
         # schema id, through the decoder that strips the framing (the id's lookup cached after the

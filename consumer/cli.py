@@ -13,6 +13,8 @@ import typer
 from pydantic import ValidationError
 
 from consumer.settings import Settings, UnknownSettingError, load_settings
+from impact import cli as impact_cli
+from registry.cli import model_app
 
 app = typer.Typer(
     name="loan-scorer",
@@ -55,6 +57,16 @@ def train(
         Path, typer.Option("--out", help="Directory for the model artifact, card and report.")
     ],
     seed: Annotated[int, typer.Option(help="Random seed; the same seed, the same model.")] = 42,
+    register: Annotated[
+        bool,
+        typer.Option(
+            help="Log the run and register the model in MLflow (MLFLOW_TRACKING_URI, else the "
+            "embedded store under build/mlflow)."
+        ),
+    ] = True,
+    alias: Annotated[
+        str | None, typer.Option(help="With --register: point this alias at the new version.")
+    ] = None,
 ) -> None:
     """Train the credit model on the bundled credit_data set: artifact, card and report."""
     from consumer.logs import configure_logging
@@ -63,6 +75,11 @@ def train(
     configure_logging("INFO")
     card = train_model(out_dir=out, seed=seed)
     typer.echo(f"model {card.model_version} written to {out}")
+    if register:
+        from registry.register import register_model_dir
+
+        version = register_model_dir(out, alias)
+        typer.echo(f"registered as {card.model_version} version {version}")
 
 
 @app.command()
@@ -336,6 +353,10 @@ def schemas_check(env_file: EnvFile = None, schemas_dir: SchemasDir = None) -> N
             typer.echo(f"  {line}")
     if any(result.status in FAILING for result in results):
         raise typer.Exit(1)
+
+
+app.command(name="report")(impact_cli.report)
+app.add_typer(model_app, name="model")
 
 
 def main() -> None:  # pragma: no cover - the console script's entry point

@@ -5,9 +5,12 @@ Exactly-once inside the scorer does not help the CRM with that: it would get two
 one application. So the scorer remembers the ids it has scored, per input partition, and skips
 an id it has seen within `window_s`.
 
-The memory is a changelog topic, as in Kafka Streams: one record per scored event (key the
-`event_id`), written to the changelog partition with the number of its input partition, **in the
-same transaction** as the score and the consumer offsets. So it can never say "scored" for a score
+The memory is a changelog topic, as in Kafka Streams: one record per batch and input partition
+listing the `event_id`s it scored (key: the input partition and the offset of the batch's first
+record there), written to the changelog partition with the number of its input partition, **in
+the same transaction** as the scores and the consumer offsets. (One record per event, as first
+written, doubled the scorer's produce calls for a few bytes each; the reader still accepts that
+form, key = `event_id`.) So it can never say "scored" for a score
 that was aborted, and never forget one that was committed: it holds through `kill -9` and
 rebalances. The topic is compacted and deleted after the window, so it stays small.
 An in-memory set per partition answers the questions. It is rebuilt from the changelog whenever
@@ -107,8 +110,28 @@ class SeenEvents:
 
 
 def changelog_value(application_id: str) -> bytes:
-    """Never empty: an empty value is a tombstone to a compacted topic."""
+    """The first form, one record per event (key = event_id): read, no longer written.
+    Never empty: an empty value is a tombstone to a compacted topic."""
     return orjson.dumps({"application_id": application_id})
+
+
+def changelog_batch_key(partition: int, first_offset: int) -> bytes:
+    """Unique per batch: a batch replayed after an abort rewrites the same key, same ids."""
+    return f"{partition}@{first_offset}".encode()
+
+
+def changelog_batch_value(event_ids: list[str]) -> bytes:
+    """The ids one batch scored on one input partition (never empty, so never a tombstone)."""
+    return orjson.dumps({"event_ids": event_ids})
+
+
+def changelog_ids(key: bytes | None, value: bytes | None) -> list[str]:
+    """The event ids one changelog record holds, in either form."""
+    if value is not None and value.startswith(b'{"event_ids"'):
+        ids = orjson.loads(value).get("event_ids")
+        if isinstance(ids, list):
+            return [str(event_id) for event_id in ids]
+    return [key.decode()] if isinstance(key, bytes) else []
 
 
 class KafkaChangelogReader:
@@ -168,9 +191,9 @@ class KafkaChangelogReader:
                     if error.code() == KafkaError._PARTITION_EOF:
                         return seen
                     raise ChangelogError(f"changelog {self._topic}[{partition}]: {error}")
-                key = msg.key()
-                if isinstance(key, bytes):
-                    seen[key.decode()] = msg.timestamp()[1] / 1000
+                scored_at = msg.timestamp()[1] / 1000
+                for event_id in changelog_ids(msg.key(), msg.value()):
+                    seen[event_id] = scored_at
         finally:
             self._consumer.unassign()
 

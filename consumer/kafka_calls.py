@@ -7,7 +7,8 @@ but only until a deadline: retrying a call inside a transaction past the transac
 cannot succeed (the coordinator has aborted it by then), so the caller passes that deadline.
 Every retry is counted in `loan_scorer_kafka_retries_total{operation}`.
 
-Each call runs in a helper thread and is waited for no longer than its timeout plus
+Each call runs in a helper thread (one, reused: a thread started per call cost a transaction
+more than the call itself on a busy machine) and is waited for no longer than its timeout plus
 `WEDGE_GRACE_S`: librdkafka can block in a transactional call past its own timeout while the
 coordinator is away (its issues 5456 and 5511), and a loop blocked there forever is the failure
 this module exists to prevent. Such a call raises `ProducerWedgedError`.
@@ -16,9 +17,11 @@ this module exists to prevent. Such a call raises `ProducerWedgedError`.
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable
+from typing import Final
 
 from confluent_kafka import KafkaError, KafkaException
 
@@ -72,6 +75,7 @@ class KafkaCalls:
         self._sleep = sleep
         self._wedge_grace_s = wedge_grace_s
         self._wait = wait
+        self._worker: _CallWorker | None = None
 
     def in_transaction(self, operation: str, call: TimedCall, deadline: float) -> None:
         """A call inside the open transaction; raises `BatchAborted` when it must be aborted
@@ -154,25 +158,18 @@ class KafkaCalls:
         return False
 
     def _bounded(self, operation: str, call: TimedCall, timeout: float) -> None:
-        """`call(timeout)` in a helper thread, waited for at most `timeout + WEDGE_GRACE_S`."""
-        outcome: list[BaseException | None] = []
-
-        def target() -> None:
-            try:
-                call(timeout)
-            except BaseException as error:  # handed to the caller's thread
-                outcome.append(error)
-            else:
-                outcome.append(None)
-
-        worker = threading.Thread(target=target, name=f"kafka-{operation}", daemon=True)
-        worker.start()
-        worker.join(timeout + self._wedge_grace_s)
-        if not outcome:
+        """`call(timeout)` on the helper thread, waited for at most `timeout + WEDGE_GRACE_S`."""
+        if self._worker is None:
+            self._worker = _CallWorker()
+        outcome = self._worker.run(lambda: call(timeout), timeout + self._wedge_grace_s)
+        if isinstance(outcome, _StillRunning):
+            # The thread is stuck inside librdkafka: leave it there (a daemon), and use a new one
+            # with the new producer the caller makes.
+            self._worker = None
             self._metrics.kafka_retries.labels("producer_replaced").inc()
             raise ProducerWedgedError(operation, timeout + self._wedge_grace_s)
-        if outcome[0] is not None:
-            raise outcome[0]
+        if outcome is not None:
+            raise outcome
 
     def _timeout_until(self, deadline: float) -> float:
         return max(MIN_CALL_TIMEOUT_S, min(self._call_timeout_s, deadline - self._clock()))
@@ -184,3 +181,45 @@ class KafkaCalls:
             "Kafka call failed; retrying",
             extra={"operation": operation, "kafka_error": error.name(), "retry_in_s": backoff},
         )
+
+
+class _StillRunning:
+    """The call had not returned when its wait ended."""
+
+
+_STILL_RUNNING: Final = _StillRunning()
+_Outcome = BaseException | None | _StillRunning
+
+
+class _CallWorker:
+    """One daemon thread that runs one call at a time for the loop, which waits with a bound."""
+
+    def __init__(self) -> None:
+        self._calls: queue.SimpleQueue[tuple[Callable[[], object], _Result]] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._serve, name="kafka-calls", daemon=True)
+        self._thread.start()
+
+    def run(self, call: Callable[[], object], wait_s: float) -> _Outcome:
+        """None when the call returned, the exception it raised, or `_STILL_RUNNING`."""
+        result = _Result()
+        self._calls.put((call, result))
+        if not result.done.wait(wait_s):
+            return _STILL_RUNNING
+        return result.error
+
+    def _serve(self) -> None:
+        while True:
+            call, result = self._calls.get()
+            try:
+                call()
+            except BaseException as error:  # handed to the caller's thread
+                result.error = error
+            result.done.set()
+
+
+class _Result:
+    __slots__ = ("done", "error")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.error: BaseException | None = None

@@ -24,13 +24,12 @@ from consumer.batch import (
     ScoredFact,
     header_list,
 )
-from consumer.dedup import SeenEvents, changelog_value
+from consumer.dedup import SeenEvents, changelog_batch_key, changelog_batch_value
 from consumer.drift import DriftMonitor
-from consumer.scored_event import contract_rejection, loan_scored_event
+from consumer.scored_event import contract_rejection, loan_scored_json
 from schemas.application_v1 import LoanApplicationSubmitted
 from schemas.dead_letter import dead_letter_headers, with_dead_letter_headers
 from schemas.decode import decode_application
-from schemas.encode import encode_loan_scored
 from schemas.errors import EventDecodeError, RecordScoringError
 from schemas.wire import FramedApplicationDecoder, WriterSchema
 from scoring.artifact import LoadedModel
@@ -120,13 +119,17 @@ class ScoringPipeline:
             positions.append(position)
 
         scored: list[ScoredFact] = []
-        scored_applications: list[LoanApplicationSubmitted] = []
-        changelog: list[OutboundRecord] = []
-        for position, application, outcome in zip(
-            positions,
-            applications,
-            score_batch_isolated(applications, self._model, self._policy),
-            strict=True,
+        scored_ids: dict[int, list[str]] = {}  # input partition -> event ids, in order
+        first_offsets: dict[int, int] = {}
+        features = build_features(applications) if applications else None
+        scored_rows: list[int] = []
+        for row, (position, application, outcome) in enumerate(
+            zip(
+                positions,
+                applications,
+                score_batch_isolated(applications, self._model, self._policy, features),
+                strict=True,
+            )
         ):
             message = messages[position]
             try:
@@ -155,39 +158,54 @@ class ScoringPipeline:
                     out_of_range=outcome.out_of_range,
                 )
             )
-            scored_applications.append(application)
-            changelog.extend(self._remember(message, application))
+            scored_rows.append(row)
+            self._remember(message, application, scored_ids, first_offsets)
         return BatchOutcome(
             records=[record for record in records if record is not None],
             scored=scored,
             dead_letter_reasons=dead_letter_reasons,
             skipped=tuple(skipped),
-            changelog=changelog,
+            changelog=self._changelog(scored_ids, first_offsets),
             scoring_seconds=time.perf_counter() - started,
             drift=self._drift.bin(
-                build_features(scored_applications),
+                features[scored_rows],
                 np.array([fact.probability_of_default for fact in scored]),
             )
-            if self._drift is not None and scored
+            if self._drift is not None and scored and features is not None
             else None,
         )
 
     def _remember(
-        self, message: InboundMessage, application: LoanApplicationSubmitted
-    ) -> list[OutboundRecord]:
-        """The changelog record of a scored event (none when deduplication is off), to the
-        changelog partition numbered like the input's, committed with the score."""
-        if self._seen is None or self._changelog_topic is None:
-            return []
+        self,
+        message: InboundMessage,
+        application: LoanApplicationSubmitted,
+        scored_ids: dict[int, list[str]],
+        first_offsets: dict[int, int],
+    ) -> None:
+        """Note a scored event's id for the changelog (nothing when deduplication is off)."""
+        if self._seen is None:
+            return
         partition = int(message.partition() or 0)
-        self._seen.remember(partition, str(application.event_id))
+        event_id = str(application.event_id)
+        self._seen.remember(partition, event_id)
+        first_offsets.setdefault(partition, int(message.offset() or 0))
+        scored_ids.setdefault(partition, []).append(event_id)
+
+    def _changelog(
+        self, scored_ids: dict[int, list[str]], first_offsets: dict[int, int]
+    ) -> list[OutboundRecord]:
+        """One changelog record per input partition of the batch, to the changelog partition
+        numbered like it, committed with the scores."""
+        if self._changelog_topic is None:
+            return []
         return [
             OutboundRecord(
                 topic=self._changelog_topic,
-                key=str(application.event_id).encode(),
-                value=changelog_value(application.application_id),
+                key=changelog_batch_key(partition, first_offsets[partition]),
+                value=changelog_batch_value(ids),
                 partition=partition,
             )
+            for partition, ids in scored_ids.items()
         ]
 
     def _score_record(
@@ -196,8 +214,7 @@ class ScoringPipeline:
         result: ScoreResult,
         writer: WriterSchema | None = None,
     ) -> OutboundRecord:
-        event = loan_scored_event(application, result, scored_at=self._clock())
-        value = encode_loan_scored(event)
+        value = loan_scored_json(application, result, scored_at=self._clock())
         return OutboundRecord(
             topic=self._output_topic,
             key=application.application_id.encode(),

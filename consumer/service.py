@@ -54,7 +54,12 @@ class ScoringAssets:
 
 def load_assets(settings: Settings) -> ScoringAssets:
     """The model (verified against its card) and the decision policy (validated)."""
-    model = load_model(settings.model_dir)
+    if settings.model_uri:
+        from registry.resolve import load_model_from
+
+        model = load_model_from(settings.model_uri)
+    else:
+        model = load_model(settings.model_dir)
     policy = load_policy(settings.policy_file or DEFAULT_POLICY_PATH)
     return ScoringAssets(model=model, policy=policy)
 

@@ -63,6 +63,12 @@ class Settings(BaseSettings):
     http_host: str = "0.0.0.0"  # noqa: S104  # a container's port is only reachable on all interfaces
     http_port: Annotated[int, Field(ge=1, le=65535)] = 8000
     model_dir: Path = DEFAULT_MODEL_DIR
+    # A registry URI (models:/loan-scorer@champion) to serve instead of model_dir; the model is
+    # fetched from MLflow (MLFLOW_TRACKING_URI) and verified like a directory.
+    model_uri: Annotated[str | None, Field(pattern=r"^models:/[^@/]+(@[^@/]+|/[0-9]+)$")] = None
+    # Where the registry client keeps its embedded store and the models it fetched (read by
+    # registry.store from the same variable).
+    mlflow_home: Path = Path("build/mlflow")
     policy_file: Path | None = None
     delivery: Delivery = "exactly-once"
     # Where a consumer group without committed offsets starts: "earliest" scores everything the

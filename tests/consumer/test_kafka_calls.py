@@ -164,3 +164,26 @@ def test_an_abort_refused_because_a_timed_out_commit_still_runs_replaces_the_pro
     with pytest.raises(ProducerWedgedError):
         calls.abort(call, 1e9)  # type: ignore[arg-type]
     assert len(attempts) == 1
+
+
+def test_calls_share_one_helper_thread_until_one_wedges_it() -> None:
+    """A thread per call cost more than the call on a busy machine; a wedged one is left behind
+    and the next call gets a fresh thread, not a queue behind the stuck call."""
+    metrics = ScorerMetrics(CollectorRegistry())
+    calls = KafkaCalls(metrics, Readiness(), call_timeout_s=0.01, wedge_grace_s=0.05)
+    threads: list[int] = []
+
+    def note_thread(_timeout: float) -> None:
+        threads.append(threading.get_ident())
+
+    release = threading.Event()
+    try:
+        calls.in_transaction("commit_transaction", note_thread, deadline=1e12)
+        calls.in_transaction("commit_transaction", note_thread, deadline=1e12)
+        with pytest.raises(ProducerWedgedError):
+            calls.in_transaction("commit_transaction", lambda _t: release.wait(), deadline=1e12)
+        calls.in_transaction("commit_transaction", note_thread, deadline=1e12)
+    finally:
+        release.set()
+    assert threads[0] == threads[1] != threading.get_ident()
+    assert threads[2] != threads[0]

@@ -9,6 +9,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from consumer.dedup import changelog_ids
 from consumer.pipeline import ScoringPipeline
 from consumer.service import load_assets
 from consumer.settings import Settings
@@ -113,8 +114,8 @@ def test_a_record_the_model_cannot_score_is_dead_lettered_and_the_rest_scored(
 
     real = module.score_batch
 
-    def failing_second(apps, model, policy):  # type: ignore[no-untyped-def]
-        outcomes = real(apps, model, policy)
+    def failing_second(apps, model, policy, features=None):  # type: ignore[no-untyped-def]
+        outcomes = real(apps, model, policy, features)
         if len(outcomes) > 1:
             outcomes[1] = ScoreError(apps[1].application_id, "InvalidProbability", "PD nan")
         return outcomes
@@ -132,10 +133,10 @@ def test_a_batch_wide_scoring_failure_is_isolated_to_the_culprit(
 
     real = module.score_batch
 
-    def explodes_on_b(apps, model, policy):  # type: ignore[no-untyped-def]
+    def explodes_on_b(apps, model, policy, features=None):  # type: ignore[no-untyped-def]
         if any(app.application_id == "b" for app in apps):
             raise RuntimeError("boom")
-        return real(apps, model, policy)
+        return real(apps, model, policy, features)
 
     monkeypatch.setattr(module, "score_batch", explodes_on_b)
     outcome = pipeline([FakeMessage(valid(i), i.encode(), n) for n, i in enumerate("abc")])
@@ -194,10 +195,12 @@ def test_an_upstream_duplicate_gets_no_second_score(model_dir: Path) -> None:
     assert outcome.skipped == (2,)
     assert [decode_loan_scored(r.value).application_id for r in scores] == ["app-000001", "app-2"]
     assert outcome.duplicates == 1
-    # Each scored id goes to the changelog partition numbered like its input partition.
-    assert [(r.key, r.partition) for r in changelog] == [
-        (str(example_application()["event_id"]).encode(), 2),
-        (second["event_id"].encode(), 2),
+    # The batch's scored ids go in one record to the changelog partition numbered like their
+    # input partition, keyed by that partition and the batch's first offset there.
+    assert [(r.key, r.partition) for r in changelog] == [(b"2@0", 2)]
+    assert changelog_ids(changelog[0].key, changelog[0].value) == [
+        str(example_application()["event_id"]),
+        second["event_id"],
     ]
     # And the next batch still knows them.
     assert pipeline([FakeMessage(event, off=3)]).duplicates == 1
@@ -260,3 +263,74 @@ def test_with_a_registry_framed_and_plain_inputs_are_scored_and_unknown_ids_dead
     assert outcome.dead_letter_reasons == ["unknown_schema"]
     assert dead.value == unknown
     assert parse_dead_letter_headers(dead.headers).reason is DeadLetterReason.UNKNOWN_SCHEMA
+
+
+def test_drift_counts_the_scored_rows_only_with_their_own_features(model_dir: Path) -> None:
+    """The features are built once per batch and shared with drift: a dead letter between two
+    scored events must not shift whose features are counted."""
+    import numpy as np
+
+    from consumer.drift import DriftMonitor
+    from schemas.decode import decode_application
+    from scoring.features import build_features
+
+    assets = load_assets(Settings.model_validate({"model_dir": model_dir}))
+    drift = DriftMonitor.for_model(assets.model)
+    pipeline = ScoringPipeline(
+        assets.model, assets.policy, output_topic="out", dlq_topic="dlq", drift=drift
+    )
+    old_app = example_application(application_id="old")
+    old_app["applicant"] = {**old_app["applicant"], "age": 80}
+    raws = [
+        valid("a"),
+        b"not json",
+        orjson.dumps(
+            {
+                **example_application(application_id="y"),
+                "applicant": {**example_application()["applicant"], "age": 19},
+            }
+        ),
+        orjson.dumps(old_app),
+    ]
+    outcome = pipeline([FakeMessage(raw, b"k", i) for i, raw in enumerate(raws)])
+    assert outcome.dead_letter_reasons == ["invalid_json"]
+    scored = [decode_application(raw) for i, raw in enumerate(raws) if i != 1]
+    pds = np.array([fact.probability_of_default for fact in outcome.scored])
+    expected = drift.bin(build_features(scored), pds)
+    assert outcome.drift is not None
+    assert outcome.drift.observations == 3
+    np.testing.assert_array_equal(outcome.drift.counts, expected.counts)
+
+
+def test_drift_leaves_out_an_application_the_model_could_not_score(
+    model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import numpy as np
+
+    import scoring.scorer as module
+    from consumer.drift import DriftMonitor
+    from schemas.decode import decode_application
+    from scoring.features import build_features
+
+    real = module.score_batch
+
+    def failing_first(apps, model, policy, features=None):  # type: ignore[no-untyped-def]
+        outcomes = real(apps, model, policy, features)
+        outcomes[0] = ScoreError(apps[0].application_id, "InvalidProbability", "PD nan")
+        return outcomes
+
+    monkeypatch.setattr(module, "score_batch", failing_first)
+    assets = load_assets(Settings.model_validate({"model_dir": model_dir}))
+    drift = DriftMonitor.for_model(assets.model)
+    pipeline = ScoringPipeline(
+        assets.model, assets.policy, output_topic="out", dlq_topic="dlq", drift=drift
+    )
+    young = example_application(application_id="young")
+    young["applicant"] = {**young["applicant"], "age": 19}
+    raws = [orjson.dumps(young), valid("b"), valid("c")]
+    outcome = pipeline([FakeMessage(raw, b"k", i) for i, raw in enumerate(raws)])
+    assert outcome.dead_letter_reasons == ["scoring_error"]
+    pds = np.array([fact.probability_of_default for fact in outcome.scored])
+    expected = drift.bin(build_features([decode_application(raw) for raw in raws[1:]]), pds)
+    assert outcome.drift is not None
+    np.testing.assert_array_equal(outcome.drift.counts, expected.counts)

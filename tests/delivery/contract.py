@@ -32,6 +32,9 @@ ENVIRONMENT = frozenset(
         "LOAN_SCORER_SCHEMA_REGISTRY_URL",
         "LOAN_SCORER_SCHEMA_REGISTRY_USERNAME",
         "LOAN_SCORER_SCHEMA_REGISTRY_PASSWORD",
+        "LOAN_SCORER_MODEL_URI",
+        "LOAN_SCORER_MLFLOW_HOME",
+        "MLFLOW_TRACKING_URI",  # MLflow's own variable, read by the registry client
     }
 )
 

@@ -81,6 +81,8 @@ def test_runtime_stage_copies_only_venv_packages_and_model() -> None:
         "/app/schemas",
         "/app/scoring",
         "/app/training",
+        "/app/impact",
+        "/app/registry",
         "/app/model",
     }
     assert all("--from=builder" in rest for keyword, rest in runtime if keyword == "COPY")

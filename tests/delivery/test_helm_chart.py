@@ -528,3 +528,24 @@ def test_a_schema_registry_url_and_its_credentials_come_from_values_and_a_secret
     assert "LOAN_SCORER_SCHEMA_REGISTRY_URL" not in _one(default_render, "ConfigMap")["data"]
     (default_container,) = _pod_spec(default_render)["containers"]
     assert not any("SCHEMA_REGISTRY" in e["name"] for e in default_container.get("env") or [])
+
+
+def test_a_registered_model_is_served_by_alias(default_render: list[Manifest], helm: Path) -> None:
+    """Promotion in the cluster is a values change: modelUri names the alias, the tracking
+    server resolves it, and fetched models go to the one writable place, /tmp."""
+    assert "LOAN_SCORER_MODEL_URI" not in _one(default_render, "ConfigMap")["data"]
+    rendered = _template(
+        helm,
+        "--set",
+        "scorer.modelUri=models:/loan-scorer@champion",
+        "--set",
+        "scorer.mlflowTrackingUri=https://mlflow.internal",
+    )
+    config = _one(rendered, "ConfigMap")["data"]
+    assert config["LOAN_SCORER_MODEL_URI"] == "models:/loan-scorer@champion"
+    assert config["MLFLOW_TRACKING_URI"] == "https://mlflow.internal"
+    assert config["LOAN_SCORER_MLFLOW_HOME"] == "/tmp/mlflow"  # noqa: S108  # the pod's emptyDir
+    assert "scorer.mlflowTrackingUri is required" in _template_fails(
+        helm, "--set", "scorer.modelUri=models:/loan-scorer@champion"
+    )
+    assert "modelUri" in _template_fails(helm, "--set", "scorer.modelUri=s3://bucket/model")

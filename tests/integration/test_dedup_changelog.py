@@ -10,7 +10,14 @@ import pytest
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 
-from consumer.dedup import ChangelogError, KafkaChangelogReader, changelog_value, ensure_changelog
+from consumer.dedup import (
+    ChangelogError,
+    KafkaChangelogReader,
+    changelog_batch_key,
+    changelog_batch_value,
+    changelog_value,
+    ensure_changelog,
+)
 from tests.conftest import TopicFactory
 
 pytestmark = pytest.mark.integration
@@ -22,8 +29,18 @@ def _write(bootstrap: str, topic: str, partition: int, ids: list[str], *, commit
     )
     producer.init_transactions(30)
     producer.begin_transaction()
-    for event_id in ids:
+    # Half in the per-event form written before, half in one batch record, as a topic written
+    # across the upgrade holds them.
+    half = len(ids) // 2
+    for event_id in ids[:half]:
         producer.produce(topic, key=event_id, value=changelog_value("app"), partition=partition)
+    if ids[half:]:
+        producer.produce(
+            topic,
+            key=changelog_batch_key(partition, 0),
+            value=changelog_batch_value(ids[half:]),
+            partition=partition,
+        )
     producer.flush(30)
     if commit:
         producer.commit_transaction(30)
@@ -43,11 +60,11 @@ def test_only_committed_ids_come_back_and_only_for_their_partition(
         assert reader.read(1, time.time() - 3600) == {}  # creates the topic, empty
         topics = kafka_admin.list_topics(timeout=30).topics
         assert len(topics[changelog].partitions) == 3
-        _write(kafka_bootstrap, changelog, 1, ["kept-1", "kept-2"], commit=True)
+        _write(kafka_bootstrap, changelog, 1, ["kept-1", "kept-2", "kept-3"], commit=True)
         _write(kafka_bootstrap, changelog, 1, ["aborted"], commit=False)
         _write(kafka_bootstrap, changelog, 2, ["other-partition"], commit=True)
         restored = reader.read(1, time.time() - 3600)
-        assert set(restored) == {"kept-1", "kept-2"}
+        assert set(restored) == {"kept-1", "kept-2", "kept-3"}
         assert all(abs(at - time.time()) < 120 for at in restored.values())
         assert reader.read(1, time.time() + 3600) == {}  # nothing that recent
     finally:

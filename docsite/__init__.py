@@ -1,0 +1,1 @@
+"""MkDocs hooks for the documentation site (`mkdocs.yml` names them)."""

@@ -1,0 +1,106 @@
+"""Promotion and rollback: moving the `champion` alias, one command each.
+
+Aliases are the only thing that changes; versions are immutable. `promote` remembers the
+champion it replaces as `previous-champion`, so `rollback` is one step back without anyone
+having to remember a number. Scorers pick the change up on their next start (a rolling restart,
+`kubectl rollout restart`), which is also when the model is verified again.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from registry.store import (
+    CHALLENGER,
+    CHAMPION,
+    MODEL_NAME,
+    MODEL_VERSION_TAG,
+    PREVIOUS_CHAMPION,
+    client,
+)
+
+logger = logging.getLogger(__name__)
+
+
+class LifecycleError(RuntimeError):
+    """A promotion or rollback that cannot be done (no such version, nothing to roll back to)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AliasMove:
+    """What a promotion or rollback did, for the operator's terminal and the audit log."""
+
+    champion: str
+    previous: str | None
+    model_version: str
+
+
+def _alias_version(alias: str) -> str | None:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return str(client().get_model_version_by_alias(MODEL_NAME, alias).version)
+    except MlflowException:
+        return None
+
+
+def _model_version_of(version: str) -> str:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        found = client().get_model_version(MODEL_NAME, version)
+    except MlflowException as error:
+        raise LifecycleError(f"{MODEL_NAME} has no version {version}") from error
+    return str(found.tags.get(MODEL_VERSION_TAG, "?"))
+
+
+def promote(version: str) -> AliasMove:
+    """Make `version` the champion; the current champion becomes previous-champion. A version
+    that was the challenger stops being it (it now acts on every application)."""
+    model_version = _model_version_of(version)
+    registry = client()
+    current = _alias_version(CHAMPION)
+    if current == version:
+        return AliasMove(version, _alias_version(PREVIOUS_CHAMPION), model_version)
+    if current is not None:
+        registry.set_registered_model_alias(MODEL_NAME, PREVIOUS_CHAMPION, current)
+    registry.set_registered_model_alias(MODEL_NAME, CHAMPION, version)
+    if _alias_version(CHALLENGER) == version:
+        registry.delete_registered_model_alias(MODEL_NAME, CHALLENGER)
+    logger.info(
+        "promoted %s version %s (%s); previous %s", MODEL_NAME, version, model_version, current
+    )
+    return AliasMove(version, current, model_version)
+
+
+def rollback() -> AliasMove:
+    """Give `champion` back to `previous-champion`, and the demoted version becomes the
+    previous-champion (so a second rollback undoes the first)."""
+    previous = _alias_version(PREVIOUS_CHAMPION)
+    if previous is None:
+        raise LifecycleError("no previous-champion alias: nothing to roll back to")
+    current = _alias_version(CHAMPION)
+    registry = client()
+    registry.set_registered_model_alias(MODEL_NAME, CHAMPION, previous)
+    if current is not None:
+        registry.set_registered_model_alias(MODEL_NAME, PREVIOUS_CHAMPION, current)
+    logger.info("rolled %s back to version %s from %s", MODEL_NAME, previous, current)
+    return AliasMove(previous, current, _model_version_of(previous))
+
+
+def set_challenger(version: str) -> str:
+    """Point the `challenger` alias at `version` (shadow or canary, as the scorer is set)."""
+    model_version = _model_version_of(version)
+    client().set_registered_model_alias(MODEL_NAME, CHALLENGER, version)
+    return model_version
+
+
+def aliases() -> dict[str, tuple[str, str]]:
+    """Alias -> (registry version, card model_version), for `loan-scorer model list`."""
+    out: dict[str, tuple[str, str]] = {}
+    for alias in (CHAMPION, CHALLENGER, PREVIOUS_CHAMPION):
+        version = _alias_version(alias)
+        if version is not None:
+            out[alias] = (version, _model_version_of(version))
+    return out
