@@ -10,6 +10,7 @@ BIN := $(VENV)/bin
 MODEL_DIR ?= build/model
 KAFKA_PORT ?= 9092
 BENCH_KAFKA_PORT ?= 29092
+REGISTRY_PORT ?= 8081
 BENCH_ARGS ?=
 
 export POETRY_VIRTUALENVS_IN_PROJECT := true
@@ -126,6 +127,14 @@ cluster-up: ## Start the local Kubernetes API (etcd, apiserver, controllers, 2 k
 .PHONY: cluster-down
 cluster-down: ## Stop the local Kubernetes API started by cluster-up and delete its state
 	scripts/cluster-local.sh down
+.PHONY: registry-up
+registry-up: ## Start a schema registry (Apicurio, Confluent-compatible API) on 127.0.0.1:8081 (REGISTRY_PORT=...)
+	REGISTRY_PORT=$(REGISTRY_PORT) scripts/registry-local.sh up
+	@echo "LOAN_SCORER_SCHEMA_REGISTRY_URL=$$(REGISTRY_PORT=$(REGISTRY_PORT) scripts/registry-local.sh url)"
+
+.PHONY: registry-down
+registry-down: ## Stop the schema registry started by registry-up (its storage is in memory)
+	REGISTRY_PORT=$(REGISTRY_PORT) scripts/registry-local.sh down
 
 .PHONY: clean
 clean: ## Remove build outputs and caches (not the venv)

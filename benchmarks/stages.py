@@ -19,6 +19,7 @@ from consumer.scored_event import loan_scored_event, loan_scored_json
 from schemas.application_v1 import LoanApplicationSubmitted
 from schemas.decode import decode_application
 from schemas.encode import encode_loan_scored
+from schemas.wire import FramedApplicationDecoder, WriterSchema, frame
 from scoring.artifact import LoadedModel
 from scoring.features import build_features
 from scoring.policy import Policy
@@ -91,6 +92,8 @@ def stage_profile(
     messages = [
         [DatasetRecord(raw, f"k{i}", i) for i, raw in enumerate(batch)] for batch in batches
     ]
+    registry_decoder = FramedApplicationDecoder(lambda schema_id: WriterSchema(schema_id, 1))
+    framed_batches = [[frame(1, raw) for raw in batch] for batch in batches]
     stages: dict[str, Stage] = {
         "decode+validate": lambda: [[decode_application(raw) for raw in b] for b in batches],
         "features": lambda: [build_features(b) for b in apps],
@@ -111,6 +114,15 @@ def stage_profile(
             for b, rs in zip(apps, results, strict=True)
         ],
         "pipeline (all of the above)": lambda: [pipeline(b) for b in messages],
+        # With a schema registry (not part of the pipeline above): the same events framed with a
+        # schema id, through the decoder that strips the framing (the id's lookup cached after the
+        # first event, as in the scorer), and plain JSON through that decoder.
+        "decode+validate, registry wire format": lambda: [
+            [registry_decoder(raw) for raw in b] for b in framed_batches
+        ],
+        "decode+validate, plain JSON with a registry": lambda: [
+            [registry_decoder(raw) for raw in b] for b in batches
+        ],
     }
     return {name: _per_event_us(stage, len(raw_events), repeats) for name, stage in stages.items()}
 

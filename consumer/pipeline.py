@@ -32,6 +32,7 @@ from schemas.dead_letter import dead_letter_headers, with_dead_letter_headers
 from schemas.decode import decode_application
 from schemas.errors import EventDecodeError, RecordScoringError, scoring_failure_message
 from schemas.score_v1 import ModelRole
+from schemas.wire import FramedApplicationDecoder, WriterSchema
 from scoring.artifact import LoadedModel
 from scoring.features import build_features
 from scoring.policy import Policy
@@ -40,6 +41,8 @@ from scoring.scorer import ScoreError, ScoreResult, score_batch_isolated
 logger = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+# The plain JSON of a LoanScored -> the record value in a schema registry's wire format.
+ScoreFraming = Callable[[bytes], bytes]
 
 
 def _utc_now() -> datetime:
@@ -65,7 +68,12 @@ class ScoringPipeline:
         seen: SeenEvents | None = None,
         changelog_topic: str | None = None,
         model_role: ModelRole | None = None,
+        framed: FramedApplicationDecoder | None = None,
+        frame_score: ScoreFraming | None = None,
     ) -> None:
+        """`framed` and `frame_score` come from a schema registry when one is configured
+        (consumer/schema_registry.py); without them the input is plain JSON and so is the
+        output, as before a registry existed."""
         if (seen is None) != (changelog_topic is None):
             raise ValueError("deduplication needs both the seen-events store and its changelog")
         self._seen = seen
@@ -77,6 +85,8 @@ class ScoringPipeline:
         self._clock = clock
         self._drift = drift
         self._model_role = model_role
+        self._framed = framed
+        self._frame_score = frame_score
 
     def __call__(self, messages: Sequence[InboundMessage]) -> BatchOutcome:
         started = time.perf_counter()
@@ -88,9 +98,16 @@ class ScoringPipeline:
             self._seen.prepare((int(m.partition() or 0), int(m.offset() or 0)) for m in messages)
         in_batch: set[tuple[int, str]] = set()
         skipped: list[int] = []
+        # Input position -> the registry schema it was written with (framed inputs only).
+        writers: dict[int, WriterSchema] = {}
         for position, message in enumerate(messages):
             try:
-                application = decode_application(_as_bytes(message.value()))
+                if self._framed is None:
+                    application = decode_application(_as_bytes(message.value()))
+                else:
+                    application, writer = self._framed(_as_bytes(message.value()))
+                    if writer is not None:
+                        writers[position] = writer
             except EventDecodeError as error:
                 records[position] = self._dead_letter(message, error)
                 dead_letter_reasons.append(error.reason.value)
@@ -122,7 +139,7 @@ class ScoringPipeline:
                 if isinstance(outcome, ScoreError):
                     # The class name only: the error's text may quote the input (issue 12).
                     raise RecordScoringError(scoring_failure_message(outcome.error_type))
-                records[position] = self._score_record(application, outcome)
+                records[position] = self._score_record(application, outcome, writers.get(position))
             except (RecordScoringError, ValidationError) as error:
                 failure = (
                     error
@@ -198,14 +215,19 @@ class ScoringPipeline:
         ]
 
     def _score_record(
-        self, application: LoanApplicationSubmitted, result: ScoreResult
+        self,
+        application: LoanApplicationSubmitted,
+        result: ScoreResult,
+        writer: WriterSchema | None = None,
     ) -> OutboundRecord:
+        value = loan_scored_json(
+            application, result, scored_at=self._clock(), model_role=self._model_role
+        )
         return OutboundRecord(
             topic=self._output_topic,
             key=application.application_id.encode(),
-            value=loan_scored_json(
-                application, result, scored_at=self._clock(), model_role=self._model_role
-            ),
+            value=value if self._frame_score is None else self._frame_score(value),
+            headers=writer.headers() if writer is not None else None,
         )
 
     def _dead_letter(self, message: InboundMessage, error: EventDecodeError) -> OutboundRecord:

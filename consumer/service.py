@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import FrameType
+from typing import TypedDict
 
 from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
 
@@ -35,9 +36,11 @@ from consumer.kafka_errors import StopScoringError
 from consumer.liveness import Liveness
 from consumer.loop import ScoringLoop
 from consumer.metrics import ScorerMetrics
-from consumer.pipeline import ScoringPipeline
+from consumer.pipeline import ScoreFraming, ScoringPipeline
 from consumer.settings import ChallengerMode, Settings
+from schemas.registry import subject_for
 from schemas.score_v1 import ModelRole
+from schemas.wire import FramedApplicationDecoder
 from scoring.artifact import LoadedModel, load_model
 from scoring.exceptions import ScoringError
 from scoring.policy import DEFAULT_POLICY_PATH, Policy, load_policy
@@ -83,11 +86,18 @@ def load_assets(settings: Settings) -> ScoringAssets:
 
 
 def batch_processor(
-    settings: Settings, assets: ScoringAssets, drift: DriftMonitor, seen: SeenEvents | None
+    settings: Settings,
+    assets: ScoringAssets,
+    drift: DriftMonitor,
+    seen: SeenEvents | None,
+    wire: _WireFormat | None = None,
 ) -> BatchProcessor:
     """The champion's pipeline alone, or wrapped with its challengers (consumer/challengers.py).
     Canaries share the champion's seen-events store, prepared once per batch, and leave the
-    drift window to the champion (its baseline is the champion's training data)."""
+    drift window to the champion (its baseline is the champion's training data). With a schema
+    registry (`wire`), the acting pipelines (champion, canaries) read and write its wire format;
+    shadow scores stay plain JSON on a topic no contract is registered for."""
+    wire = wire or {}
     changelog_topic = settings.changelog_topic if seen is not None else None
     if not assets.challengers:
         return ScoringPipeline(
@@ -98,6 +108,7 @@ def batch_processor(
             drift=drift,
             seen=seen,
             changelog_topic=changelog_topic,
+            **wire,
         )
     from consumer.challengers import (
         CanaryRoute,
@@ -120,6 +131,7 @@ def batch_processor(
             seen=shared,
             changelog_topic=changelog_topic,
             model_role=ModelRole.CHAMPION,
+            **wire,
         ),
         assets.policy,
         shadow_topic=settings.shadow_topic,
@@ -133,6 +145,7 @@ def batch_processor(
                     seen=shared,
                     changelog_topic=changelog_topic,
                     model_role=ModelRole.CANARY,
+                    **wire,
                 ),
                 low,
                 high,
@@ -169,9 +182,10 @@ def assemble_loop(
             timeout_s=settings.kafka_timeout_s,
         )
         seen = SeenEvents(reader, settings.dedup_window_s)
+    wire = registry_wire_format(settings)
     return ScoringLoop(
         settings,
-        batch_processor(settings, assets, drift, seen),
+        batch_processor(settings, assets, drift, seen, wire),
         metrics,
         readiness,
         drift=drift,
@@ -179,6 +193,27 @@ def assemble_loop(
         liveness=liveness,
         versions=(assets.model.model_version, assets.policy.policy_version),
     )
+
+
+class _WireFormat(TypedDict, total=False):
+    framed: FramedApplicationDecoder
+    frame_score: ScoreFraming
+
+
+def registry_wire_format(settings: Settings) -> _WireFormat:
+    """With a schema registry: inputs framed or plain, scores framed by the registry's
+    serializer (LoanScored must be registered already). Without one: nothing, plain JSON."""
+    if settings.schema_registry_url is None:
+        return {}
+    from consumer.schema_registry import loan_scored_framing, registry_client, schema_lookup
+
+    client = registry_client(settings)
+    return {
+        "framed": FramedApplicationDecoder(
+            schema_lookup(client, subject_for(settings.input_topic))
+        ),
+        "frame_score": loan_scored_framing(client, settings.output_topic),
+    }
 
 
 def new_metrics() -> ScorerMetrics:
@@ -306,7 +341,11 @@ def run_service(settings: Settings) -> int:
             metrics.model_role_info.labels(
                 challenger.model.model_version, challenger.mode, share
             ).set(1)
-        loop = assemble_loop(settings, assets, drift, metrics, readiness, liveness=liveness)
+        try:
+            loop = assemble_loop(settings, assets, drift, metrics, readiness, liveness=liveness)
+        except StopScoringError as error:  # e.g. the registry lacks the contract we write
+            logger.critical("cannot start scoring", extra={"error": str(error)})
+            return EXIT_FATAL
         guard = _ShutdownGuard(loop, settings.shutdown_timeout_s)
         guard.install()
         topic_check = InputTopicCheck(settings, readiness)

@@ -171,11 +171,29 @@ class Settings(BaseSettings):
     outcomes_store: Path = Path("build/outcomes.sqlite3")
     outcomes_http_port: Annotated[int, Field(ge=1, le=65535)] = 8001
     outcomes_metrics_interval_s: Annotated[float, Field(gt=0, le=3_600)] = 10.0
+    # A schema registry's Confluent-compatible API (unset: plain JSON in and out, as before). With
+    # it, inputs may arrive in the registry's wire format too, and scores are written in it
+    # (consumer/schema_registry.py); credentials are HTTP basic auth.
+    schema_registry_url: str | None = None
+    schema_registry_username: str | None = None
+    schema_registry_password: SecretStr | None = None
+    schema_registry_timeout_s: Annotated[float, Field(gt=0, le=300)] = 10.0
 
     # Readiness: not ready while the input topic is missing (checked every interval), or while no
     # partition has been assigned for this long (0: never judged on assignment).
     readiness_topic_check_interval_s: Annotated[float, Field(gt=0, le=3_600)] = 15.0
     readiness_assignment_timeout_s: Annotated[float, Field(ge=0, le=86_400)] = 60.0
+
+    @field_validator("schema_registry_url")
+    @classmethod
+    def _no_credentials_in_the_url(cls, value: str | None) -> str | None:
+        """A URL is logged with the settings; a password inside it would be too."""
+        if value is not None and "@" in value.split("://", 1)[-1].split("/", 1)[0]:
+            raise ValueError(
+                "must not carry credentials: use LOAN_SCORER_SCHEMA_REGISTRY_USERNAME and "
+                "..._PASSWORD"
+            )
+        return value
 
     @field_validator("kafka_extra_config", mode="before")
     @classmethod
@@ -256,6 +274,10 @@ class Settings(BaseSettings):
                     f"{key} is {value!r} in its LOAN_SCORER_* variable but {other!r} in "
                     "LOAN_SCORER_KAFKA_EXTRA_CONFIG: set it in one place"
                 )
+        if (self.schema_registry_password is None) != (self.schema_registry_username is None):
+            raise ValueError(
+                "set both LOAN_SCORER_SCHEMA_REGISTRY_USERNAME and ..._PASSWORD, or neither"
+            )
         return self
 
     def _security_config(self) -> dict[str, str]:

@@ -24,6 +24,11 @@ What a consumer of the scores must do, each in one place below:
 The view lives in memory and is printed as JSON when the consumer stops; a real CRM writes it to
 its database, keeps the `source_event_id`s it has applied there, and commits offsets after that
 write. Only `confluent-kafka` and the standard library are needed.
+
+With `--schema-registry-url URL` (when the scorer writes through a schema registry) each score is
+decoded by confluent-kafka's `JSONDeserializer`: it reads the schema id in the record, fetches
+that schema from the registry (once per id) and validates the score against it. The summary then
+lists the schema ids the scores were written with.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ import json
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from types import FrameType
@@ -79,10 +84,14 @@ class CrmView:
     dead_letters: dict[str, DeadLetter] = field(default_factory=dict)
     applied_source_events: set[str] = field(default_factory=set)
     duplicates_ignored: int = 0
+    schema_ids: set[int] = field(default_factory=set)
 
     def apply_score(self, value: bytes) -> Decision | None:
-        """Take one LoanScored; None when it repeats an event already applied."""
-        event: dict[str, Any] = json.loads(value)
+        """Take one LoanScored in plain JSON; None when it repeats an event already applied."""
+        return self.apply_score_event(json.loads(value))
+
+    def apply_score_event(self, event: dict[str, Any]) -> Decision | None:
+        """Take one decoded LoanScored; None when it repeats an event already applied."""
         source_event_id = str(event["source_event_id"])
         if source_event_id in self.applied_source_events:
             self.duplicates_ignored += 1
@@ -124,6 +133,7 @@ class CrmView:
             "decisions": {app: asdict(d) for app, d in sorted(self.decisions.items())},
             "never_scored": {app: asdict(d) for app, d in sorted(self.never_scored().items())},
             "duplicates_ignored": self.duplicates_ignored,
+            "schema_ids": sorted(self.schema_ids),
         }
 
 
@@ -147,6 +157,26 @@ def _headers(message: Message) -> dict[str, str]:
     }
 
 
+def _registry_decoder(url: str | None, topic: str) -> Callable[[bytes], dict[str, Any]] | None:
+    """The registry's wire format -> the score, by the schema its id names (fetched, cached)."""
+    if url is None:
+        return None
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+    from confluent_kafka.schema_registry.json_schema import JSONDeserializer
+    from confluent_kafka.serialization import MessageField, SerializationContext
+
+    deserializer = JSONDeserializer(
+        None, schema_registry_client=SchemaRegistryClient({"url": url, "timeout": 10})
+    )
+    context = SerializationContext(topic, MessageField.VALUE)
+
+    def decode(value: bytes) -> dict[str, Any]:
+        event: dict[str, Any] = deserializer(value, context)
+        return event
+
+    return decode
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--bootstrap-servers", default="localhost:9092")
@@ -156,7 +186,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--idle-exit-s", type=float, default=None, help="stop after this long without a record"
     )
+    parser.add_argument(
+        "--schema-registry-url", default=None, help="scores are in the registry's wire format"
+    )
     args = parser.parse_args(argv)
+    decode = _registry_decoder(args.schema_registry_url, args.scores_topic)
 
     consumer = Consumer(
         {
@@ -196,7 +230,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 value = _as_bytes(message.value())
                 if value is None:
                     continue
-                decision = view.apply_score(value)
+                if decode is None:
+                    decision = view.apply_score(value)
+                else:
+                    view.schema_ids.add(int.from_bytes(value[1:5], "big"))
+                    decision = view.apply_score_event(decode(value))
                 if decision is not None:
                     print(f"{decision.application_id}: {decision.decision}", file=sys.stderr)
             consumer.commit(message=message, asynchronous=False)

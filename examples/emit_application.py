@@ -10,6 +10,13 @@ idempotent with `acks=all`: a retry after a lost acknowledgement never writes th
 Resending the same file resends the same `event_id`; `--new-event` gives the copy a fresh
 `event_id` and `occurred_at` (a new submission of the same application). Only `confluent-kafka`
 and the standard library are needed.
+
+With `--schema-registry-url URL` (e.g. http://localhost:8081/apis/ccompat/v7) the value is
+written in the schema registry's wire format by confluent-kafka's `JSONSerializer` (installed with
+`confluent-kafka[schemaregistry,json]`): the latest version of the contract registered under
+`<topic>-value` (by `loan-scorer schemas register`), validated before it is sent, its schema id
+in the record. The producer never registers: a contract changes through review, not at runtime.
+An event the contract refuses is not sent, and the exit code is 1.
 """
 
 from __future__ import annotations
@@ -18,11 +25,12 @@ import argparse
 import json
 import sys
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka.serialization import SerializationError
 
 
 def record_for(raw: bytes, *, new_event: bool) -> tuple[bytes, bytes]:
@@ -37,14 +45,44 @@ def record_for(raw: bytes, *, new_event: bool) -> tuple[bytes, bytes]:
     return key, json.dumps(event, separators=(",", ":")).encode()
 
 
+def _registry_serializer(url: str | None, topic: str) -> Callable[[bytes], bytes] | None:
+    """JSON bytes -> the registry's wire format, with the latest registered contract."""
+    if url is None:
+        return None
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+    from confluent_kafka.schema_registry.json_schema import JSONSerializer
+    from confluent_kafka.serialization import MessageField, SerializationContext
+
+    client = SchemaRegistryClient({"url": url, "timeout": 10})
+    latest = client.get_latest_version(f"{topic}-value")
+    serializer = JSONSerializer(
+        str(latest.schema.schema_str),
+        client,
+        conf={"auto.register.schemas": False, "use.latest.version": True},
+    )
+    context = SerializationContext(topic, MessageField.VALUE)
+
+    def serialize(value: bytes) -> bytes:
+        framed: bytes | None = serializer(json.loads(value), context)
+        if framed is None:
+            raise SerializationError("the serializer returned nothing")
+        return framed
+
+    return serialize
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("files", nargs="+", type=Path, help="event files, one JSON event each")
     parser.add_argument("--bootstrap-servers", default="localhost:9092")
     parser.add_argument("--topic", default="loan-applications")
     parser.add_argument("--new-event", action="store_true", help="fresh event_id and occurred_at")
+    parser.add_argument(
+        "--schema-registry-url", default=None, help="write in the registry's wire format"
+    )
     args = parser.parse_args(argv)
 
+    serialize = _registry_serializer(args.schema_registry_url, args.topic)
     producer = Producer(
         {"bootstrap.servers": args.bootstrap_servers, "enable.idempotence": True, "acks": "all"}
     )
@@ -54,11 +92,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         if error is not None:
             failures.append(f"{message.key()!r}: {error.str()}")
             return
-        event_id = json.loads(message.value() or b"{}").get("event_id")
+        value = message.value() or b"{}"
+        payload = value[5:] if value[:1] == b"\x00" else value  # past the registry's framing
+        event_id = json.loads(payload).get("event_id")
         print(f"sent {message.key()!r} event {event_id} to {message.topic()}/{message.partition()}")
 
     for path in args.files:
         key, value = record_for(path.read_bytes(), new_event=args.new_event)
+        if serialize is not None:
+            try:
+                value = serialize(value)
+            except SerializationError as error:
+                failures.append(f"{path}: refused by the registered contract: {error}")
+                continue
         producer.produce(args.topic, key=key, value=value, on_delivery=delivered)
     remaining = producer.flush(30)
     if remaining or failures:

@@ -21,6 +21,7 @@ class DeadLetterReason(StrEnum):
     UNSUPPORTED_VERSION = "unsupported_version"
     SCORING_ERROR = "scoring_error"
     UNWRITABLE = "unwritable"
+    UNKNOWN_SCHEMA = "unknown_schema"
 
 
 class EventDecodeError(ValueError):
@@ -82,3 +83,11 @@ def scoring_failure_code(error_type: str) -> str:
 def scoring_failure_message(error_type: str) -> str:
     """The dead-letter and log message of a record the model could not score."""
     return f"the model could not score this application ({scoring_failure_code(error_type)})"
+
+
+class UnknownSchemaError(EventDecodeError):
+    """A record in the schema registry's wire format whose schema id the registry does not hold,
+    or holds but not as a version of the input topic's subject: nothing vouches that its JSON
+    follows a contract this consumer reads, so it is not guessed at (see schemas/wire.py)."""
+
+    reason = DeadLetterReason.UNKNOWN_SCHEMA

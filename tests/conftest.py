@@ -25,6 +25,7 @@ from confluent_kafka.cimpl import NewTopic
 
 REPO = Path(__file__).resolve().parent.parent
 KAFKA_LOCAL = REPO / "scripts" / "kafka-local.sh"
+REGISTRY_LOCAL = REPO / "scripts" / "registry-local.sh"
 KAFKA_IMAGE = os.environ.get("LOAN_SCORER_TEST_KAFKA_IMAGE", "apache/kafka:4.1.1")
 
 TopicFactory = Callable[..., str]
@@ -129,6 +130,30 @@ def kafka_bootstrap() -> Iterator[str]:
         yield f"127.0.0.1:{port}"
     finally:
         subprocess.run([str(KAFKA_LOCAL), "down"], check=False, env=env)
+
+
+@pytest.fixture(scope="session")
+def schema_registry_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The Confluent-compatible URL of a real schema registry: LOAN_SCORER_SCHEMA_REGISTRY_URL if
+    set, otherwise an Apicurio Registry started by scripts/registry-local.sh for the session (a
+    missing Java or Maven fails the tests, as for the broker). Tests use subjects of their own
+    topics, so they share it safely."""
+    configured = os.environ.get("LOAN_SCORER_SCHEMA_REGISTRY_URL")
+    if configured:
+        yield configured
+        return
+    port = _free_port()
+    env = {
+        **os.environ,
+        "REGISTRY_PORT": str(port),
+        "REGISTRY_MANAGEMENT_PORT": str(_free_port()),
+        "REGISTRY_LOCAL_STATE": str(tmp_path_factory.mktemp("registry")),
+    }
+    subprocess.run([str(REGISTRY_LOCAL), "up"], check=True, env=env)
+    try:
+        yield f"http://127.0.0.1:{port}/apis/ccompat/v7"
+    finally:
+        subprocess.run([str(REGISTRY_LOCAL), "down"], check=False, env=env)
 
 
 @pytest.fixture(scope="session")

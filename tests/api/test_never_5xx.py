@@ -99,7 +99,7 @@ def test_arbitrary_content_types_never_5xx(
     fuzz_client: TestClient, content_type: str, body: bytes
 ) -> None:
     response = fuzz_client.post(
-        "/v1/score", content=body, headers={"content-type": content_type.encode()}
+        "/v1/score", content=body, headers={b"content-type": content_type.encode()}
     )
     assert response.status_code < 500
 
@@ -114,6 +114,6 @@ def test_arbitrary_authorization_headers_are_refused_never_5xx(
     response = fuzz_client.post(
         "/v1/score",
         content=to_json(example_application()),
-        headers={"content-type": "application/json", "authorization": authorization.encode()},
+        headers={b"content-type": b"application/json", b"authorization": authorization.encode()},
     )
     assert response.status_code == 401

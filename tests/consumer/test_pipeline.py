@@ -18,8 +18,9 @@ from consumer.service import load_assets
 from consumer.settings import Settings
 from schemas.dead_letter import parse_dead_letter_headers
 from schemas.decode import decode_loan_scored
-from schemas.errors import DeadLetterReason
+from schemas.errors import DeadLetterReason, UnknownSchemaError
 from schemas.examples import example_application
+from schemas.wire import FramedApplicationDecoder, WriterSchema, frame
 from scoring.scorer import ScoreError
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -259,6 +260,49 @@ def test_a_dead_lettered_event_is_not_remembered(model_dir: Path) -> None:
     outcome = pipeline([FakeMessage(orjson.dumps(broken), off=0)])
     assert [r.topic for r in outcome.records] == ["dlq"]
     assert outcome.duplicates == 0
+
+
+def test_with_a_registry_framed_and_plain_inputs_are_scored_and_unknown_ids_dead_lettered(
+    model_dir: Path,
+) -> None:
+    def lookup(schema_id: int) -> WriterSchema:
+        if schema_id == 5:
+            return WriterSchema(schema_id=5, version=3)
+        raise UnknownSchemaError(f"schema id {schema_id} is not in the schema registry")
+
+    assets = load_assets(Settings.model_validate({"model_dir": model_dir}))
+    registry_pipeline = ScoringPipeline(
+        assets.model,
+        assets.policy,
+        output_topic="out",
+        dlq_topic="dlq",
+        clock=lambda: NOW,
+        framed=FramedApplicationDecoder(lookup),
+        frame_score=lambda plain_json: frame(9, plain_json),
+    )
+    unknown = frame(6, valid("a-3"))
+    outcome = registry_pipeline(
+        [
+            FakeMessage(frame(5, valid("a-1")), b"a-1", 0),
+            FakeMessage(valid("a-2"), b"a-2", 1),
+            FakeMessage(unknown, b"a-3", 2),
+        ]
+    )
+
+    assert [r.topic for r in outcome.records] == ["out", "out", "dlq"]
+    framed_score, plain_score, dead = outcome.records
+    assert framed_score.headers == [
+        ("loan_scorer.input.schema_id", b"5"),
+        ("loan_scorer.input.schema_version", b"3"),
+    ]
+    assert plain_score.headers is None
+    for record, app_id in ((framed_score, "a-1"), (plain_score, "a-2")):
+        assert record.value is not None
+        assert record.value[:5] == b"\x00\x00\x00\x00\x09"
+        assert decode_loan_scored(record.value[5:]).application_id == app_id
+    assert outcome.dead_letter_reasons == ["unknown_schema"]
+    assert dead.value == unknown
+    assert parse_dead_letter_headers(dead.headers).reason is DeadLetterReason.UNKNOWN_SCHEMA
 
 
 def test_drift_counts_the_scored_rows_only_with_their_own_features(model_dir: Path) -> None:

@@ -95,6 +95,48 @@ def test_half_configured_sasl_is_refused(monkeypatch: pytest.MonkeyPatch) -> Non
         Settings()
 
 
+def test_registry_credentials_reach_the_registry_client_but_never_the_redacted_view(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from consumer.schema_registry import registry_client
+
+    monkeypatch.setenv(
+        "LOAN_SCORER_SCHEMA_REGISTRY_URL", "https://registry.example/apis/ccompat/v7"
+    )
+    monkeypatch.setenv("LOAN_SCORER_SCHEMA_REGISTRY_USERNAME", "scorer")
+    monkeypatch.setenv("LOAN_SCORER_SCHEMA_REGISTRY_PASSWORD", "registry-very-secret")
+    settings = Settings()
+
+    client = registry_client(settings)
+    config = client.config()  # type: ignore[no-untyped-call]  # the client is untyped here
+    assert config["basic.auth.user.info"] == "scorer:registry-very-secret"
+    shown = repr(settings) + str(settings.redacted())
+    assert "registry-very-secret" not in shown
+    assert settings.redacted()["schema_registry_url"] == "https://registry.example/apis/ccompat/v7"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("LOAN_SCORER_SCHEMA_REGISTRY_USERNAME", "scorer", "SCHEMA_REGISTRY_USERNAME"),
+        ("LOAN_SCORER_SCHEMA_REGISTRY_URL", "https://u:p@registry.example", "credentials"),
+    ],
+)
+def test_half_configured_or_url_borne_registry_credentials_are_refused(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, message: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError, match=message):
+        Settings()
+
+
+def test_a_registry_url_with_an_at_sign_in_its_path_is_accepted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LOAN_SCORER_SCHEMA_REGISTRY_URL", "http://127.0.0.1:8081/x@y")
+    assert Settings().schema_registry_url == "http://127.0.0.1:8081/x@y"
+
+
 def test_transactional_id_is_stable_per_instance(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LOAN_SCORER_INSTANCE_ID", "loan-scorer-2")
     assert Settings().transactional_id == "loan-scorer-loan-scorer-2"

@@ -587,6 +587,35 @@ def test_where_a_new_group_starts_is_a_value(default_render: list[Manifest], hel
     assert "autoOffsetReset" in _template_fails(helm, "--set", "scorer.autoOffsetReset=middle")
 
 
+def test_a_schema_registry_url_and_its_credentials_come_from_values_and_a_secret(
+    helm: Path, default_render: list[Manifest]
+) -> None:
+    url = "https://registry.example.com/apis/ccompat/v7"
+    manifests = _template(
+        helm,
+        "--set",
+        f"schemaRegistry.url={url}",
+        "--set",
+        "schemaRegistry.auth.existingSecret=registry-credentials",
+    )
+    assert _one(manifests, "ConfigMap")["data"]["LOAN_SCORER_SCHEMA_REGISTRY_URL"] == url
+    (container,) = _pod_spec(manifests)["containers"]
+    env = {e["name"]: e for e in container["env"]}
+    for name, key in (
+        ("LOAN_SCORER_SCHEMA_REGISTRY_USERNAME", "username"),
+        ("LOAN_SCORER_SCHEMA_REGISTRY_PASSWORD", "password"),
+    ):
+        assert env[name]["valueFrom"]["secretKeyRef"] == {
+            "name": "registry-credentials",
+            "key": key,
+        }
+        assert "value" not in env[name]
+    # Without a URL nothing about a registry is rendered: plain JSON, as before.
+    assert "LOAN_SCORER_SCHEMA_REGISTRY_URL" not in _one(default_render, "ConfigMap")["data"]
+    (default_container,) = _pod_spec(default_render)["containers"]
+    assert not any("SCHEMA_REGISTRY" in e["name"] for e in default_container.get("env") or [])
+
+
 def test_a_registered_model_is_served_by_alias(default_render: list[Manifest], helm: Path) -> None:
     """Promotion in the cluster is a values change: modelUri names the alias, the tracking
     server resolves it, and fetched models go to the one writable place, /tmp."""

@@ -10,11 +10,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from confluent_kafka.schema_registry import SchemaRegistryClient
 
+from consumer.schema_registry import register_contracts
 from schemas.decode import decode_loan_scored
+from schemas.wire import HEADER_INPUT_SCHEMA_VERSION
 from tests.conftest import TopicFactory
 from tests.examples.example_modules import EXAMPLES
-from tests.integration.scorer_harness import make_topics
+from tests.integration.scorer_harness import make_topics, scorer_settings
 from tests.integration.scorer_process import ScorerProcess
 from tests.kafka_io import consume
 
@@ -95,3 +98,79 @@ def test_emit_score_and_read_as_a_crm(
     assert view["duplicates_ignored"] == len(scores) - len(source_events)
     assert view["never_scored"]["example-0002"]["reason"] == "schema_violation"
     assert "occurred_at" in view["never_scored"]["example-0002"]["message"]
+
+
+def test_registry_variant_both_upstreams_scored_and_the_crm_decodes_by_schema_id(
+    kafka_bootstrap: str,
+    schema_registry_url: str,
+    create_topic: TopicFactory,
+    group_id: str,
+    model_dir: Path,
+    tmp_path: Path,
+) -> None:
+    """The same emitter, once with the registry's JSONSerializer and once sending plain JSON, to
+    a scorer that writes through the registry; the CRM decodes with JSONDeserializer."""
+    topics = make_topics(create_topic, partitions=2)
+    client = SchemaRegistryClient({"url": schema_registry_url, "timeout": 10})
+    settings = scorer_settings(
+        kafka_bootstrap, topics, group_id, model_dir, schema_registry_url=schema_registry_url
+    )
+    register_contracts(client, settings)  # `loan-scorer schemas register`, before any producer
+    scorer = ScorerProcess(
+        kafka_bootstrap,
+        topics,
+        group_id,
+        model_dir,
+        tmp_path / "scorer.log",
+        LOAN_SCORER_SCHEMA_REGISTRY_URL=schema_registry_url,
+    )
+    scorer.start()
+    try:
+        scorer.wait_ready()
+        bootstrap = ["--bootstrap-servers", kafka_bootstrap, "--topic", topics.input]
+        registry = ["--schema-registry-url", schema_registry_url]
+        emit_args = [*bootstrap, *registry]
+        framed = _run("emit_application.py", *bootstrap, *registry, "--new-event", str(VALID))
+        refused = subprocess.run(  # the registered contract refuses the invalid event
+            [sys.executable, str(EXAMPLES / "emit_application.py"), *emit_args, str(INVALID)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        plain = _run("emit_application.py", *bootstrap, "--new-event", str(VALID))
+        sent = [event for out in (framed, plain) for _key, event in SENT.findall(out.stdout)]
+        scores = consume(
+            kafka_bootstrap, topics.output, expected=2, group_id=f"{group_id}-out", timeout_s=60
+        )
+        crm = _run(
+            "crm_consumer.py",
+            "--bootstrap-servers",
+            kafka_bootstrap,
+            "--group-id",
+            f"{group_id}-crm",
+            "--scores-topic",
+            topics.output,
+            "--dead-letter-topic",
+            topics.dlq,
+            "--idle-exit-s",
+            "5",
+            *registry,
+        )
+        view = json.loads(crm.stdout)
+    finally:
+        scorer.kill()
+
+    assert refused.returncode == 1
+    assert "refused by the registered contract" in refused.stderr
+    assert len(sent) == 2
+    assert {
+        str(decode_loan_scored(r.value[5:] if r.value else b"").source_event_id) for r in scores
+    } == set(sent)
+    headers = [dict(r.headers) for r in scores]
+    assert sorted(HEADER_INPUT_SCHEMA_VERSION in h for h in headers) == [False, True]
+    score_id = client.get_latest_version(f"{topics.output}-value").schema_id
+    assert view["schema_ids"] == [score_id]
+    decision = view["decisions"]["example-0001"]
+    assert decision["source_event_id"] == sent[1], "the latest submission's decision wins"
+    assert view["never_scored"] == {}

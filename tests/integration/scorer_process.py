@@ -18,6 +18,8 @@ from confluent_kafka import Producer
 from consumer.demo_events import DemoEvent
 from tests.integration.scorer_harness import ScorerTopics
 
+_REGISTRY_VARIABLES = "LOAN_SCORER_SCHEMA_REGISTRY_"
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -43,7 +45,9 @@ class ScorerProcess:
         self._module = module
         self.log_file = log_file
         self._env = {
-            **os.environ,
+            # A registry is used only when a test passes one (its contracts must be registered
+            # under the test's own topics first); one configured for the session is not inherited.
+            **{k: v for k, v in os.environ.items() if not k.startswith(_REGISTRY_VARIABLES)},
             "LOAN_SCORER_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
             "LOAN_SCORER_INPUT_TOPIC": topics.input,
             "LOAN_SCORER_OUTPUT_TOPIC": topics.output,

@@ -18,12 +18,13 @@ from schemas.errors import (
     OversizeError,
     RecordScoringError,
     SchemaViolationError,
+    UnknownSchemaError,
     UnsupportedVersionError,
 )
 from schemas.examples import example_application, example_application_json
 
 
-def test_the_reason_classes_are_the_six_documented_strings() -> None:
+def test_the_reason_classes_are_the_seven_documented_strings() -> None:
     assert {reason.value for reason in DeadLetterReason} == {
         "oversize",
         "invalid_json",
@@ -31,12 +32,14 @@ def test_the_reason_classes_are_the_six_documented_strings() -> None:
         "unsupported_version",
         "scoring_error",
         "unwritable",
+        "unknown_schema",
     }
     assert RecordScoringError.reason == "scoring_error"
     assert OversizeError.reason == "oversize"
     assert InvalidJsonError.reason == "invalid_json"
     assert SchemaViolationError.reason == "schema_violation"
     assert UnsupportedVersionError.reason == "unsupported_version"
+    assert UnknownSchemaError.reason == "unknown_schema"
 
 
 def test_the_limit_is_16_kib_and_applies_to_the_raw_bytes() -> None:
