@@ -489,7 +489,8 @@ def test_the_helm_test_hook_is_accepted_by_the_server(cluster: Cluster, namespac
         cluster, "--namespace", namespace, "--show-only", "templates/tests/test-readyz.yaml"
     )
     assert hook["metadata"]["annotations"]["helm.sh/hook"] == "test"
-    assert f"http://{FULLNAME}:8000/readyz" in " ".join(hook["spec"]["containers"][0]["command"])
+    # The probes are on the ops port (8081) since the API port needs a credential.
+    assert f"http://{FULLNAME}:8081/readyz" in " ".join(hook["spec"]["containers"][0]["command"])
     created = _server_dry_run(cluster, namespace, hook)
     assert created.returncode == 0, explain(created)
     assert created.stdout.strip() == f"pod/{FULLNAME}-test-readyz created (server dry run)"

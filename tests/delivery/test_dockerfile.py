@@ -148,7 +148,20 @@ def test_dockerignore_is_an_allow_list_without_secrets_or_venv() -> None:
         "schemas",
         "scoring",
         "training",
+        "impact",
+        "registry",
     }
+    # Every path the Dockerfile copies from the context is let in (a COPY of a folder left out
+    # fails the build with "not found", as impact/ and registry/ once did).
+    builder, _runtime = _stages()
+    copied = {
+        source
+        for keyword, rest in builder
+        if keyword == "COPY" and not rest.startswith("--from")
+        for source in rest.split()[:-1]
+        if not source.startswith("--")
+    }
+    assert copied <= allowed, copied - allowed
 
 
 @pytest.mark.parametrize("name", ["kafka", "prometheus"])
