@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 import uuid
 from collections import Counter
@@ -198,11 +199,13 @@ def test_container_scores_exactly_once_turns_healthy_and_stops_on_sigterm(
         assert record.value == broken[record.key], "dead letter bytes were altered"
         assert parse_dead_letter_headers(list(record.headers)).topic == topics.input
 
-    # The model it serves is the one its card in the image describes.
-    served = httpx.get(f"http://127.0.0.1:{port}/v1/model", timeout=5)
-    assert served.status_code == 200
+    # The model it serves is the one its card in the image describes (read from /metrics, which
+    # needs no credential; /v1/model does, and the image has no key file).
+    metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
+    assert metrics.status_code == 200
+    served = re.findall(r'loan_scorer_model_info\{[^}]*model_version="([^"]+)"', metrics.text)
     card = json.loads(_file_in_container(container, "/app/model/model_card.json"))
-    assert served.json()["model_version"] == card["model_version"]
+    assert served == [card["model_version"]]
     assert {decode_loan_scored(r.value).model_version for r in scores} == {card["model_version"]}
 
     grace = grace_period_s()
