@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -17,14 +16,9 @@ from confluent_kafka import Producer
 
 from consumer.demo_events import DemoEvent
 from tests.integration.scorer_harness import ScorerTopics
+from tests.ports import free_port as free_port  # re-exported: other tests import it here
 
 _REGISTRY_VARIABLES = "LOAN_SCORER_SCHEMA_REGISTRY_"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class ScorerProcess:
