@@ -13,6 +13,7 @@ import os
 import threading
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import orjson
@@ -138,11 +139,17 @@ class CommittedReader:
             time.sleep(0.05)
         return None
 
-    def wait_for(self, count: int, timeout_s: float) -> bool:
+    def wait_for(
+        self, count: int, timeout_s: float, alive: Callable[[], bool] = lambda: True
+    ) -> bool:
+        """Whether `count` records arrived within `timeout_s`; False at once when `alive` says
+        the scorer producing them has died (no use waiting out the timeout)."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.count() >= count:
                 return True
+            if not alive():
+                return self.count() >= count
             time.sleep(0.05)
         return False
 
