@@ -67,6 +67,17 @@ def on_schedule(
         yield index, when
 
 
+# librdkafka's poll() takes whole milliseconds and confluent-kafka truncates: poll(0.0004) is
+# poll(0), which returns at once, so a sender waiting for a slot under 1 ms away spins a core.
+POLL_GRANULARITY_S = 0.001
+
+
+def poll_wait_s(delay: float) -> float:
+    """How long to poll() for a slot `delay` seconds away: at least librdkafka's 1 ms. A slot is
+    then sent up to 1 ms late, which the latencies count (they run from the due time)."""
+    return max(delay, POLL_GRANULARITY_S)
+
+
 def latencies_ms(due: dict[bytes, float], seen: dict[bytes, float]) -> list[float]:
     """Per key, from its due (scheduled send, = occurred_at) time to when its score was seen."""
     return [1000 * (seen[key] - when) for key, when in due.items() if key in seen]

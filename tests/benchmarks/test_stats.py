@@ -16,6 +16,7 @@ from benchmarks.stats import (
     latencies_ms,
     on_schedule,
     percentile,
+    poll_wait_s,
     results_entry,
     table,
     timetable,
@@ -184,3 +185,9 @@ def test_rss_growth_compares_the_last_minute_with_the_one_after_warm_up() -> Non
     assert rss_growth(leaking, warm_up_s=120) == pytest.approx(118.83 / 104.92 - 1, abs=1e-3)
     with pytest.raises(ValueError, match="too short"):
         rss_growth([(0.0, 1.0)], warm_up_s=120)
+
+
+def test_a_wait_under_librdkafkas_millisecond_is_rounded_up_not_spun() -> None:
+    assert poll_wait_s(0.0004) == 0.001  # poll(0.0004) would be poll(0): a busy loop
+    assert poll_wait_s(-0.5) == 0.001
+    assert poll_wait_s(0.25) == 0.25
