@@ -78,6 +78,21 @@ def poll_wait_s(delay: float) -> float:
     return max(delay, POLL_GRANULARITY_S)
 
 
+def highest_rate_within(
+    p99_by_rate: Sequence[tuple[float, float | None]], bound_ms: float
+) -> float:
+    """The highest offered rate (events/s) up to which every measured p99 kept within
+    `bound_ms`: where the shipped latency alert starts to fire on this machine. A rate past the
+    first breach does not count even if its p99 is lower (that is noise, not capacity); a
+    phase with no samples (None) is a breach. 0.0 if even the lowest rate breached."""
+    highest = 0.0
+    for rate, p99 in sorted(p99_by_rate, key=lambda pair: pair[0]):
+        if p99 is None or p99 > bound_ms:
+            break
+        highest = rate
+    return highest
+
+
 def latencies_ms(due: dict[bytes, float], seen: dict[bytes, float]) -> list[float]:
     """Per key, from its due (scheduled send, = occurred_at) time to when its score was seen."""
     return [1000 * (seen[key] - when) for key, when in due.items() if key in seen]

@@ -12,6 +12,7 @@ from benchmarks.stats import (
     JSON_KEYS,
     Rounds,
     delivery_problems,
+    highest_rate_within,
     json_line,
     latencies_ms,
     on_schedule,
@@ -191,3 +192,11 @@ def test_a_wait_under_librdkafkas_millisecond_is_rounded_up_not_spun() -> None:
     assert poll_wait_s(0.0004) == 0.001  # poll(0.0004) would be poll(0): a busy loop
     assert poll_wait_s(-0.5) == 0.001
     assert poll_wait_s(0.25) == 0.25
+
+
+def test_the_rate_within_the_latency_bound_stops_at_the_first_breach() -> None:
+    measured = [(5.0, 20.0), (2_000.0, 35.0), (5_000.0, 49.9), (8_000.0, 900.0), (12_000.0, 40.0)]
+    assert highest_rate_within(measured, 50.0) == 5_000.0  # 12,000 after a breach: noise
+    assert highest_rate_within(list(reversed(measured)), 50.0) == 5_000.0  # order given: any
+    assert highest_rate_within([(5.0, 80.0), (100.0, 10.0)], 50.0) == 0.0
+    assert highest_rate_within([(5.0, 10.0), (100.0, None)], 50.0) == 5.0  # nothing seen
