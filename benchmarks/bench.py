@@ -54,6 +54,7 @@ from benchmarks.stages import score_one_ms, stage_profile
 from benchmarks.stats import (
     Rounds,
     delivery_problems,
+    highest_rate_within,
     json_line,
     latencies_ms,
     on_schedule,
@@ -316,6 +317,9 @@ class Bench:
         phases = [
             ("warm-up", min(20.0, max_eps / 4), 2.0),
             ("idle trickle", sizes.idle_rate, sizes.idle_s),
+            # Below 50 %, to find where the p99 alert (50 ms) starts to fire on this machine.
+            ("10 % of max", 0.1 * max_eps, sizes.loaded_s),
+            ("25 % of max", 0.25 * max_eps, sizes.loaded_s),
             ("50 % of max", 0.5 * max_eps, sizes.loaded_s),
             ("80 % of max", 0.8 * max_eps, sizes.loaded_s),
         ]
@@ -453,6 +457,12 @@ class Bench:
             "p99_ms_idle": p99("idle trickle"),
             "p99_ms_at_50pct": p99("50 % of max"),
             "p99_ms_at_80pct": p99("80 % of max"),
+            # The highest offered rate whose p99 (and every lower one's) kept within the alert
+            "eps_within_p99_50ms": round(
+                highest_rate_within(
+                    [(latency.rate, p99(latency.name)) for latency in loaded], P99_ALERT_MS
+                )
+            ),
             "api_p99_ms": round(percentile(api.ms, 99), 2),
             "cpu_s_per_1000_events": round(
                 Rounds(tuple(r.cpu_s_per_1000 for r in scorer_runs)).median, 3
@@ -490,13 +500,15 @@ class Bench:
 
 # -- the report --------------------------------------------------------------------------------
 
+P99_ALERT_MS = 50.0  # LoanScorerEndToEndLatencyHigh, and the dashboard's red line
+
 TARGETS = (  # (key, bound, "<=" or ">=") from the performance issue
     ("score_batch_1_ms", 2.0, "<="),
     ("api_p99_ms", 10.0, "<="),
     ("ratio_vs_passthrough", 0.5, ">="),
     ("speedup_vs_naive", 30.0, ">="),
-    ("p99_ms_idle", 50.0, "<="),
-    ("p99_ms_at_80pct", 50.0, "<="),
+    ("p99_ms_idle", P99_ALERT_MS, "<="),
+    ("p99_ms_at_80pct", P99_ALERT_MS, "<="),
 )
 
 

@@ -22,7 +22,7 @@ from confluent_kafka import (
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
-from benchmarks.stats import on_schedule
+from benchmarks.stats import on_schedule, poll_wait_s
 from consumer.batching import consume_batch
 from consumer.demo_events import DemoEvent
 
@@ -258,8 +258,11 @@ class ScoreReader:
 
     def wait_for(self, keys: Sequence[bytes], timeout_s: float) -> bool:
         deadline = time.monotonic() + timeout_s
+        waiting = 0  # keys before this index were seen: each key is looked up until seen, once
         while time.monotonic() < deadline:
-            if all(key in self.seen for key in keys):
+            while waiting < len(keys) and keys[waiting] in self.seen:
+                waiting += 1
+            if waiting == len(keys):
                 return True
             time.sleep(0.05)
         return False
@@ -280,7 +283,7 @@ def send_on_timetable(
         {"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 1}
     )
     lateness: list[float] = []
-    for index, when in on_schedule(due, time.time, lambda delay: producer.poll(delay)):
+    for index, when in on_schedule(due, time.time, lambda delay: producer.poll(poll_wait_s(delay))):
         event = events[index]
         lateness.append(1000 * (time.time() - when))
         producer.produce(topic, key=event.key, value=event.value)

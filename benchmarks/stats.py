@@ -67,6 +67,32 @@ def on_schedule(
         yield index, when
 
 
+# librdkafka's poll() takes whole milliseconds and confluent-kafka truncates: poll(0.0004) is
+# poll(0), which returns at once, so a sender waiting for a slot under 1 ms away spins a core.
+POLL_GRANULARITY_S = 0.001
+
+
+def poll_wait_s(delay: float) -> float:
+    """How long to poll() for a slot `delay` seconds away: at least librdkafka's 1 ms. A slot is
+    then sent up to 1 ms late, which the latencies count (they run from the due time)."""
+    return max(delay, POLL_GRANULARITY_S)
+
+
+def highest_rate_within(
+    p99_by_rate: Sequence[tuple[float, float | None]], bound_ms: float
+) -> float:
+    """The highest offered rate (events/s) up to which every measured p99 kept within
+    `bound_ms`: where the shipped latency alert starts to fire on this machine. A rate past the
+    first breach does not count even if its p99 is lower (that is noise, not capacity); a
+    phase with no samples (None) is a breach. 0.0 if even the lowest rate breached."""
+    highest = 0.0
+    for rate, p99 in sorted(p99_by_rate, key=lambda pair: pair[0]):
+        if p99 is None or p99 > bound_ms:
+            break
+        highest = rate
+    return highest
+
+
 def latencies_ms(due: dict[bytes, float], seen: dict[bytes, float]) -> list[float]:
     """Per key, from its due (scheduled send, = occurred_at) time to when its score was seen."""
     return [1000 * (seen[key] - when) for key, when in due.items() if key in seen]

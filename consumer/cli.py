@@ -261,6 +261,7 @@ def rescore(
     chosen model and policy; write LoanScored events and dead letters to topics or files."""
     from rich.progress import Progress
 
+    from consumer.heap import freeze_start_up_heap
     from consumer.logs import configure_logging
     from consumer.pipeline import ScoringPipeline
     from consumer.rescore import (
@@ -308,6 +309,7 @@ def rescore(
         pipeline = ScoringPipeline(
             model, policy, output_topic=destination.scores, dlq_topic=destination.dead_letters
         )
+        freeze_start_up_heap()  # the serving path's collector settings (consumer/heap.py)
         with Progress(disable=not progress, transient=True) as bar:
             task = bar.add_task(f"scoring {source.name}", total=source.total)
             counts = run_rescore(

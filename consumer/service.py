@@ -31,6 +31,7 @@ from consumer.batch import BatchProcessor
 from consumer.dedup import KafkaChangelogReader, SeenEvents
 from consumer.drift import DriftMonitor
 from consumer.health import Readiness
+from consumer.heap import freeze_start_up_heap
 from consumer.input_topic_check import InputTopicCheck
 from consumer.kafka_errors import StopScoringError
 from consumer.liveness import Liveness
@@ -346,6 +347,8 @@ def run_service(settings: Settings) -> int:
         except StopScoringError as error:  # e.g. the registry lacks the contract we write
             logger.critical("cannot start scoring", extra={"error": str(error)})
             return EXIT_FATAL
+        heap = freeze_start_up_heap()
+        logger.info("start-up heap frozen", extra={"frozen_objects": heap.frozen_objects})
         guard = _ShutdownGuard(loop, settings.shutdown_timeout_s)
         guard.install()
         topic_check = InputTopicCheck(settings, readiness)

@@ -12,10 +12,12 @@ from benchmarks.stats import (
     JSON_KEYS,
     Rounds,
     delivery_problems,
+    highest_rate_within,
     json_line,
     latencies_ms,
     on_schedule,
     percentile,
+    poll_wait_s,
     results_entry,
     table,
     timetable,
@@ -184,3 +186,17 @@ def test_rss_growth_compares_the_last_minute_with_the_one_after_warm_up() -> Non
     assert rss_growth(leaking, warm_up_s=120) == pytest.approx(118.83 / 104.92 - 1, abs=1e-3)
     with pytest.raises(ValueError, match="too short"):
         rss_growth([(0.0, 1.0)], warm_up_s=120)
+
+
+def test_a_wait_under_librdkafkas_millisecond_is_rounded_up_not_spun() -> None:
+    assert poll_wait_s(0.0004) == 0.001  # poll(0.0004) would be poll(0): a busy loop
+    assert poll_wait_s(-0.5) == 0.001
+    assert poll_wait_s(0.25) == 0.25
+
+
+def test_the_rate_within_the_latency_bound_stops_at_the_first_breach() -> None:
+    measured = [(5.0, 20.0), (2_000.0, 35.0), (5_000.0, 49.9), (8_000.0, 900.0), (12_000.0, 40.0)]
+    assert highest_rate_within(measured, 50.0) == 5_000.0  # 12,000 after a breach: noise
+    assert highest_rate_within(list(reversed(measured)), 50.0) == 5_000.0  # order given: any
+    assert highest_rate_within([(5.0, 80.0), (100.0, 10.0)], 50.0) == 0.0
+    assert highest_rate_within([(5.0, 10.0), (100.0, None)], 50.0) == 5.0  # nothing seen

@@ -16,6 +16,7 @@ def test_exactly_once_uses_a_transactional_producer_and_no_consumer_commits() ->
     assert producer["transactional.id"] == "loan-scorer-pod-0"
     assert producer["enable.idempotence"] is True
     assert producer["transaction.timeout.ms"] == 10_000
+    assert producer["delivery.report.only.error"] is True  # failures still call back
     assert consumer["enable.auto.commit"] is False
     assert consumer["isolation.level"] == "read_committed"
     assert consumer["partition.assignment.strategy"] == "cooperative-sticky"
