@@ -128,14 +128,19 @@ class CommittedReader:
         with self._lock:
             return len(self.seen)
 
-    def first_arrival_after(self, moment: float, timeout_s: float) -> float | None:
-        """Seconds from `moment` to the first record that arrives after it (None: none came)."""
+    def first_arrival_after(
+        self, moment: float, timeout_s: float, alive: Callable[[], bool] = lambda: True
+    ) -> float | None:
+        """Seconds from `moment` to the first record that arrives after it (None: none came, or
+        `alive` says the scorer that would write it has died)."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             with self._lock:
                 later = [t for t in self.arrivals if t > moment]
             if later:
                 return later[0] - moment
+            if not alive():
+                return None
             time.sleep(0.05)
         return None
 
