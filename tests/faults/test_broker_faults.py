@@ -22,7 +22,7 @@ pytestmark = [
     pytest.mark.integration,
     pytest.mark.slow,
     pytest.mark.faults,
-    pytest.mark.timeout(900),
+    pytest.mark.timeout(900 if fault_events(3_000) <= 3_000 else 1_800),  # make soak: 20,000
 ]
 
 RECOVERY_BOUND_S = 30.0
