@@ -238,7 +238,9 @@ class Bench:
         path.write_text(BENCH_KEY_LINE + "\n")
         return path
 
-    def process(self, variant: str, topics: ScorerTopics, group: str) -> ScorerProcess:
+    def process(
+        self, variant: str, topics: ScorerTopics, group: str, **extra_env: str
+    ) -> ScorerProcess:
         env = {
             "LOAN_SCORER_DELIVERY": "exactly-once",
             "LOAN_SCORER_LOG_LEVEL": "WARNING",
@@ -249,6 +251,7 @@ class Bench:
             "LOAN_SCORER_API_KEYS_FILE": str(self.api_keys_file()),
             "LOAN_SCORER_API_RATE_PER_S": "100000",
             "LOAN_SCORER_API_RATE_BURST": "100000",
+            **extra_env,
         }
         return ScorerProcess(
             self.bootstrap,

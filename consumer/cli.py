@@ -275,6 +275,7 @@ def rescore(
         resolve_destination,
     )
     from consumer.rescore import rescore as run_rescore
+    from consumer.service import framed_input_decoder
     from scoring.artifact import load_model
     from scoring.exceptions import ScoringError
     from scoring.policy import DEFAULT_POLICY_PATH, load_policy
@@ -307,7 +308,12 @@ def rescore(
             TopicSink(config) if destination.kind == "topic" else JsonLinesSink(destination)
         )
         pipeline = ScoringPipeline(
-            model, policy, output_topic=destination.scores, dlq_topic=destination.dead_letters
+            model,
+            policy,
+            output_topic=destination.scores,
+            dlq_topic=destination.dead_letters,
+            # Framed by the registry or plain, as the stream reads it; scores stay plain JSON.
+            framed=framed_input_decoder(settings, read_topic) if read_topic else None,
         )
         freeze_start_up_heap()  # the serving path's collector settings (consumer/heap.py)
         with Progress(disable=not progress, transient=True) as bar:

@@ -43,8 +43,12 @@ logger = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
 
-# Entries older than the window are dropped from memory every this many additions.
-_PRUNE_EVERY: Final = 10_000
+# Entries older than the window are dropped from memory once this fraction of the window has
+# passed since the last sweep: memory holds the window's ids plus at most a tenth more, and the
+# sweep (a pass over the partition's ids) runs ten times per window whatever the traffic. (A
+# sweep every 10,000 additions let a short window hold 10,000 ids per partition, and swept a
+# long window's millions of ids again and again.)
+_PRUNE_FRACTION: Final = 0.1
 
 
 class ChangelogError(RuntimeError):
@@ -61,7 +65,7 @@ class ChangelogReader(Protocol):
 class _Partition:
     seen: dict[str, float] = field(default_factory=dict)
     next_offset: int = -1
-    added: int = 0
+    swept_at: float | None = None  # None: not since it was restored
 
 
 class SeenEvents:
@@ -104,10 +108,17 @@ class SeenEvents:
         state = self._partitions[partition]
         now = self._clock()
         state.seen[event_id] = now
-        state.added += 1
-        if state.added % _PRUNE_EVERY == 0:
+        if state.swept_at is None:
+            state.swept_at = now
+        elif now - state.swept_at >= self._window_s * _PRUNE_FRACTION:
             horizon = now - self._window_s
             state.seen = {key: at for key, at in state.seen.items() if at >= horizon}
+            state.swept_at = now
+
+    @property
+    def ids_held(self) -> int:
+        """Event ids in memory, all partitions: the window's memory, about 150 bytes each."""
+        return sum(len(state.seen) for state in self._partitions.values())
 
 
 def changelog_value(application_id: str) -> bytes:

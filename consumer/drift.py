@@ -19,7 +19,9 @@ here: drift is about the stream's population.
 from __future__ import annotations
 
 import logging
+import time
 from collections import deque
+from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
@@ -33,6 +35,9 @@ logger = logging.getLogger(__name__)
 DEFAULT_WINDOW = 5_000
 DEFAULT_MIN_OBSERVATIONS = 500
 SLOTS_PER_WINDOW = 50
+# PSI is recomputed over every bin at most this often: Prometheus scrapes every 15 s or so, and
+# recomputing it after each of hundreds of small batches a second was CPU for nothing.
+PUBLISH_INTERVAL_S = 1.0
 
 
 class DriftMonitor:
@@ -46,6 +51,8 @@ class DriftMonitor:
         window: int = DEFAULT_WINDOW,
         min_observations: int = DEFAULT_MIN_OBSERVATIONS,
         slot_observations: int | None = None,
+        publish_interval_s: float = PUBLISH_INTERVAL_S,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if not 0 < min_observations <= window:
             raise ValueError("need 0 < min_observations <= window")
@@ -59,11 +66,14 @@ class DriftMonitor:
         self._slot_observations = slot_observations
         self._slots: deque[BinCounts] = deque()
         self._total = layout.empty()
+        self._publish_interval_s = publish_interval_s
+        self._clock = clock
+        self._published_at: float | None = None
 
     @classmethod
-    def for_model(cls, model: LoadedModel, **options: int) -> DriftMonitor:
+    def for_model(cls, model: LoadedModel) -> DriftMonitor:
         """Against the baseline in the model's card (features, then the score)."""
-        return cls(card_layout(model.card, model.feature_names), **options)
+        return cls(card_layout(model.card, model.feature_names))
 
     @property
     def observations(self) -> int:
@@ -108,7 +118,17 @@ class DriftMonitor:
         values = self.layout.psi(self._total)
         return dict(zip(self.layout.names, values.tolist(), strict=True))
 
-    def publish(self, gauge: Gauge) -> None:
-        """Set `ScorerMetrics.population_stability_index`, one series per feature and "score"."""
-        for name, value in self.psi().items():
+    def publish(self, gauge: Gauge) -> bool:
+        """Set `ScorerMetrics.population_stability_index`, one series per feature and "score",
+        at most once per `publish_interval_s`; returns whether it did. Nothing to report (too
+        few observations) does not count as a publication, so the first value is not held back."""
+        now = self._clock()
+        if self._published_at is not None and now - self._published_at < self._publish_interval_s:
+            return False
+        values = self.psi()
+        if not values:
+            return False
+        for name, value in values.items():
             gauge.labels(name).set(value)
+        self._published_at = now
+        return True

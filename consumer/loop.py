@@ -248,6 +248,8 @@ class ScoringLoop:
             metrics.dead_letters.labels(reason).inc()
         if outcome.duplicates:
             metrics.duplicates.inc(outcome.duplicates)
+        if outcome.dedup_ids_held is not None:
+            metrics.dedup_ids.set(outcome.dedup_ids_held)
         if self._drift is not None and outcome.drift is not None:
             self._drift.add(outcome.drift)
             self._drift.publish(metrics.population_stability_index)

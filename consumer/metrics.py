@@ -62,6 +62,12 @@ class ScorerMetrics:
             "dedup window (no second score).",
             registry=registry,
         )
+        self.dedup_ids = Gauge(
+            "loan_scorer_dedup_ids",
+            "Event ids held in memory for deduplication (the window's ids of this member's "
+            "partitions, about 150 bytes each).",
+            registry=registry,
+        )
         self.out_of_range = Counter(
             "loan_scorer_out_of_range",
             "Scored events with an input field outside the model's training range, by field.",

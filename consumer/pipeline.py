@@ -179,6 +179,7 @@ class ScoringPipeline:
             if self._drift is not None and scored and features is not None
             else None,
             applications=tuple(applications[row] for row in scored_rows),
+            dedup_ids_held=self._seen.ids_held if self._seen is not None else None,
         )
 
     def _remember(

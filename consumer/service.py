@@ -217,6 +217,16 @@ def registry_wire_format(settings: Settings) -> _WireFormat:
     }
 
 
+def framed_input_decoder(settings: Settings, topic: str) -> FramedApplicationDecoder | None:
+    """Reads `topic`'s applications in the registry's wire format and as plain JSON alike, as
+    the stream does; None without a registry (plain JSON only)."""
+    if settings.schema_registry_url is None:
+        return None
+    from consumer.schema_registry import registry_client, schema_lookup
+
+    return FramedApplicationDecoder(schema_lookup(registry_client(settings), subject_for(topic)))
+
+
 def new_metrics() -> ScorerMetrics:
     registry = CollectorRegistry()
     ProcessCollector(registry=registry)

@@ -58,6 +58,20 @@ def test_an_id_is_new_once_then_a_duplicate_within_the_window() -> None:
     assert not seen.seen(0, "a")  # outside the window: scored again
 
 
+def test_memory_holds_the_window_and_at_most_a_tenth_more() -> None:
+    clock = Clock()
+    seen = SeenEvents(FakeChangelog(), window_s=100, clock=clock)
+    seen.prepare([(0, 0)])
+    for second in range(1_000):  # one id a second for ten windows
+        clock.now += 1
+        seen.remember(0, f"id-{second}")
+        assert seen.ids_held <= 111  # 100 in the window, 10 s past it, the one just added
+    assert seen.ids_held >= 100  # nothing inside the window is forgotten
+    assert seen.seen(0, "id-999")
+    assert seen.seen(0, "id-900")
+    assert not seen.seen(0, "id-850")
+
+
 def test_ids_committed_before_a_restart_or_by_another_member_are_duplicates() -> None:
     clock = Clock()
     changelog = FakeChangelog({0: {"old": clock.now - 10, "ancient": clock.now - 1_000}})

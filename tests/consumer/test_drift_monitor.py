@@ -13,7 +13,7 @@ import numpy.typing as npt
 import pytest
 from prometheus_client import CollectorRegistry
 
-from consumer.drift import DriftMonitor
+from consumer.drift import DEFAULT_MIN_OBSERVATIONS, DEFAULT_WINDOW, DriftMonitor
 from consumer.metrics import ScorerMetrics
 from schemas.application_v1 import LoanApplicationSubmitted
 from scoring.artifact import LoadedModel, load_model, read_card
@@ -28,8 +28,18 @@ PSI_METRIC = "loan_scorer_population_stability_index"
 ONLY_HIGH_PSI = population_stability_index([0.5, 0.5, 0.0], [0.0, 1.0, 0.0])
 
 
-def _monitor(**options: int) -> DriftMonitor:
-    return DriftMonitor(BinLayout({"x": HALVES, SCORE: HALVES}), **options)
+def _monitor(
+    *,
+    window: int = DEFAULT_WINDOW,
+    min_observations: int = DEFAULT_MIN_OBSERVATIONS,
+    slot_observations: int | None = None,
+) -> DriftMonitor:
+    return DriftMonitor(
+        BinLayout({"x": HALVES, SCORE: HALVES}),
+        window=window,
+        min_observations=min_observations,
+        slot_observations=slot_observations,
+    )
 
 
 def _batch(rows: int, x: float, score: float = 0.25) -> tuple[npt.NDArray[np.float64], ...]:
@@ -166,3 +176,31 @@ def test_a_card_without_a_baseline_for_a_feature_fails_at_start_up(model_dir: Pa
     damaged = card.model_copy(update={"baseline": {**card.baseline, "features": features}})
     with pytest.raises(ModelIntegrityError, match="monthly_income"):
         card_layout(damaged)
+
+
+def test_psi_is_published_at_most_once_per_interval() -> None:
+    metrics = ScorerMetrics(CollectorRegistry())
+    gauge = metrics.population_stability_index
+    now = [100.0]
+    monitor = DriftMonitor(
+        BinLayout({"x": HALVES, SCORE: HALVES}),
+        window=100,
+        min_observations=10,
+        publish_interval_s=1.0,
+        clock=lambda: now[0],
+    )
+
+    def published_x() -> float | None:
+        return metrics.registry.get_sample_value(PSI_METRIC, {"feature": "x"})
+
+    monitor.observe(*_batch(10, x=-1.0))
+    monitor.observe(*_batch(10, x=1.0))  # half and half, as in the baseline: PSI 0
+    assert monitor.publish(gauge) is True
+    first = published_x()
+    monitor.observe(*_batch(100, x=1.0))  # the window is now all high: PSI changes
+    now[0] += 0.5
+    assert monitor.publish(gauge) is False
+    assert published_x() == first  # held until the interval is over
+    now[0] += 0.5
+    assert monitor.publish(gauge) is True
+    assert published_x() == pytest.approx(ONLY_HIGH_PSI) != first

@@ -81,6 +81,7 @@ def test_each_input_yields_one_output_in_input_order(pipeline: ScoringPipeline) 
     assert [r.key for r in outcome.records] == [b"a-1", b"a-2", b"a-3", b"a-4", b"a-5"]
     assert outcome.dead_letter_reasons == ["invalid_json", "unsupported_version", "invalid_json"]
     assert len(outcome.scored) == 2
+    assert outcome.dedup_ids_held is None  # no deduplication here: the gauge is left alone
 
 
 def test_a_score_is_the_audit_record_of_the_decision(pipeline: ScoringPipeline) -> None:
@@ -235,6 +236,7 @@ def test_an_upstream_duplicate_gets_no_second_score(model_dir: Path) -> None:
     assert outcome.skipped == (2,)
     assert [decode_loan_scored(r.value).application_id for r in scores] == ["app-000001", "app-2"]
     assert outcome.duplicates == 1
+    assert outcome.dedup_ids_held == 2  # what loan_scorer_dedup_ids reports
     # The batch's scored ids go in one record to the changelog partition numbered like their
     # input partition, keyed by that partition and the batch's first offset there.
     assert [(r.key, r.partition) for r in changelog] == [(b"2@0", 2)]

@@ -60,6 +60,7 @@ METRICS: dict[str, tuple[MetricType, frozenset[str]]] = {
     "loan_scorer_kafka_retries_total": ("counter", frozenset({"operation"})),
     "loan_scorer_undeliverable_records_total": ("counter", frozenset()),
     "loan_scorer_duplicates_total": ("counter", frozenset()),
+    "loan_scorer_dedup_ids": ("gauge", frozenset()),
     "loan_scorer_out_of_range_total": ("counter", frozenset({"field"})),
     "loan_scorer_batch_events": ("histogram", frozenset()),
     "loan_scorer_scoring_duration_seconds": ("histogram", frozenset()),

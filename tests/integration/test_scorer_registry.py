@@ -13,7 +13,9 @@ import pytest
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.json_schema import JSONDeserializer, JSONSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
+from typer.testing import CliRunner
 
+from consumer.cli import app
 from consumer.demo_events import demo_events
 from consumer.schema_registry import ContractNotRegisteredError, register_contracts
 from consumer.service import registry_wire_format
@@ -123,3 +125,50 @@ def test_the_scorer_refuses_to_start_when_its_output_contract_is_not_registered(
     )
     with pytest.raises(ContractNotRegisteredError, match=f"{topics.output}-value"):
         registry_wire_format(settings)
+
+
+def test_rescore_reads_a_book_written_in_the_registrys_wire_format(
+    kafka_bootstrap: str,
+    schema_registry_url: str,
+    create_topic: TopicFactory,
+    group_id: str,
+    model_dir: Path,
+    tmp_path: Path,
+) -> None:
+    """`loan-scorer rescore --from-topic` reads what the stream reads: framed and plain records
+    alike (before, every framed record was dead-lettered as invalid JSON)."""
+    topics = make_topics(create_topic, partitions=2)
+    settings = scorer_settings(
+        kafka_bootstrap, topics, group_id, model_dir, schema_registry_url=schema_registry_url
+    )
+    client = SchemaRegistryClient({"url": schema_registry_url, "timeout": 10})
+    register_contracts(client, settings)
+    input_schema = client.get_latest_version(f"{topics.input}-value")
+    serializer = JSONSerializer(
+        str(input_schema.schema.schema_str),
+        client,
+        conf={"auto.register.schemas": False, "use.latest.version": True},
+    )
+    context = SerializationContext(topics.input, MessageField.VALUE)
+    events = list(demo_events(30))
+    framed = [(e.key, serializer(json.loads(e.value), context)) for e in events[:20]]
+    produce(kafka_bootstrap, topics.input, framed)
+    produce(kafka_bootstrap, topics.input, ((e.key, e.value) for e in events[20:]))
+
+    out = tmp_path / "rescored.jsonl"
+    result = CliRunner().invoke(
+        app,
+        [
+            "rescore",
+            *("--from-topic", topics.input, "--to-file", str(out)),
+            *("--model-dir", str(model_dir), "--no-progress"),
+        ],
+        env={
+            "LOAN_SCORER_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+            "LOAN_SCORER_SCHEMA_REGISTRY_URL": schema_registry_url,
+        },
+    )
+    assert result.exit_code == 0, result.output
+    assert "rescored 30 applications: 30 scored, 0 dead letters" in result.stdout
+    scored = [decode_loan_scored(line) for line in out.read_bytes().splitlines()]
+    assert sorted(s.application_id for s in scored) == sorted(e.key.decode() for e in events)

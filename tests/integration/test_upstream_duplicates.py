@@ -24,12 +24,12 @@ pytestmark = pytest.mark.integration
 EVENTS = 1000
 
 
-def _duplicates_counted(scorer: ScorerProcess) -> float:
+def _metric(scorer: ScorerProcess, name: str) -> float:
     exposition = httpx.get(f"http://127.0.0.1:{scorer.port}/metrics", timeout=5).text
     return sum(
         float(line.rpartition(" ")[2])
         for line in exposition.splitlines()
-        if line.startswith("loan_scorer_duplicates_total")
+        if line.startswith(f"{name} ")
     )
 
 
@@ -90,6 +90,8 @@ def test_events_resent_with_their_ids_are_scored_once_through_a_kill_9(
         assert set(ids) == {e.key.decode() for e in events}
         assert max(ids.values()) == 1
         # The restarted scorer met at least the half sent after the kill.
-        assert _duplicates_counted(second) >= EVENTS // 2
+        assert _metric(second, "loan_scorer_duplicates_total") >= EVENTS // 2
+        # Every id scored, restored from the changelog or scored since, is held once.
+        assert _metric(second, "loan_scorer_dedup_ids") == EVENTS
     finally:
         second.kill()
