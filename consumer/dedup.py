@@ -25,6 +25,7 @@ crash between the two can still let a duplicate through (see docs/scores.md).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -158,24 +159,42 @@ class KafkaChangelogReader:
         input_topic: str,
         window_s: float,
         timeout_s: float = 30.0,
+        new_consumer: Callable[[dict[str, object]], Consumer] = Consumer,
     ):
         self._admin = AdminClient(config)
         self._input_topic = input_topic
         self._window_s = window_s
         self._ensured = False
-        self._consumer = Consumer(
-            {
-                **config,
-                "group.id": f"{topic}.restore",  # never subscribes nor commits
-                "enable.auto.commit": False,
-                "enable.partition.eof": True,
-                "isolation.level": "read_committed",
-            }
-        )
+        self._consumer_config: dict[str, object] = {
+            **config,
+            "group.id": f"{topic}.restore",  # never subscribes nor commits
+            "enable.auto.commit": False,
+            "enable.partition.eof": True,
+            "isolation.level": "read_committed",
+        }
+        self._new_consumer = new_consumer
+        self._consumer = new_consumer(self._consumer_config)
         self._topic = topic
         self._timeout_s = timeout_s
 
     def read(self, partition: int, since_epoch_s: float) -> dict[str, float]:
+        """A failed read replaces the restore consumer before it raises: after a broker restart
+        that came right after the changelog was created, every later read by the same client
+        failed for as long as the scorer ran (a 30 s timeout each, nothing scored:
+        test_scorer_faults), though the broker was back and the topic there. Reading is all
+        this client does, so a new one loses nothing and carries none of the old one's state."""
+        try:
+            return self._read(partition, since_epoch_s)
+        except ChangelogError as error:
+            logger.warning(
+                "changelog read failed; its consumer is replaced", extra={"error": str(error)}
+            )
+            stale, self._consumer = self._consumer, self._new_consumer(self._consumer_config)
+            with contextlib.suppress(KafkaException, RuntimeError):
+                stale.close()
+            raise
+
+    def _read(self, partition: int, since_epoch_s: float) -> dict[str, float]:
         if not self._ensured:
             ensure_changelog(self._admin, self._input_topic, self._topic, self._window_s)
             self._ensured = True

@@ -71,6 +71,8 @@ class ExactlyOnceDelivery:
         *,
         on_client_error: ClientErrorCallback,
         fault_injector: FaultInjector | None = None,
+        freezes: FreezeDetector | None = None,
+        calls: KafkaCalls | None = None,
     ) -> None:
         self._settings = settings
         self._metrics = metrics
@@ -80,7 +82,9 @@ class ExactlyOnceDelivery:
         # A seam for the fault tests: called with a stage name ("before_commit", "rewind") and
         # may raise a KafkaException, which then takes the path of one raised by librdkafka.
         self._fault_injector = fault_injector
-        self._calls = KafkaCalls(metrics, readiness, call_timeout_s=settings.kafka_timeout_s)
+        self._calls = calls or KafkaCalls(
+            metrics, readiness, call_timeout_s=settings.kafka_timeout_s
+        )
         self._transaction_s = settings.transaction_timeout_ms / 1000
         self._abort_bound_s = 2 * settings.kafka_timeout_s
         self._producer: Producer | None = None
@@ -92,7 +96,7 @@ class ExactlyOnceDelivery:
         # Producers stuck in a librdkafka call are kept referenced, never destroyed: destroying
         # one would block on the very call that is stuck.
         self._abandoned: list[Producer] = []
-        self._freezes = FreezeDetector()
+        self._freezes = freezes or FreezeDetector()
         self._replaced_in_a_row = 0
         self._began_at = time.monotonic()
 
@@ -220,7 +224,17 @@ class ExactlyOnceDelivery:
 
     def _replace_producer(self, wedged: ProducerWedgedError) -> bool:
         """A new producer with our transactional.id: its init_transactions fences the stuck one
-        and has the coordinator abort its transaction, so nothing it wrote becomes visible."""
+        and has the coordinator abort its transaction, so nothing it wrote becomes visible.
+        Not after a freeze: the call's wait ran out while the whole process stood still
+        (SIGSTOP, a paused VM), past its session, so the group has moved on without us; a new
+        producer would make this zombie a member again. That is final, as a fence after a freeze
+        is."""
+        if self._freezes.frozen_since(self._began_at):
+            logger.error("transactional call outlived by a freeze of this process: a zombie")
+            if self._producer is not None:
+                self._abandoned.append(self._producer)  # fenced anyway; never flushed on close
+            self._in_transaction = False
+            raise StopScoringError(f"{wedged} while this process was frozen: a zombie, stopping")
         logger.error(
             "producer stuck in a transactional call; replacing it",
             extra={"operation": wedged.operation, "error": str(wedged)},

@@ -109,11 +109,13 @@ class KafkaCalls:
     def abort(self, call: TimedCall, deadline: float) -> None:
         """Abort the open transaction. Retriable errors are retried until `deadline`; a failed
         abort leaves the producer in an unknown state, so it stops the loop (librdkafka's
-        example treats it as fatal too)."""
+        example treats it as fatal too). An abort that times out, or is refused because a
+        commit still runs, raises `ProducerWedgedError`: only a new producer settles it."""
         backoff = INITIAL_BACKOFF_S
         while True:
+            timeout = self._timeout_until(deadline)
             try:
-                self._bounded("abort_transaction", call, self._timeout_until(deadline))
+                self._bounded("abort_transaction", call, timeout)
             except KafkaException as exc:
                 error = kafka_error(exc)
                 if error.fatal():
@@ -122,6 +124,14 @@ class KafkaCalls:
                     # A commit that timed out is still running inside librdkafka: its outcome is
                     # unknown, and only a new producer's init_transactions settles it.
                     raise ProducerWedgedError("abort_transaction", 0) from exc
+                if error.code() == KafkaError._TIMED_OUT:
+                    # The coordinator did not answer for a whole call: it is away, or librdkafka
+                    # lost its way back to it (after a broker restart its EndTxn can sit unsent
+                    # in the out-queue, timing out again and again). A new producer's
+                    # init_transactions waits for the broker as long as it takes, fences this one
+                    # and settles its transaction; retrying here only delays that, and a bound
+                    # ran out mid-outage exited the process (tests/faults/test_broker_faults.py).
+                    raise ProducerWedgedError("abort_transaction", timeout) from exc
                 if not error.retriable() or self._clock() + backoff >= deadline:
                     raise TransactionStateError(
                         f"abort_transaction failed: {error.name()}: {error.str()}"

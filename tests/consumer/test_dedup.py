@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
+
 from consumer.dedup import (
+    ChangelogError,
+    KafkaChangelogReader,
     SeenEvents,
     changelog_batch_key,
     changelog_batch_value,
@@ -125,3 +130,44 @@ def test_a_batch_record_holds_its_ids_and_an_old_per_event_record_its_key() -> N
 
 def test_a_batch_record_is_never_a_tombstone() -> None:
     assert changelog_batch_value([]) == b'{"event_ids":[]}'
+
+
+class _RestoreConsumer:
+    """A restore consumer that either never gets an answer (stuck) or finds nothing recent."""
+
+    def __init__(self, stuck: bool) -> None:
+        self.stuck = stuck
+        self.closed = False
+
+    def offsets_for_times(self, partitions: list[TopicPartition], timeout: float) -> object:
+        if self.stuck:
+            raise KafkaException(KafkaError(KafkaError._TIMED_OUT, "Failed to get offsets"))
+        return [TopicPartition(tp.topic, tp.partition, -1) for tp in partitions]
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_a_failed_changelog_read_replaces_its_consumer_so_the_next_read_can_succeed() -> None:
+    """After a broker restart right after the changelog was created, every read of the same
+    client failed for minutes (nothing scored): a failed client is not asked again."""
+    made: list[_RestoreConsumer] = []
+
+    def new_consumer(_config: dict[str, object]) -> _RestoreConsumer:
+        made.append(_RestoreConsumer(stuck=not made))  # only the first one is stuck
+        return made[-1]
+
+    reader = KafkaChangelogReader(
+        {"bootstrap.servers": "127.0.0.1:1"},  # nothing listens; the admin client is never used
+        "scored-ids",
+        input_topic="in",
+        window_s=60,
+        timeout_s=0.3,
+        new_consumer=new_consumer,  # type: ignore[arg-type]
+    )
+    reader._ensured = True  # the topic exists; this test is about reading it
+    with pytest.raises(ChangelogError, match="Failed to get offsets"):
+        reader.read(0, since_epoch_s=0)
+    assert reader.read(0, since_epoch_s=0) == {}
+    assert len(made) == 2
+    assert made[0].closed

@@ -102,14 +102,27 @@ def test_a_fatal_error_is_fatal_wherever_it_comes_from() -> None:
         calls.abort(call, 1e9)  # type: ignore[arg-type]
 
 
-def test_an_abort_that_keeps_timing_out_stops_the_loop_at_its_deadline() -> None:
+def test_an_abort_that_keeps_failing_stops_the_loop_at_its_deadline() -> None:
     time = FakeTime()
     calls, _metrics, _readiness = _calls(time)
-    attempts, call = _failing(RETRIABLE_TIMEOUT)
-    with pytest.raises(TransactionStateError, match="abort_transaction failed: _TIMED_OUT"):
+    loading = KafkaError(KafkaError.COORDINATOR_LOAD_IN_PROGRESS, "loading", retriable=True)
+    attempts, call = _failing(loading)
+    with pytest.raises(TransactionStateError, match="abort_transaction failed: COORDINATOR_LOAD"):
         calls.abort(call, time.now + 60)  # type: ignore[arg-type]
     assert 1 < len(attempts) < 20
     assert time.now <= 1_000 + 60
+
+
+def test_an_abort_that_times_out_replaces_the_producer_at_once() -> None:
+    """After a broker restart librdkafka's EndTxn can sit unsent while the coordinator is back
+    (every retry timed out, then the process exited, 20 s after the broker answered again). A
+    new producer's init_transactions waits for the broker and settles the transaction."""
+    time = FakeTime()
+    calls, _metrics, _readiness = _calls(time)
+    attempts, call = _failing(RETRIABLE_TIMEOUT)
+    with pytest.raises(ProducerWedgedError, match="abort_transaction"):
+        calls.abort(call, time.now + 60)  # type: ignore[arg-type]
+    assert len(attempts) == 1
 
 
 def test_an_abort_with_no_transaction_open_stops_the_loop_instead_of_looping() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -14,7 +15,12 @@ def unique(name: str) -> str:
     return f"{name}.{uuid.uuid4().hex[:8]}"
 
 
-def seconds_to_next_output(reader: CommittedReader, since: float, timeout_s: float) -> float:
+def seconds_to_next_output(
+    reader: CommittedReader,
+    since: float,
+    timeout_s: float,
+    alive: Callable[[], bool] = lambda: True,
+) -> float:
     """Seconds from `since` to the first committed output written after it. The reader first
     drains what was committed before (it may lag the scorer by a moment)."""
     quiet_from = time.monotonic()
@@ -23,7 +29,8 @@ def seconds_to_next_output(reader: CommittedReader, since: float, timeout_s: flo
         time.sleep(0.05)
         if reader.count() != last:
             last, quiet_from = reader.count(), time.monotonic()
-    recovered = reader.first_arrival_after(quiet_from, timeout_s)
+    recovered = reader.first_arrival_after(quiet_from, timeout_s, alive)
+    assert alive(), "the scorer died in the fault"
     assert recovered is not None, f"no committed output within {timeout_s} s of the fault"
     return quiet_from + recovered - since
 
