@@ -102,6 +102,10 @@ class _BatchPreparedSeen(SeenEvents):
     def remember(self, partition: int, event_id: str) -> None:
         self._store.remember(partition, event_id)
 
+    @property
+    def ids_held(self) -> int:
+        return self._store.ids_held
+
 
 def batch_prepared(store: SeenEvents | None) -> SeenEvents | None:
     """What the champion's and canaries' pipelines get as their store when canaries split the
@@ -258,6 +262,7 @@ def merge_outcomes(parts: Sequence[tuple[list[int], BatchOutcome]], size: int) -
     reasons: list[str] = []
     changelog: list[OutboundRecord] = []
     drift: BinCounts | None = None
+    ids_held: int | None = None  # one store shared by the sub-batches: the last one's count
     for positions, outcome in parts:
         skipped_here = set(outcome.skipped)
         produced = iter(outcome.records)
@@ -272,6 +277,8 @@ def merge_outcomes(parts: Sequence[tuple[list[int], BatchOutcome]], size: int) -
         changelog.extend(outcome.changelog)
         if outcome.drift is not None:
             drift = outcome.drift if drift is None else drift + outcome.drift
+        if outcome.dedup_ids_held is not None:
+            ids_held = outcome.dedup_ids_held
     return BatchOutcome(
         records=[record for record in records if record is not None],
         scored=scored,
@@ -280,4 +287,5 @@ def merge_outcomes(parts: Sequence[tuple[list[int], BatchOutcome]], size: int) -
         changelog=changelog,
         drift=drift,
         applications=tuple(applications),
+        dedup_ids_held=ids_held,
     )

@@ -211,6 +211,7 @@ def test_deduplication_holds_across_the_canary_split_with_one_restore(
     ids = [i for r in outcome.changelog for i in changelog_ids(r.key, r.value)]
     assert len(ids) == len(set(ids)) == 20
     assert len({r.key for r in outcome.changelog}) == len(outcome.changelog)
+    assert outcome.dedup_ids_held == 20  # the shared store, through the canary split
     # The same events again, next offsets: all duplicates, and the changelog was read once.
     again = [FakeMessage(m.raw, m.k, off=20 + i) for i, m in enumerate(first)]
     repeat = processor(again)
