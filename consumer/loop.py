@@ -31,13 +31,13 @@ from consumer.drift import DriftMonitor
 from consumer.health import Readiness
 from consumer.kafka_calls import INITIAL_BACKOFF_S, MAX_BACKOFF_S
 from consumer.kafka_config import consumer_config
-from consumer.kafka_errors import FatalKafkaError, RewindFailedError
+from consumer.kafka_errors import FatalKafkaError
 from consumer.kafka_stats import brokers_up, consumer_lags
 from consumer.liveness import Liveness
 from consumer.metrics import ScorerMetrics
 from consumer.partition_tracker import PartitionTracker
 from consumer.produce import produce_record
-from consumer.rewind import rewind, seek
+from consumer.rewind import OFFSET_BEGINNING, committed_offsets, rewind, seek
 from consumer.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -210,14 +210,11 @@ class ScoringLoop:
             return
         consumer = self.consumer
         wanted = [TopicPartition(topic, partition) for topic, partition in sorted(partitions)]
-        try:
-            committed = consumer.committed(wanted, timeout=self._settings.kafka_timeout_s)
-        except KafkaException as exc:
-            tp = wanted[0]
-            raise RewindFailedError(tp.topic, tp.partition, -1, f"committed: {exc}") from exc
+        # Asked again while it times out, as after a replaced producer (consumer/rewind.py).
+        committed = committed_offsets(consumer, wanted, self._settings.kafka_timeout_s)
         for position in committed:
             if position.offset < 0:
-                position.offset = -2  # OFFSET_BEGINNING: nothing committed, auto.offset.reset
+                position.offset = OFFSET_BEGINNING  # nothing committed: auto.offset.reset
             seek(consumer, position)
 
     def _record_outcome(self, outcome: BatchOutcome) -> None:

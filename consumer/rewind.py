@@ -46,7 +46,7 @@ def rewind_to_committed(
     if not assigned:
         return
     wanted = [TopicPartition(topic, partition) for topic, partition in sorted(assigned)]
-    committed = _committed(consumer, wanted, timeout_s)
+    committed = committed_offsets(consumer, wanted, timeout_s)
     for position in committed:
         if (position.topic, position.partition) not in assigned:
             continue  # lost meanwhile: its next owner (maybe us again) starts from the committed
@@ -55,7 +55,7 @@ def rewind_to_committed(
         seek(consumer, position)
 
 
-def _committed(
+def committed_offsets(
     consumer: Consumer, wanted: list[TopicPartition], timeout_s: float
 ) -> list[TopicPartition]:
     """The committed offsets, asked up to COMMITTED_ATTEMPTS times while the answer times out:
