@@ -69,6 +69,7 @@ class DriftMonitor:
         self._publish_interval_s = publish_interval_s
         self._clock = clock
         self._published_at: float | None = None
+        self._unpublished = False  # batches added since the gauge was last set
 
     @classmethod
     def for_model(cls, model: LoadedModel) -> DriftMonitor:
@@ -94,6 +95,7 @@ class DriftMonitor:
         """Record a binned batch and evict the slots that fell out of the window."""
         if batch.observations == 0:
             return
+        self._unpublished = True
         self._total = self._total + batch
         newest = self._slots[-1].observations if self._slots else self._slot_observations
         if newest + batch.observations <= self._slot_observations:
@@ -125,10 +127,20 @@ class DriftMonitor:
         now = self._clock()
         if self._published_at is not None and now - self._published_at < self._publish_interval_s:
             return False
+        return self._set(gauge, now)
+
+    def flush(self, gauge: Gauge) -> bool:
+        """Publish now what was added since the last publication, interval or not: the loop
+        calls it when the stream goes quiet, so the gauge never rests on a stale window (a burst
+        shorter than the interval would otherwise leave the PSI of its first batches)."""
+        return self._unpublished and self._set(gauge, self._clock())
+
+    def _set(self, gauge: Gauge, now: float) -> bool:
         values = self.psi()
         if not values:
             return False
         for name, value in values.items():
             gauge.labels(name).set(value)
         self._published_at = now
+        self._unpublished = False
         return True

@@ -161,6 +161,8 @@ class ScoringLoop:
         self._resync_reassigned()
         messages = [m for m in polled if self._usable(m)]
         if not messages:
+            if self._drift is not None:  # quiet: the PSI of everything committed so far
+                self._drift.flush(self._metrics.population_stability_index)
             return
         self._metrics.events_consumed.inc(self._tracker.first_reads(messages))
         self._metrics.batch_events.observe(len(messages))

@@ -204,3 +204,25 @@ def test_psi_is_published_at_most_once_per_interval() -> None:
     now[0] += 0.5
     assert monitor.publish(gauge) is True
     assert published_x() == pytest.approx(ONLY_HIGH_PSI) != first
+
+
+def test_a_flush_publishes_what_the_interval_held_back_and_only_that() -> None:
+    metrics = ScorerMetrics(CollectorRegistry())
+    gauge = metrics.population_stability_index
+    monitor = DriftMonitor(
+        BinLayout({"x": HALVES, SCORE: HALVES}),
+        window=100,
+        min_observations=10,
+        publish_interval_s=3600.0,
+        clock=lambda: 0.0,
+    )
+    monitor.observe(*_batch(10, x=-1.0))
+    monitor.observe(*_batch(10, x=1.0))
+    assert monitor.publish(gauge) is True
+    monitor.observe(*_batch(100, x=1.0))
+    assert monitor.publish(gauge) is False  # within the interval: held back
+    assert monitor.flush(gauge) is True  # the stream went quiet: published now
+    assert metrics.registry.get_sample_value(PSI_METRIC, {"feature": "x"}) == pytest.approx(
+        ONLY_HIGH_PSI
+    )
+    assert monitor.flush(gauge) is False  # nothing new since
