@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -99,7 +100,13 @@ class ScorerProcess:
             time.sleep(0.2)
 
     def _has_output(self) -> bool:
-        return self.log_file.exists() and self.log_file.stat().st_size > self._log_size_at_start
+        """Our code runs: it wrote a line, or its HTTP server accepts a connection (a scorer at
+        LOAN_SCORER_LOG_LEVEL=WARNING, as `make bench` runs it, may write nothing at all)."""
+        if self.log_file.exists() and self.log_file.stat().st_size > self._log_size_at_start:
+            return True
+        with socket.socket() as sock:
+            sock.settimeout(0.2)
+            return sock.connect_ex(("127.0.0.1", self.port)) == 0
 
     def readyz(self, timeout_s: float = 60.0) -> httpx.Response:
         """The first answer of /readyz (whatever its status) once the HTTP server is up."""
