@@ -37,7 +37,7 @@ from consumer.liveness import Liveness
 from consumer.metrics import ScorerMetrics
 from consumer.partition_tracker import PartitionTracker
 from consumer.produce import produce_record
-from consumer.rewind import OFFSET_BEGINNING, committed_offsets, rewind, seek
+from consumer.rewind import rewind, rewind_to_committed
 from consumer.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -210,14 +210,8 @@ class ScoringLoop:
         partitions = self._tracker.to_resync()
         if not partitions:
             return
-        consumer = self.consumer
-        wanted = [TopicPartition(topic, partition) for topic, partition in sorted(partitions)]
         # Asked again while it times out, as after a replaced producer (consumer/rewind.py).
-        committed = committed_offsets(consumer, wanted, self._settings.kafka_timeout_s)
-        for position in committed:
-            if position.offset < 0:
-                position.offset = OFFSET_BEGINNING  # nothing committed: auto.offset.reset
-            seek(consumer, position)
+        rewind_to_committed(self.consumer, partitions, self._settings.kafka_timeout_s)
 
     def _record_outcome(self, outcome: BatchOutcome) -> None:
         now = self._clock()

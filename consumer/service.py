@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import FrameType
-from typing import TypedDict
+from typing import TYPE_CHECKING, TypedDict
 
 from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
 
@@ -45,6 +45,9 @@ from schemas.wire import FramedApplicationDecoder
 from scoring.artifact import LoadedModel, load_model
 from scoring.exceptions import ScoringError
 from scoring.policy import DEFAULT_POLICY_PATH, Policy, load_policy
+
+if TYPE_CHECKING:  # the registry client is imported only when a registry is configured
+    from confluent_kafka.schema_registry import SchemaRegistryClient
 
 logger = logging.getLogger(__name__)
 
@@ -206,13 +209,11 @@ def registry_wire_format(settings: Settings) -> _WireFormat:
     serializer (LoanScored must be registered already). Without one: nothing, plain JSON."""
     if settings.schema_registry_url is None:
         return {}
-    from consumer.schema_registry import loan_scored_framing, registry_client, schema_lookup
+    from consumer.schema_registry import loan_scored_framing, registry_client
 
     client = registry_client(settings)
     return {
-        "framed": FramedApplicationDecoder(
-            schema_lookup(client, subject_for(settings.input_topic))
-        ),
+        "framed": _framed_decoder(client, settings.input_topic),
         "frame_score": loan_scored_framing(client, settings.output_topic),
     }
 
@@ -222,9 +223,15 @@ def framed_input_decoder(settings: Settings, topic: str) -> FramedApplicationDec
     the stream does; None without a registry (plain JSON only)."""
     if settings.schema_registry_url is None:
         return None
-    from consumer.schema_registry import registry_client, schema_lookup
+    from consumer.schema_registry import registry_client
 
-    return FramedApplicationDecoder(schema_lookup(registry_client(settings), subject_for(topic)))
+    return _framed_decoder(registry_client(settings), topic)
+
+
+def _framed_decoder(client: SchemaRegistryClient, topic: str) -> FramedApplicationDecoder:
+    from consumer.schema_registry import schema_lookup
+
+    return FramedApplicationDecoder(schema_lookup(client, subject_for(topic)))
 
 
 def new_metrics() -> ScorerMetrics:

@@ -7,6 +7,7 @@ whose schema id the registry does not hold for the input subject is dead-lettere
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from consumer.cli import app
 from consumer.demo_events import demo_events
 from consumer.schema_registry import ContractNotRegisteredError, register_contracts
 from consumer.service import registry_wire_format
+from consumer.settings import Settings
 from schemas.dead_letter import parse_dead_letter_headers
 from schemas.decode import decode_loan_scored
 from schemas.errors import DeadLetterReason
@@ -32,6 +34,30 @@ pytestmark = pytest.mark.integration
 UNKNOWN_ID = 2_000_000_000
 
 
+def registered_contracts(
+    registry_url: str, settings: Settings
+) -> tuple[SchemaRegistryClient, Callable[[bytes], bytes]]:
+    """Registers the scorer's contracts under the test's topics; returns the registry client and
+    the upstream team's producer side: an application's JSON in the registry's wire format, by
+    the input contract's latest registered version, never registering one itself."""
+    client = SchemaRegistryClient({"url": registry_url, "timeout": 10})
+    register_contracts(client, settings)
+    input_schema = client.get_latest_version(f"{settings.input_topic}-value")
+    serializer = JSONSerializer(
+        str(input_schema.schema.schema_str),
+        client,
+        conf={"auto.register.schemas": False, "use.latest.version": True},
+    )
+    context = SerializationContext(settings.input_topic, MessageField.VALUE)
+
+    def upstream(value: bytes) -> bytes:
+        framed: bytes | None = serializer(json.loads(value), context)
+        assert framed is not None
+        return framed
+
+    return client, upstream
+
+
 def test_framed_and_plain_inputs_are_scored_and_unknown_schema_ids_dead_lettered(
     kafka_bootstrap: str,
     schema_registry_url: str,
@@ -43,23 +69,15 @@ def test_framed_and_plain_inputs_are_scored_and_unknown_schema_ids_dead_lettered
     settings = scorer_settings(
         kafka_bootstrap, topics, group_id, model_dir, schema_registry_url=schema_registry_url
     )
-    client = SchemaRegistryClient({"url": schema_registry_url, "timeout": 10})
-    register_contracts(client, settings)
+    client, upstream = registered_contracts(schema_registry_url, settings)
     input_schema = client.get_latest_version(f"{topics.input}-value")
     score_schema = client.get_latest_version(f"{topics.output}-value")
 
     events = list(demo_events(40))
     framed_events, plain_events = events[:20], events[20:38]
     unknown_id, other_subject = events[38], events[39]
-    # The upstream team's producer: the contract's latest registered version, never registering.
-    serializer = JSONSerializer(
-        str(input_schema.schema.schema_str),
-        client,
-        conf={"auto.register.schemas": False, "use.latest.version": True},
-    )
-    context = SerializationContext(topics.input, MessageField.VALUE)
-    framed = [(e.key, serializer(json.loads(e.value), context)) for e in framed_events]
-    assert all(value is not None and value[:1] == b"\x00" for _key, value in framed)
+    framed = [(e.key, upstream(e.value)) for e in framed_events]
+    assert all(value[:1] == b"\x00" for _key, value in framed)
     produce(kafka_bootstrap, topics.input, framed)
     produce(kafka_bootstrap, topics.input, ((e.key, e.value) for e in plain_events))
     strays = {
@@ -141,17 +159,9 @@ def test_rescore_reads_a_book_written_in_the_registrys_wire_format(
     settings = scorer_settings(
         kafka_bootstrap, topics, group_id, model_dir, schema_registry_url=schema_registry_url
     )
-    client = SchemaRegistryClient({"url": schema_registry_url, "timeout": 10})
-    register_contracts(client, settings)
-    input_schema = client.get_latest_version(f"{topics.input}-value")
-    serializer = JSONSerializer(
-        str(input_schema.schema.schema_str),
-        client,
-        conf={"auto.register.schemas": False, "use.latest.version": True},
-    )
-    context = SerializationContext(topics.input, MessageField.VALUE)
+    _client, upstream = registered_contracts(schema_registry_url, settings)
     events = list(demo_events(30))
-    framed = [(e.key, serializer(json.loads(e.value), context)) for e in events[:20]]
+    framed = [(e.key, upstream(e.value)) for e in events[:20]]
     produce(kafka_bootstrap, topics.input, framed)
     produce(kafka_bootstrap, topics.input, ((e.key, e.value) for e in events[20:]))
 
