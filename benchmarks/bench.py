@@ -12,6 +12,7 @@ On one broker, with one set of client settings and one delivery mode (exactly-on
 2. end-to-end latency at fixed offered rates (an idle trickle, 50 % and 80 % of the scorer's
    measured maximum), sent on a timetable, each event's `occurred_at` being its scheduled send
    time, to the moment a read_committed reader sees its score (free of coordinated omission);
+   then the passthrough at the 80 % rate, the control: what exactly-once Kafka alone costs;
 3. `/v1/score` latency for one application over real HTTP, on a timetable too;
 4. `loan-scorer rescore` from a topic to a topic;
 5. a per-stage profile and `score_batch` of one application.
@@ -318,7 +319,6 @@ class Bench:
     def latency(self, max_eps: float, bodies: list[bytes]) -> tuple[list[Latency], Latency]:
         sizes = self.sizes
         phases = [
-            ("warm-up", min(20.0, max_eps / 4), 2.0),
             ("idle trickle", sizes.idle_rate, sizes.idle_s),
             # Below 50 %, to find where the p99 alert (50 ms) starts to fire on this machine.
             ("10 % of max", 0.1 * max_eps, sizes.loaded_s),
@@ -326,17 +326,60 @@ class Bench:
             ("50 % of max", 0.5 * max_eps, sizes.loaded_s),
             ("80 % of max", 0.8 * max_eps, sizes.loaded_s),
         ]
+        topics = self.new_topics("latency")
+        proc = self.process("scorer", topics, f"{self.prefix}-latency")
+        proc.start()
+        try:
+            proc.wait_ready(120)
+            results = self.offered_load(topics, phases, "latency", warm_up_rate=max_eps / 4)
+            count = int(sizes.api_rate * sizes.api_s)
+            caller = ApiCaller(proc.port, bodies, sizes.api_rate, count).start()
+            caller.join(timeout_s=2 * sizes.api_s + 5)  # an overloaded server: calls left unmade
+            if caller.failures:
+                self.problems.append(f"/v1/score: {caller.failures} of {count} calls failed")
+            api = Latency(
+                "/v1/score, one application", sizes.api_rate, caller.ms, count - len(caller.ms)
+            )
+            assert proc.process is not None
+            self.peak_rss.append(peak_rss_mb(proc.process.pid))
+        finally:
+            self.stop(proc)
+        return results, api
+
+    def passthrough_latency(self, max_eps: float) -> list[Latency]:
+        """The control: the passthrough at the scorer's 80 % rate, on the same broker and
+        client settings. Its p99 is what exactly-once Kafka alone costs on this machine, so the
+        scorer's own share of a latency is the difference."""
+        topics = self.new_topics("latency-passthrough")
+        proc = self.process("passthrough", topics, f"{self.prefix}-latency-passthrough")
+        proc.start()
+        try:
+            return self.offered_load(
+                topics,
+                [("passthrough, 80 % of max", 0.8 * max_eps, self.sizes.loaded_s)],
+                "latency",
+                warm_up_rate=max_eps / 4,
+            )
+        finally:
+            self.stop(proc)
+
+    def offered_load(
+        self,
+        topics: ScorerTopics,
+        phases: Sequence[tuple[str, float, float]],
+        label: str,
+        warm_up_rate: float,
+    ) -> list[Latency]:
+        """Each phase's events sent on a timetable (occurred_at = due time, so a late sender
+        still counts: no coordinated omission) and followed to the output; a warm-up first,
+        not counted, which also waits for the consumer to have joined its group."""
+        phases = [("warm-up", min(20.0, warm_up_rate), 2.0), *phases]
         total = sum(int(rate * seconds) for _, rate, seconds in phases)
         clock = DueClock()
         stream = demo_events(total, now=clock)
-        topics = self.new_topics("latency")
-        group = f"{self.prefix}-latency"
-        proc = self.process("scorer", topics, group)
-        proc.start()
         reader = ScoreReader(self.bootstrap, topics.output)
         results: list[Latency] = []
         try:
-            proc.wait_ready(120)
             for name, rate, seconds in phases:
                 count = max(1, int(rate * seconds))
                 due = timetable(time.time() + 0.5 + count * 5e-5, rate, count)
@@ -350,21 +393,10 @@ class Bench:
                 if name != "warm-up":
                     produced = latencies_ms(due_by_key, reader.produced)
                     results.append(Latency(name, rate, ms, count - len(ms), produced, late))
-                    self.log(f"latency {name}: {results[-1].row()}")
-            count = int(sizes.api_rate * sizes.api_s)
-            caller = ApiCaller(proc.port, bodies, sizes.api_rate, count).start()
-            caller.join(timeout_s=2 * sizes.api_s + 5)  # an overloaded server: calls left unmade
-            if caller.failures:
-                self.problems.append(f"/v1/score: {caller.failures} of {count} calls failed")
-            api = Latency(
-                "/v1/score, one application", sizes.api_rate, caller.ms, count - len(caller.ms)
-            )
-            assert proc.process is not None
-            self.peak_rss.append(peak_rss_mb(proc.process.pid))
+                    self.log(f"{label} {name}: {results[-1].row()}")
         finally:
             reader.close()
-            self.stop(proc)
-        return results, api
+        return results
 
     # -- 4. rescore ------------------------------------------------------------------------
 
@@ -430,6 +462,7 @@ class Bench:
         scorer_eps = rates["scorer"].median
 
         loaded, api = self.latency(scorer_eps, bodies)
+        control = self.passthrough_latency(scorer_eps)
         rescore_eps = self.rescore(scorer_eps, model, policy)
         self.log("per-stage profile")
         valid = [event.value for event in pool if event.broken is None]
@@ -460,6 +493,10 @@ class Bench:
             "p99_ms_idle": p99("idle trickle"),
             "p99_ms_at_50pct": p99("50 % of max"),
             "p99_ms_at_80pct": p99("80 % of max"),
+            # the same rate through the passthrough: exactly-once Kafka's own share
+            "passthrough_p99_ms_at_80pct": round(percentile(control[0].ms, 99), 1)
+            if control and control[0].ms
+            else None,
             # The highest offered rate whose p99 (and every lower one's) kept within the alert
             "eps_within_p99_50ms": round(
                 highest_rate_within(
@@ -492,7 +529,7 @@ class Bench:
             "exactly_once_checked": not self.problems,
             "latency_to": "first sight by a read_committed reader (fetch.wait.max.ms=10)",
         }
-        return summary, report(summary, rates, runs, [*loaded, api], profile)
+        return summary, report(summary, rates, runs, [*loaded, *control, api], profile)
 
     def cleanup(self) -> None:
         try:
