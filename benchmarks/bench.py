@@ -47,6 +47,7 @@ from benchmarks.kafka_side import (
     committed_keys,
     create_topics,
     delete_topics,
+    machine_cpu_ticks,
     peak_rss_mb,
     send_on_timetable,
     timed_window,
@@ -54,6 +55,7 @@ from benchmarks.kafka_side import (
 from benchmarks.stages import score_one_ms, stage_profile
 from benchmarks.stats import (
     Rounds,
+    busy_percent,
     delivery_problems,
     highest_rate_within,
     json_line,
@@ -141,19 +143,23 @@ class Latency:
     to_produce_ms: list[float] = field(default_factory=list)  # to the score's CreateTime,
     # stamped when the scorer produced it, before its transaction commits
     sender_late_ms: list[float] = field(default_factory=list)
+    # The whole machine (2 cores: broker, sender, reader and scorer) while the phase ran.
+    cpu_busy_pct: float | None = None
 
     def row(self) -> list[object]:
         def p99(values: list[float]) -> str:
             return f"{percentile(values, 99):.1f}" if values else "-"
 
+        busy = "-" if self.cpu_busy_pct is None else f"{self.cpu_busy_pct:.0f}"
         if not self.ms:
-            return [self.name, f"{self.rate:,.0f}", "-", "-", "-", "-", "-", 0, self.missing]
+            return [self.name, f"{self.rate:,.0f}", "-", "-", "-", "-", "-", busy, 0, self.missing]
         return [
             self.name,
             f"{self.rate:,.0f}",
             *(f"{percentile(self.ms, p):.1f}" for p in (50, 95, 99)),
             p99(self.to_produce_ms),
             p99(self.sender_late_ms),
+            busy,
             len(self.ms),
             self.missing,
         ]
@@ -385,14 +391,16 @@ class Bench:
                 due = timetable(time.time() + 0.5 + count * 5e-5, rate, count)
                 clock.due = iter(due)
                 events: list[DemoEvent] = list(islice(stream, count))
+                before = machine_cpu_ticks()
                 late = send_on_timetable(self.bootstrap, topics.input, events, due)
                 keys = [event.key for event in events]
                 reader.wait_for(keys, timeout_s=60)
+                busy = busy_percent(before, machine_cpu_ticks())
                 due_by_key = dict(zip(keys, due, strict=True))
                 ms = latencies_ms(due_by_key, reader.seen)
                 if name != "warm-up":
                     produced = latencies_ms(due_by_key, reader.produced)
-                    results.append(Latency(name, rate, ms, count - len(ms), produced, late))
+                    results.append(Latency(name, rate, ms, count - len(ms), produced, late, busy))
                     self.log(f"{label} {name}: {results[-1].row()}")
         finally:
             reader.close()
@@ -497,6 +505,8 @@ class Bench:
             "passthrough_p99_ms_at_80pct": round(percentile(control[0].ms, 99), 1)
             if control and control[0].ms
             else None,
+            # both cores' busy share while the scorer took 80 % of its maximum
+            "cpu_busy_pct_at_80pct": by_name["80 % of max"].cpu_busy_pct,
             # The highest offered rate whose p99 (and every lower one's) kept within the alert
             "eps_within_p99_50ms": round(
                 highest_rate_within(
@@ -598,6 +608,7 @@ def report(
             "p99 ms",
             "p99 ms to scorer's produce",
             "p99 ms sender late",
+            "machine CPU busy %",
             "samples",
             "missing",
         ],

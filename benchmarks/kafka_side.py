@@ -22,7 +22,7 @@ from confluent_kafka import (
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
-from benchmarks.stats import on_schedule, poll_wait_s
+from benchmarks.stats import cpu_ticks, on_schedule, poll_wait_s
 from consumer.batching import consume_batch
 from consumer.demo_events import DemoEvent
 
@@ -56,6 +56,12 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_cpu_ticks() -> tuple[int, int]:
+    """(busy, total) clock ticks of all CPUs since boot: what the broker, the sender, the reader
+    and the scorer together left of this machine."""
+    return cpu_ticks(Path("/proc/stat").read_text().split("\n", 1)[0])
 
 
 def peak_rss_mb(pid: int) -> float:

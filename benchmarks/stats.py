@@ -93,6 +93,21 @@ def highest_rate_within(
     return highest
 
 
+def cpu_ticks(proc_stat_first_line: str) -> tuple[int, int]:
+    """(busy, total) clock ticks of all CPUs from /proc/stat's first line ("cpu  user nice
+    system idle iowait irq softirq steal ..."); idle and iowait are not busy, guest time is
+    already inside user."""
+    fields = [int(value) for value in proc_stat_first_line.split()[1:9]]
+    total = sum(fields)
+    return total - fields[3] - fields[4], total
+
+
+def busy_percent(before: tuple[int, int], after: tuple[int, int]) -> float:
+    """The share of every CPU's time that was busy between two `cpu_ticks` readings."""
+    busy, total = after[0] - before[0], after[1] - before[1]
+    return 100.0 * busy / total if total > 0 else 0.0
+
+
 def latencies_ms(due: dict[bytes, float], seen: dict[bytes, float]) -> list[float]:
     """Per key, from its due (scheduled send, = occurred_at) time to when its score was seen."""
     return [1000 * (seen[key] - when) for key, when in due.items() if key in seen]

@@ -11,6 +11,8 @@ from benchmarks.soak import rss_growth
 from benchmarks.stats import (
     JSON_KEYS,
     Rounds,
+    busy_percent,
+    cpu_ticks,
     delivery_problems,
     highest_rate_within,
     json_line,
@@ -200,3 +202,13 @@ def test_the_rate_within_the_latency_bound_stops_at_the_first_breach() -> None:
     assert highest_rate_within(list(reversed(measured)), 50.0) == 5_000.0  # order given: any
     assert highest_rate_within([(5.0, 80.0), (100.0, 10.0)], 50.0) == 0.0
     assert highest_rate_within([(5.0, 10.0), (100.0, None)], 50.0) == 5.0  # nothing seen
+
+
+def test_machine_cpu_busy_counts_everything_but_idle_and_iowait() -> None:
+    # user nice system idle iowait irq softirq steal guest guest_nice
+    first = cpu_ticks("cpu  100 0 50 800 40 5 5 0 30 0")
+    assert first == (160, 1000)  # guest (30) is inside user already, not counted twice
+    later = cpu_ticks("cpu  250 0 100 850 50 10 10 0 60 0")
+    assert later == (370, 1270)
+    assert busy_percent(first, later) == pytest.approx(100 * 210 / 270)
+    assert busy_percent(later, later) == 0.0
