@@ -492,6 +492,7 @@ class Bench:
             return round(percentile(ms, 99), 1) if ms else None
 
         scorer_runs = runs["scorer"]
+        busy_80 = by_name["80 % of max"].cpu_busy_pct
         summary: dict[str, Any] = {
             "scorer_eps": round(scorer_eps),
             "passthrough_eps": round(passthrough_eps),
@@ -506,7 +507,7 @@ class Bench:
             if control and control[0].ms
             else None,
             # both cores' busy share while the scorer took 80 % of its maximum
-            "cpu_busy_pct_at_80pct": by_name["80 % of max"].cpu_busy_pct,
+            "cpu_busy_pct_at_80pct": round(busy_80, 1) if busy_80 is not None else None,
             # The highest offered rate whose p99 (and every lower one's) kept within the alert
             "eps_within_p99_50ms": round(
                 highest_rate_within(
