@@ -110,7 +110,8 @@ class Settings(BaseSettings):
     # pays: a transaction's round trips (about 5, sequential) cost the same whatever its size,
     # and under an upstream producer's load a batch of 500 spent 19 ms publishing, the loop
     # waiting. At 500 a backlog at 80 % of the maximum never cleared (p99 2.2 s); at 2,000 it
-    # does (p99 110 ms, at a higher maximum; benchmarks/RESULTS.md, 2026-11-28).
+    # can (p99 215 ms in one run, 2.5 s in the next: the capacity with a producer's load sits
+    # right at 80 % of the draining maximum; benchmarks/RESULTS.md, 2026-11-28).
     batch_max_events: Annotated[int, Field(ge=1, le=100_000)] = 2_000
     # Once a batch's first event is in, how long to wait for more (0: take what has arrived).
     batch_linger_ms: Annotated[int, Field(ge=0, le=60_000)] = 0
