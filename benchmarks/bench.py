@@ -67,10 +67,10 @@ from benchmarks.stats import (
     timetable,
 )
 from consumer.api.api_keys import new_key
-from consumer.demo_events import DemoEvent, demo_events
-from consumer.demo_producer import publish
-from consumer.kafka_config import KafkaConfig
-from consumer.settings import Settings
+from consumer.config.settings import Settings
+from consumer.kafka.config import KafkaConfig
+from consumer.tools.demo_events import DemoEvent, demo_events
+from consumer.tools.demo_producer import publish
 from schemas.encode import encode_application
 from tests.integration.scorer_harness import ScorerTopics
 from tests.integration.scorer_process import ScorerProcess
@@ -407,8 +407,8 @@ class Bench:
     # -- 4. rescore ------------------------------------------------------------------------
 
     def rescore(self, scorer_eps: float, model: Any, policy: Any) -> float:
-        from consumer.pipeline import ScoringPipeline
-        from consumer.rescore import DEFAULT_BATCH_SIZE, TopicSink, TopicSource, rescore
+        from consumer.pipeline.scoring import ScoringPipeline
+        from consumer.tools.rescore import DEFAULT_BATCH_SIZE, TopicSink, TopicSource, rescore
 
         low, high = self.sizes.rescore_events
         count = int(min(max(scorer_eps * self.sizes.rescore_s, low), high))

@@ -23,8 +23,8 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
 from benchmarks.stats import cpu_ticks, on_schedule, poll_wait_s
-from consumer.batching import consume_batch
-from consumer.demo_events import DemoEvent
+from consumer.kafka.batching import consume_batch
+from consumer.tools.demo_events import DemoEvent
 
 
 def create_topics(bootstrap: str, partitions: dict[str, int]) -> None:

@@ -30,10 +30,10 @@ from typing import Any
 from benchmarks.bench import DEFAULTS, REPO, DueClock, git_commit, machine
 from benchmarks.kafka_side import ScoreReader, create_topics, delete_topics, send_on_timetable
 from benchmarks.stats import latencies_ms, percentile, timetable
-from consumer.demo_events import demo_events
-from consumer.rescore import DatasetRecord
-from consumer.service import Challenger, ScoringAssets, batch_processor, load_assets
-from consumer.settings import Settings
+from consumer.config.settings import Settings
+from consumer.runtime.service import Challenger, ScoringAssets, batch_processor, load_assets
+from consumer.tools.demo_events import demo_events
+from consumer.tools.rescore import DatasetRecord
 from tests.integration.scorer_harness import ScorerTopics
 from tests.integration.scorer_process import ScorerProcess
 
@@ -81,7 +81,7 @@ def in_process_us(
 
 
 def _no_drift(assets: ScoringAssets) -> Any:
-    from consumer.drift import DriftMonitor
+    from consumer.telemetry.drift import DriftMonitor
 
     return DriftMonitor.for_model(assets.model)
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from benchmarks.bench import REPO, Bench, Sizes
 from benchmarks.kafka_side import rss_mb, send_on_timetable
 from benchmarks.stats import timetable
-from consumer.demo_events import demo_events
+from consumer.tools.demo_events import demo_events
 
 MAX_GROWTH = 0.05
 DEDUP_WINDOW_S = 60

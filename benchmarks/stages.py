@@ -13,9 +13,9 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from consumer.pipeline import ScoringPipeline
-from consumer.rescore import DatasetRecord
-from consumer.scored_event import loan_scored_event, loan_scored_json
+from consumer.pipeline.scored_event import loan_scored_event, loan_scored_json
+from consumer.pipeline.scoring import ScoringPipeline
+from consumer.tools.rescore import DatasetRecord
 from schemas.application_v1 import LoanApplicationSubmitted
 from schemas.decode import decode_application
 from schemas.encode import encode_loan_scored

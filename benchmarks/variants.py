@@ -20,13 +20,13 @@ from types import FrameType
 
 from confluent_kafka import Consumer, Message, Producer
 
-from consumer.batch import OutboundRecord
-from consumer.batching import consume_batch
-from consumer.kafka_config import consumer_config, producer_config
-from consumer.offsets import batch_next_offsets
-from consumer.pipeline import ScoringPipeline
-from consumer.produce import produce_record
-from consumer.settings import Settings
+from consumer.config.settings import Settings
+from consumer.kafka.batching import consume_batch
+from consumer.kafka.config import consumer_config, producer_config
+from consumer.kafka.offsets import batch_next_offsets
+from consumer.kafka.produce import produce_record
+from consumer.pipeline.scoring import ScoringPipeline
+from consumer.records import OutboundRecord
 
 _stop = threading.Event()
 
@@ -81,7 +81,7 @@ def passthrough(settings: Settings) -> None:
 
 
 def naive(settings: Settings) -> None:
-    from consumer.service import load_assets
+    from consumer.runtime.service import load_assets
 
     assets = load_assets(settings)
     pipeline = ScoringPipeline(

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
-from consumer.settings import Settings, UnknownSettingError, load_settings
+from consumer.config.settings import Settings, UnknownSettingError, load_settings
 from impact import cli as impact_cli
 from registry.cli import model_app
 
@@ -70,7 +70,7 @@ def train(
     ] = None,
 ) -> None:
     """Train the credit model on the bundled credit_data set: artifact, card and report."""
-    from consumer.logs import configure_logging
+    from consumer.telemetry.logs import configure_logging
     from training.train import train_model
 
     configure_logging("INFO")
@@ -86,8 +86,8 @@ def train(
 @app.command()
 def run(env_file: EnvFile = None) -> None:
     """Consume, validate, score and publish until SIGTERM/SIGINT (see LOAN_SCORER_*)."""
-    from consumer.logs import configure_logging
-    from consumer.service import run_service
+    from consumer.runtime.service import run_service
+    from consumer.telemetry.logs import configure_logging
 
     settings = _settings(env_file)
     configure_logging(settings.log_level)
@@ -120,8 +120,8 @@ def produce(
 ) -> None:
     """Replay the real credit_data applications as v1 events (the demo's upstream system), or
     with --outcomes their real outcomes (the servicing system)."""
-    from consumer.demo_events import demo_events, demo_outcomes
-    from consumer.demo_producer import publish
+    from consumer.tools.demo_events import demo_events, demo_outcomes
+    from consumer.tools.demo_producer import publish
 
     settings = _settings(env_file)
     if outcomes:
@@ -165,9 +165,9 @@ def outcomes(
 ) -> None:
     """Join scores (every model version and role) to real outcomes; serve the realised metrics
     on LOAN_SCORER_OUTCOMES_HTTP_PORT until SIGTERM/SIGINT."""
-    from consumer.logs import configure_logging
-    from consumer.outcomes_service import export_pairs as write_pairs_file
-    from consumer.outcomes_service import run_outcomes
+    from consumer.outcomes.service import export_pairs as write_pairs_file
+    from consumer.outcomes.service import run_outcomes
+    from consumer.telemetry.logs import configure_logging
 
     settings = _settings(env_file)
     configure_logging(settings.log_level)
@@ -197,7 +197,7 @@ def tail(
 ) -> None:
     """Print scores (or dead letters) as they are committed, one line each; exit 1 if the
     topic does not exist."""
-    from consumer.tail import TopicMissingError, follow
+    from consumer.tools.tail import TopicMissingError, follow
 
     settings = _settings(env_file)
     try:
@@ -261,10 +261,11 @@ def rescore(
     chosen model and policy; write LoanScored events and dead letters to topics or files."""
     from rich.progress import Progress
 
-    from consumer.heap import freeze_start_up_heap
-    from consumer.logs import configure_logging
-    from consumer.pipeline import ScoringPipeline
-    from consumer.rescore import (
+    from consumer.pipeline.scoring import ScoringPipeline
+    from consumer.runtime.heap import freeze_start_up_heap
+    from consumer.runtime.service import framed_input_decoder
+    from consumer.telemetry.logs import configure_logging
+    from consumer.tools.rescore import (
         DatasetSource,
         JsonLinesSink,
         RescoreError,
@@ -274,8 +275,7 @@ def rescore(
         TopicSource,
         resolve_destination,
     )
-    from consumer.rescore import rescore as run_rescore
-    from consumer.service import framed_input_decoder
+    from consumer.tools.rescore import rescore as run_rescore
     from scoring.artifact import load_model
     from scoring.exceptions import ScoringError
     from scoring.policy import DEFAULT_POLICY_PATH, load_policy
@@ -315,7 +315,7 @@ def rescore(
             # Framed by the registry or plain, as the stream reads it; scores stay plain JSON.
             framed=framed_input_decoder(settings, read_topic) if read_topic else None,
         )
-        freeze_start_up_heap()  # the serving path's collector settings (consumer/heap.py)
+        freeze_start_up_heap()  # the serving path's collector settings (consumer/runtime/heap.py)
         with Progress(disable=not progress, transient=True) as bar:
             task = bar.add_task(f"scoring {source.name}", total=source.total)
             counts = run_rescore(
@@ -344,7 +344,7 @@ def validate(
 ) -> None:
     """Check application events offline with the stream's decoder: a verdict per file, with the
     dead-letter reason of each invalid one; exit 1 if any is invalid."""
-    from consumer.validate_events import validate_file
+    from consumer.tools.validate_events import validate_file
 
     verdicts = [validate_file(path) for path in files]
     for verdict in verdicts:
@@ -376,7 +376,7 @@ def schemas_register(env_file: EnvFile = None, schemas_dir: SchemasDir = None) -
     compatibility (FORWARD_TRANSITIVE); exit 1 with the registry's diff if it refuses one."""
     from confluent_kafka.schema_registry.error import SchemaRegistryError
 
-    from consumer.schema_registry import register_contracts, registry_client
+    from consumer.kafka.schema_registry import register_contracts, registry_client
     from schemas.registry import JSON_DIR
 
     settings = _settings(env_file)
@@ -399,7 +399,7 @@ def schemas_check(env_file: EnvFile = None, schemas_dir: SchemasDir = None) -> N
     exit 1 on a change the registry would refuse, with the registry's own diff."""
     from confluent_kafka.schema_registry.error import SchemaRegistryError
 
-    from consumer.schema_registry import FAILING, check_contracts, registry_client
+    from consumer.kafka.schema_registry import FAILING, check_contracts, registry_client
     from schemas.registry import JSON_DIR
 
     settings = _settings(env_file)

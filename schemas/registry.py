@@ -1,7 +1,7 @@
 """Which contract goes under which registry subject, at which compatibility, in which spelling.
 
-Pure: no registry is called here (consumer/schema_registry.py does that), so the decisions below
-are unit-tested on their own.
+Pure: no registry is called here (consumer/kafka/schema_registry.py does that), so the decisions
+below are unit-tested on their own.
 
 - **Subjects** follow the serializers' default TopicNameStrategy, `<topic>-value`, so an upstream
   producer's `JSONSerializer` and the CRM's `JSONDeserializer` find the contract with no

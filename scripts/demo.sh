@@ -40,7 +40,7 @@ rm -f "$LOAN_SCORER_OUTCOMES_STORE" "$LOAN_SCORER_OUTCOMES_STORE-wal" "$LOAN_SCO
 "$BIN/python" - <<'PY'
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
-from consumer.settings import Settings
+from consumer.config.settings import Settings
 
 s = Settings()
 admin = AdminClient(s.kafka_common_config())

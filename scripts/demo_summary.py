@@ -9,9 +9,9 @@ from collections import Counter
 
 from confluent_kafka import Consumer, TopicPartition
 
-from consumer.batch import header_list
-from consumer.settings import Settings
-from consumer.tail import format_score
+from consumer.config.settings import Settings
+from consumer.records import header_list
+from consumer.tools.tail import format_score
 from schemas.dead_letter import parse_dead_letter_headers
 from schemas.decode import decode_loan_scored
 

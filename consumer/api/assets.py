@@ -17,7 +17,7 @@ RETRY_AFTER_S: Final = 5
 
 
 class ModelAndPolicy(Protocol):
-    """What scoring needs; `consumer.service.ScoringAssets` is one (a protocol avoids a cycle)."""
+    """What scoring needs; `runtime.service.ScoringAssets` is one (a protocol avoids a cycle)."""
 
     @property
     def model(self) -> LoadedModel: ...

@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, ValidationError
 
 from consumer.api.assets import ModelAndPolicy
-from consumer.scored_event import loan_scored_event
+from consumer.pipeline.scored_event import loan_scored_event
 from schemas.application_v1 import LoanApplicationSubmitted
 from schemas.encode import encode_loan_scored
 from schemas.errors import scoring_failure_code

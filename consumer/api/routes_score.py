@@ -3,7 +3,7 @@
 Order matters for abuse: authentication, scope and the client's rate limit come first (as
 dependencies, before a byte of the body is read); then the body is read within the body-read
 timeout; only then is a scoring slot taken, so slow uploads never hold the slots that scoring
-needs. Each decision served is written to the audit trail (`consumer.audit`).
+needs. Each decision served is written to the audit trail (`consumer.telemetry.audit`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import time
 
 from fastapi import APIRouter, Request, Response
 
-from consumer import audit
 from consumer.api.assets import ModelAndPolicy
 from consumer.api.deps import ScorerDep
 from consumer.api.openapi import SCORE_REQUEST_BODY
@@ -26,6 +25,7 @@ from consumer.api.request_body import (
 )
 from consumer.api.request_id import request_id_of
 from consumer.api.state import StateDep
+from consumer.telemetry import audit
 from schemas.score_v1 import LoanScored
 
 router = APIRouter(tags=["scoring"])

@@ -11,9 +11,9 @@ from consumer.api.assets import AssetsSlot
 from consumer.api.auth import Authenticator
 from consumer.api.rate_limit import RateLimiter
 from consumer.api.worker import ScoringWorker
-from consumer.health import Readiness
-from consumer.liveness import Liveness
-from consumer.metrics import ScorerMetrics
+from consumer.telemetry.liveness import Liveness
+from consumer.telemetry.metrics import ScorerMetrics
+from consumer.telemetry.readiness import Readiness
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ from consumer.api.api_keys import StoredKey, new_key
 from consumer.api.auth import Authenticator
 from consumer.api.rate_limit import RateLimiter
 from consumer.api.state import ApiState
-from consumer.health import Readiness
-from consumer.service import new_metrics
+from consumer.runtime.service import new_metrics
+from consumer.telemetry.readiness import Readiness
 
 FULL_KEY, FULL_STORED = new_key("tests", frozenset({"score", "model:read"}))
 AUTH = {"Authorization": f"Bearer {FULL_KEY}"}

@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 from pydantic_core import to_json
 
 from consumer.api.app import create_app
-from consumer.service import load_assets
-from consumer.settings import Settings
+from consumer.config.settings import Settings
+from consumer.runtime.service import load_assets
 from schemas.examples import example_application
 from tests.api.credentials import AUTH, FULL_STORED, authenticated_state, write_key_file
 

@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 from pydantic import TypeAdapter
 
 import scoring.scorer
-from consumer.scored_event import loan_scored_event
-from consumer.service import ScoringAssets
+from consumer.pipeline.scored_event import loan_scored_event
+from consumer.runtime.service import ScoringAssets
 from schemas.application_v1 import LoanApplicationSubmitted
 from schemas.examples import example_application
 from schemas.score_v1 import LoanScored

@@ -17,8 +17,8 @@ from consumer.api.app import create_app
 from consumer.api.auth import Authenticator
 from consumer.api.rate_limit import RateLimiter
 from consumer.api.state import ApiState
-from consumer.health import Readiness
-from consumer.service import ScoringAssets, new_metrics
+from consumer.runtime.service import ScoringAssets, new_metrics
+from consumer.telemetry.readiness import Readiness
 from schemas.examples import example_application
 from tests.api.live_server import client, serving, wait_until
 from tests.api.token_issuer import AUDIENCE, ISSUER, TokenIssuer

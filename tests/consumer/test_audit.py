@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import pytest
 import structlog
 
-from consumer import audit
-from consumer.logs import configure_logging
+from consumer.telemetry import audit
+from consumer.telemetry.logs import configure_logging
 
 
 @pytest.fixture
@@ -30,7 +30,7 @@ def test_the_audit_trail_is_written_even_at_log_level_warning(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     configure_logging("WARNING")
-    logging.getLogger("consumer.pipeline").info("an ordinary info line")
+    logging.getLogger("consumer.pipeline.scoring").info("an ordinary info line")
     audit.api_decision(
         client="crm",
         request_id="req-12345678",

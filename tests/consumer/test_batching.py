@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from consumer.batching import IDLE_WAIT_S, consume_batch
+from consumer.kafka.batching import IDLE_WAIT_S, consume_batch
 
 
 class FakeConsumer:

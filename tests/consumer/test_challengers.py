@@ -10,8 +10,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from consumer.batch import BatchOutcome, OutboundRecord
-from consumer.challengers import (
+from consumer.config.settings import Settings
+from consumer.pipeline.challengers import (
     CanaryRoute,
     ChampionChallengers,
     ShadowModel,
@@ -21,10 +21,10 @@ from consumer.challengers import (
     merge_outcomes,
     route,
 )
-from consumer.dedup import SeenEvents, changelog_ids
-from consumer.pipeline import ScoringPipeline
-from consumer.service import ScoringAssets, load_assets
-from consumer.settings import Settings
+from consumer.pipeline.dedup import SeenEvents, changelog_ids
+from consumer.pipeline.scoring import ScoringPipeline
+from consumer.records import BatchOutcome, OutboundRecord
+from consumer.runtime.service import ScoringAssets, load_assets
 from schemas.decode import decode_application, decode_loan_scored
 from schemas.examples import example_application
 from schemas.score_v1 import ModelRole

@@ -10,11 +10,11 @@ import pytest
 from confluent_kafka import KafkaError
 from prometheus_client import CollectorRegistry
 
-from consumer.batch import BatchOutcome, InboundMessage
-from consumer.health import Readiness
-from consumer.loop import ScoringLoop
-from consumer.metrics import ScorerMetrics
-from consumer.settings import Settings
+from consumer.config.settings import Settings
+from consumer.records import BatchOutcome, InboundMessage
+from consumer.runtime.loop import ScoringLoop
+from consumer.telemetry.metrics import ScorerMetrics
+from consumer.telemetry.readiness import Readiness
 
 
 def _loop(readiness: Readiness) -> ScoringLoop:
@@ -47,7 +47,7 @@ def test_a_refused_login_or_certificate_makes_the_scorer_unready_saying_why(
     readiness = Readiness()
     readiness.set_model_loaded(True)
     readiness.set_broker_reachable(True)
-    with caplog.at_level(logging.ERROR, logger="consumer.loop"):
+    with caplog.at_level(logging.ERROR, logger="consumer.runtime.loop"):
         _loop(readiness)._on_client_error(KafkaError(code, text))
     snapshot = readiness.snapshot()
     assert not snapshot.ready
@@ -63,7 +63,7 @@ def test_a_transient_client_error_is_a_warning_and_names_no_security_problem(
     readiness = Readiness()
     readiness.set_model_loaded(True)
     readiness.set_broker_reachable(True)
-    with caplog.at_level(logging.WARNING, logger="consumer.loop"):
+    with caplog.at_level(logging.WARNING, logger="consumer.runtime.loop"):
         _loop(readiness)._on_client_error(KafkaError(KafkaError._TRANSPORT, "Disconnected"))
     assert readiness.snapshot().ready
     [record] = caplog.records

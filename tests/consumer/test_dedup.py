@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
-from consumer.dedup import (
+from consumer.pipeline.dedup import (
     ChangelogError,
     KafkaChangelogReader,
     SeenEvents,

@@ -13,8 +13,8 @@ import numpy.typing as npt
 import pytest
 from prometheus_client import CollectorRegistry
 
-from consumer.drift import DEFAULT_MIN_OBSERVATIONS, DEFAULT_WINDOW, DriftMonitor
-from consumer.metrics import ScorerMetrics
+from consumer.telemetry.drift import DEFAULT_MIN_OBSERVATIONS, DEFAULT_WINDOW, DriftMonitor
+from consumer.telemetry.metrics import ScorerMetrics
 from schemas.application_v1 import LoanApplicationSubmitted
 from scoring.artifact import LoadedModel, load_model, read_card
 from scoring.drift import SCORE, BinLayout, card_layout, population_stability_index

@@ -9,16 +9,16 @@ from collections.abc import Iterator
 import pytest
 from prometheus_client import CollectorRegistry
 
-from consumer.batch import BatchOutcome
-from consumer.exactly_once import ExactlyOnceDelivery
-from consumer.freeze_detector import FreezeDetector
-from consumer.health import Readiness
-from consumer.kafka_calls import KafkaCalls
-from consumer.kafka_errors import StopScoringError
-from consumer.liveness import Liveness
-from consumer.metrics import ScorerMetrics
-from consumer.partition_tracker import PartitionTracker
-from consumer.settings import Settings
+from consumer.config.settings import Settings
+from consumer.delivery.exactly_once import ExactlyOnceDelivery
+from consumer.kafka.calls import KafkaCalls
+from consumer.kafka.errors import StopScoringError
+from consumer.kafka.freeze_detector import FreezeDetector
+from consumer.kafka.partition_tracker import PartitionTracker
+from consumer.records import BatchOutcome
+from consumer.telemetry.liveness import Liveness
+from consumer.telemetry.metrics import ScorerMetrics
+from consumer.telemetry.readiness import Readiness
 
 FROZEN_S = 30.0  # SIGSTOP past the session (10 s) and the transaction timeout (10 s)
 

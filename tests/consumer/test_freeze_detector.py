@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from consumer.freeze_detector import FreezeDetector
+from consumer.kafka.freeze_detector import FreezeDetector
 
 
 class FakeClock:

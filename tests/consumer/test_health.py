@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from consumer.health import Readiness
+from consumer.telemetry.readiness import Readiness
 
 
 def test_not_ready_until_model_and_broker_and_says_why() -> None:

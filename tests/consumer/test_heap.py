@@ -1,4 +1,4 @@
-"""The collector settings the service scores under (consumer/heap.py)."""
+"""The collector settings the service scores under (consumer/runtime/heap.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from consumer.heap import YOUNG_THRESHOLD, freeze_start_up_heap
+from consumer.runtime.heap import YOUNG_THRESHOLD, freeze_start_up_heap
 
 
 @pytest.fixture(autouse=True)

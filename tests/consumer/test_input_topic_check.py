@@ -8,9 +8,9 @@ from collections.abc import Callable
 from confluent_kafka import KafkaError
 from confluent_kafka.admin._metadata import ClusterMetadata, PartitionMetadata, TopicMetadata
 
-from consumer.health import Readiness
-from consumer.input_topic_check import InputTopicCheck, topic_problem
-from consumer.settings import Settings
+from consumer.config.settings import Settings
+from consumer.kafka.topic_check import InputTopicCheck, topic_problem
+from consumer.telemetry.readiness import Readiness
 from tests.conftest import TopicFactory
 
 

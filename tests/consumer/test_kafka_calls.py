@@ -8,15 +8,15 @@ import pytest
 from confluent_kafka import KafkaError, KafkaException
 from prometheus_client import CollectorRegistry
 
-from consumer.health import Readiness
-from consumer.kafka_calls import KafkaCalls
-from consumer.kafka_errors import (
+from consumer.kafka.calls import KafkaCalls
+from consumer.kafka.errors import (
     BatchAborted,
     FatalKafkaError,
     ProducerWedgedError,
     TransactionStateError,
 )
-from consumer.metrics import ScorerMetrics
+from consumer.telemetry.metrics import ScorerMetrics
+from consumer.telemetry.readiness import Readiness
 
 
 class FakeTime:

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from consumer.kafka_config import consumer_config, producer_config
-from consumer.settings import Settings
+from consumer.config.settings import Settings
+from consumer.kafka.config import consumer_config, producer_config
 
 
 def settings(**overrides: object) -> Settings:
@@ -56,7 +56,7 @@ def test_a_dead_member_holds_its_partitions_for_ten_seconds_unless_configured_ot
 
 def test_a_transaction_refused_while_the_last_one_completes_is_retried_within_10_ms() -> None:
     """CONCURRENT_TRANSACTIONS after every commit: librdkafka's 100 ms default backoff was most
-    of the p99 latency at steady rates (consumer/kafka_config.py)."""
+    of the p99 latency at steady rates (consumer/kafka/config.py)."""
     assert producer_config(settings())["retry.backoff.ms"] == 10
     tuned = settings(kafka_extra_config={"retry.backoff.ms": 50})
     assert producer_config(tuned)["retry.backoff.ms"] == 50

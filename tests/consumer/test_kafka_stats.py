@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from consumer.kafka_stats import brokers_up, consumer_lags
+from consumer.kafka.stats import brokers_up, consumer_lags
 
 STATS = {
     "brokers": {

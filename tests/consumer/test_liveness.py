@@ -6,9 +6,9 @@ from fastapi.testclient import TestClient
 
 from consumer.api.app import create_app
 from consumer.api.state import ApiState
-from consumer.health import Readiness
-from consumer.liveness import Liveness
-from consumer.service import new_metrics
+from consumer.runtime.service import new_metrics
+from consumer.telemetry.liveness import Liveness
+from consumer.telemetry.readiness import Readiness
 
 
 class FakeClock:

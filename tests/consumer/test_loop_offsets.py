@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from consumer.offsets import batch_next_offsets, batch_start_offsets
+from consumer.kafka.offsets import batch_next_offsets, batch_start_offsets
 
 
 @dataclass

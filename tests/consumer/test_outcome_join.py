@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import orjson
 
-from consumer.demo_events import OUTCOME_SOURCE, demo_outcomes
-from consumer.outcome_join import (
+from consumer.outcomes.join import (
     JoinRecord,
     application_row,
     outcome_row,
     score_row,
     store_batch,
 )
+from consumer.tools.demo_events import OUTCOME_SOURCE, demo_outcomes
 from schemas.encode import encode_application, encode_loan_outcome, encode_loan_scored
 from schemas.examples import example_application, example_application_event, example_loan_scored
 from schemas.outcome_v1 import loan_outcome_for

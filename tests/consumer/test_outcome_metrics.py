@@ -11,7 +11,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 from sklearn.metrics import brier_score_loss, roc_auc_score
 
-from consumer.outcome_metrics import RealisedMetrics
+from consumer.outcomes.metrics import RealisedMetrics
 from impact.dataset_pairs import held_out_split, score_held_out
 from impact.pairs import empty_pairs
 from scoring.artifact import load_model

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from consumer.outcome_store import (
+from consumer.outcomes.store import (
     ApplicationRow,
     OutcomeRow,
     OutcomeStore,
@@ -100,7 +100,7 @@ def test_a_failed_batch_leaves_neither_its_rows_nor_its_offsets(tmp_path: Path) 
 
 
 def test_the_exported_pairs_read_back_as_the_report_reads_them(tmp_path: Path) -> None:
-    from consumer.outcomes_service import export_pairs
+    from consumer.outcomes.service import export_pairs
     from impact.pairs import read_pairs
 
     path = tmp_path / "o.sqlite3"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from consumer.partition_tracker import PartitionTracker
+from consumer.kafka.partition_tracker import PartitionTracker
 
 
 @dataclass

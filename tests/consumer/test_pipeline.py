@@ -11,11 +11,11 @@ import orjson
 import pytest
 import structlog
 
-from consumer.dedup import changelog_ids
-from consumer.logs import configure_logging
-from consumer.pipeline import ScoringPipeline
-from consumer.service import load_assets
-from consumer.settings import Settings
+from consumer.config.settings import Settings
+from consumer.pipeline.dedup import changelog_ids
+from consumer.pipeline.scoring import ScoringPipeline
+from consumer.runtime.service import load_assets
+from consumer.telemetry.logs import configure_logging
 from schemas.dead_letter import parse_dead_letter_headers
 from schemas.decode import decode_loan_scored
 from schemas.errors import DeadLetterReason, UnknownSchemaError
@@ -189,7 +189,7 @@ def test_a_dead_letter_is_logged_with_its_id_and_reason_but_no_applicant_data(
     pipeline: ScoringPipeline, caplog: pytest.LogCaptureFixture
 ) -> None:
     raw = orjson.dumps(example_application(finances={"monthly_income": "4321.5"}))
-    with caplog.at_level("INFO", logger="consumer.pipeline"):
+    with caplog.at_level("INFO", logger="consumer.pipeline.scoring"):
         pipeline([FakeMessage(raw, b"app-77", 9)])
     [record] = [r for r in caplog.records if r.getMessage() == "event dead-lettered"]
     assert record.application_id == "app-77"  # type: ignore[attr-defined]
@@ -207,7 +207,7 @@ class _Changelog:
 
 
 def _deduplicating(model_dir: Path, committed: dict[str, float] | None = None) -> ScoringPipeline:
-    from consumer.dedup import SeenEvents
+    from consumer.pipeline.dedup import SeenEvents
 
     assets = load_assets(Settings.model_validate({"model_dir": model_dir}))
     return ScoringPipeline(
@@ -312,7 +312,7 @@ def test_drift_counts_the_scored_rows_only_with_their_own_features(model_dir: Pa
     scored events must not shift whose features are counted."""
     import numpy as np
 
-    from consumer.drift import DriftMonitor
+    from consumer.telemetry.drift import DriftMonitor
     from schemas.decode import decode_application
     from scoring.features import build_features
 
@@ -350,7 +350,7 @@ def test_drift_leaves_out_an_application_the_model_could_not_score(
     import numpy as np
 
     import scoring.scorer as module
-    from consumer.drift import DriftMonitor
+    from consumer.telemetry.drift import DriftMonitor
     from schemas.decode import decode_application
     from scoring.features import build_features
 

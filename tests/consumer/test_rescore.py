@@ -11,10 +11,12 @@ import orjson
 import pytest
 from typer.testing import CliRunner
 
-from consumer.batch import InboundMessage, OutboundRecord
 from consumer.cli import app
-from consumer.pipeline import ScoringPipeline
-from consumer.rescore import (
+from consumer.config.settings import Settings
+from consumer.pipeline.scoring import ScoringPipeline
+from consumer.records import InboundMessage, OutboundRecord
+from consumer.runtime.service import load_assets
+from consumer.tools.rescore import (
     DatasetRecord,
     DatasetSource,
     Destination,
@@ -24,8 +26,6 @@ from consumer.rescore import (
     rescore,
     resolve_destination,
 )
-from consumer.service import load_assets
-from consumer.settings import Settings
 from schemas.decode import decode_application, decode_loan_scored
 from schemas.examples import example_application
 from scoring.scorer import ScoreResult, score_batch

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
-from consumer.kafka_errors import RewindFailedError
-from consumer.rewind import COMMITTED_ATTEMPTS, OFFSET_BEGINNING, rewind_to_committed
+from consumer.kafka.errors import RewindFailedError
+from consumer.kafka.rewind import COMMITTED_ATTEMPTS, OFFSET_BEGINNING, rewind_to_committed
 
 TIMED_OUT = KafkaError(KafkaError._TIMED_OUT, "Failed to get committed offsets: Local: Timed out")
 

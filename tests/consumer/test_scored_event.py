@@ -19,9 +19,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from consumer.scored_event import loan_scored_event, loan_scored_json
-from consumer.service import load_assets
-from consumer.settings import Settings
+from consumer.config.settings import Settings
+from consumer.pipeline.scored_event import loan_scored_event, loan_scored_json
+from consumer.runtime.service import load_assets
 from schemas.application_v1 import LoanApplicationSubmitted
 from schemas.decode import decode_loan_scored
 from schemas.encode import encode_loan_scored

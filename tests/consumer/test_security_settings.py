@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from consumer.api.api_keys import find_key, parse_key_file
 from consumer.cli import app
-from consumer.settings import Settings
+from consumer.config.settings import Settings
 
 
 def test_authentication_is_on_by_default() -> None:

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from consumer.settings import (
+from consumer.config.settings import (
     Settings,
     UnknownSettingError,
     known_variables,
@@ -98,7 +98,7 @@ def test_half_configured_sasl_is_refused(monkeypatch: pytest.MonkeyPatch) -> Non
 def test_registry_credentials_reach_the_registry_client_but_never_the_redacted_view(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from consumer.schema_registry import registry_client
+    from consumer.kafka.schema_registry import registry_client
 
     monkeypatch.setenv(
         "LOAN_SCORER_SCHEMA_REGISTRY_URL", "https://registry.example/apis/ccompat/v7"

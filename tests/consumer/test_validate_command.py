@@ -7,7 +7,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from consumer.cli import app
-from consumer.validate_events import validate_file
+from consumer.tools.validate_events import validate_file
 from schemas.decode import MAX_EVENT_BYTES
 from schemas.examples import example_application_json
 

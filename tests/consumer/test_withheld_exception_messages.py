@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from consumer.logs import safe_traceback, withhold_exception_messages
+from consumer.telemetry.logs import safe_traceback, withhold_exception_messages
 
 
 def _raised() -> BaseException:

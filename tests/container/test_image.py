@@ -21,7 +21,7 @@ import httpx
 import pytest
 import yaml
 
-from consumer.demo_events import demo_events
+from consumer.tools.demo_events import demo_events
 from schemas.dead_letter import parse_dead_letter_headers
 from schemas.decode import decode_loan_scored
 from tests.conftest import TopicFactory

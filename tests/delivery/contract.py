@@ -72,7 +72,7 @@ METRICS: dict[str, tuple[MetricType, frozenset[str]]] = {
     "loan_scorer_ready": ("gauge", frozenset()),
     "loan_scorer_http_requests_total": ("counter", frozenset({"route", "status"})),
     "loan_scorer_http_request_duration_seconds": ("histogram", frozenset({"route"})),
-    # Champion and challengers (consumer/challengers.py).
+    # Champion and challengers (consumer/pipeline/challengers.py).
     "loan_scorer_model_scores_total": (
         "counter",
         frozenset({"model_version", "role", "decision"}),

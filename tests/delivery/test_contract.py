@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry
 
-from consumer.metrics import ScorerMetrics
-from consumer.outcome_metrics import RealisedMetrics
+from consumer.outcomes.metrics import RealisedMetrics
+from consumer.telemetry.metrics import ScorerMetrics
 from tests.delivery import contract
 
 

@@ -98,7 +98,7 @@ def test_every_metric_the_scorer_exports_is_in_some_panel() -> None:
     metric without a panel fails here."""
     from prometheus_client import CollectorRegistry
 
-    from consumer.metrics import ScorerMetrics
+    from consumer.telemetry.metrics import ScorerMetrics
 
     registry = CollectorRegistry()
     ScorerMetrics(registry)

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from consumer.settings import Settings
+from consumer.config.settings import Settings
 from tests.delivery import contract
 from tests.delivery.tools import REPO, explain, find_tool, run
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
-from consumer.schema_registry import register_contracts
+from consumer.kafka.schema_registry import register_contracts
 from schemas.decode import decode_loan_scored
 from schemas.wire import HEADER_INPUT_SCHEMA_VERSION
 from tests.conftest import TopicFactory

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import orjson
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
-from consumer.demo_events import demo_events
+from consumer.tools.demo_events import demo_events
 from schemas.dead_letter import parse_dead_letter_headers
 from schemas.decode import decode_loan_scored
 from tests.kafka_io import Record, as_record

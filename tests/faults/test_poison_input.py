@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 import pytest
 
-from consumer.demo_events import demo_events
+from consumer.tools.demo_events import demo_events
 from schemas.dead_letter import HEADER_ORIGINAL_SIZE, parse_dead_letter_headers
 from schemas.errors import DeadLetterReason
 from tests.faults.fleet import Broker, Scorer, create_topics

@@ -24,7 +24,7 @@ pytestmark = [
     pytest.mark.timeout(900 if fault_events(3_000) <= 3_000 else 1_800),  # make soak: 20,000
 ]
 
-SESSION_TIMEOUT_S = 10  # consumer/kafka_config.py
+SESSION_TIMEOUT_S = 10  # consumer/kafka/config.py
 
 
 def _pause_inside_a_transaction(zombie: Scorer, broker: Broker, topics: object) -> bool:

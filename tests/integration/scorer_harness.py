@@ -11,12 +11,12 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from consumer.drift import DriftMonitor
-from consumer.health import Readiness
-from consumer.loop import ScoringLoop
-from consumer.metrics import ScorerMetrics
-from consumer.service import assemble_loop, load_assets
-from consumer.settings import Settings
+from consumer.config.settings import Settings
+from consumer.runtime.loop import ScoringLoop
+from consumer.runtime.service import assemble_loop, load_assets
+from consumer.telemetry.drift import DriftMonitor
+from consumer.telemetry.metrics import ScorerMetrics
+from consumer.telemetry.readiness import Readiness
 from tests.conftest import TopicFactory
 
 

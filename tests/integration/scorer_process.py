@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 from confluent_kafka import Producer
 
-from consumer.demo_events import DemoEvent
+from consumer.tools.demo_events import DemoEvent
 from tests.integration.scorer_harness import ScorerTopics
 from tests.ports import free_port as free_port  # re-exported: other tests import it here
 

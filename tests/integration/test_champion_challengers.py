@@ -12,7 +12,7 @@ import orjson
 import pytest
 from confluent_kafka import KafkaError, KafkaException
 
-from consumer.demo_events import demo_events
+from consumer.tools.demo_events import demo_events
 from schemas.decode import decode_loan_scored
 from scoring.artifact import load_model
 from tests.conftest import TopicFactory

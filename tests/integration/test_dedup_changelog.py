@@ -10,7 +10,7 @@ import pytest
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 
-from consumer.dedup import (
+from consumer.pipeline.dedup import (
     ChangelogError,
     KafkaChangelogReader,
     changelog_batch_key,

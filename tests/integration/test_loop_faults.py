@@ -16,8 +16,8 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
-from consumer.demo_events import demo_events
-from consumer.kafka_errors import RewindFailedError, UnwritableRecordError
+from consumer.kafka.errors import RewindFailedError, UnwritableRecordError
+from consumer.tools.demo_events import demo_events
 from schemas.dead_letter import (
     HEADER_ORIGINAL_SHA256,
     HEADER_ORIGINAL_SIZE,

@@ -19,7 +19,7 @@ import pytest
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
-from consumer.demo_events import demo_events
+from consumer.tools.demo_events import demo_events
 from tests.api.credentials import AUTH, FULL_STORED, write_key_file
 from tests.integration.scorer_harness import ScorerTopics
 from tests.integration.scorer_process import ScorerProcess

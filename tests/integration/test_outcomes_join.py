@@ -18,11 +18,11 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 from sklearn.metrics import roc_auc_score
 
-from consumer.demo_events import DemoEvent, demo_events, demo_outcomes
-from consumer.outcome_metrics import RealisedMetrics
-from consumer.outcome_store import OutcomeStore
-from consumer.outcomes_service import OutcomesJoiner
-from consumer.settings import Settings
+from consumer.config.settings import Settings
+from consumer.outcomes.metrics import RealisedMetrics
+from consumer.outcomes.service import OutcomesJoiner
+from consumer.outcomes.store import OutcomeStore
+from consumer.tools.demo_events import DemoEvent, demo_events, demo_outcomes
 from schemas.decode import decode_application, decode_loan_scored
 from schemas.encode import encode_loan_scored
 from schemas.score_v1 import loan_scored_for

@@ -10,9 +10,9 @@ from confluent_kafka import Producer
 from typer.testing import CliRunner
 
 from consumer.cli import app
-from consumer.demo_events import demo_events
-from consumer.service import load_assets
-from consumer.settings import Settings
+from consumer.config.settings import Settings
+from consumer.runtime.service import load_assets
+from consumer.tools.demo_events import demo_events
 from schemas.decode import decode_application, decode_loan_scored
 from scoring.scorer import ScoreResult, score_batch
 from tests.conftest import TopicFactory

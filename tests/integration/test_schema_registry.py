@@ -15,7 +15,7 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from typer.testing import CliRunner
 
 from consumer.cli import app
-from consumer.schema_registry import schema_lookup
+from consumer.kafka.schema_registry import schema_lookup
 from schemas.errors import UnknownSchemaError
 from schemas.registry import JSON_DIR
 from schemas.wire import WriterSchema

@@ -11,7 +11,7 @@ import orjson
 import pytest
 from confluent_kafka import KafkaError, KafkaException
 
-from consumer.demo_events import demo_events
+from consumer.tools.demo_events import demo_events
 from schemas.dead_letter import parse_dead_letter_headers
 from schemas.decode import decode_loan_scored
 from schemas.errors import DeadLetterReason

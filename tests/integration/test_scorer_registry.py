@@ -17,10 +17,10 @@ from confluent_kafka.serialization import MessageField, SerializationContext
 from typer.testing import CliRunner
 
 from consumer.cli import app
-from consumer.demo_events import demo_events
-from consumer.schema_registry import ContractNotRegisteredError, register_contracts
-from consumer.service import registry_wire_format
-from consumer.settings import Settings
+from consumer.config.settings import Settings
+from consumer.kafka.schema_registry import ContractNotRegisteredError, register_contracts
+from consumer.runtime.service import registry_wire_format
+from consumer.tools.demo_events import demo_events
 from schemas.dead_letter import parse_dead_letter_headers
 from schemas.decode import decode_loan_scored
 from schemas.errors import DeadLetterReason

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from typer.testing import CliRunner
 
 from consumer.cli import app
-from consumer.settings import Settings
+from consumer.config.settings import Settings
 from registry.lifecycle import LifecycleError, aliases, promote, rollback, set_challenger
 from registry.register import register_model_dir
 from registry.resolve import fetch_model_dir, load_model_from
@@ -162,7 +162,7 @@ def test_train_command_registers_what_it_trained(
 
 
 def test_the_service_loads_the_model_the_uri_names(registered: str, model_dir: Path) -> None:
-    from consumer.service import load_assets
+    from consumer.runtime.service import load_assets
 
     client().set_registered_model_alias(MODEL_NAME, "champion", registered)
     assets = load_assets(Settings(model_uri=f"models:/{MODEL_NAME}@champion"))

@@ -23,7 +23,7 @@ import pytest
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
-from consumer.demo_events import demo_events
+from consumer.tools.demo_events import demo_events
 from schemas.decode import decode_loan_scored
 from tests.conftest import KAFKA_LOCAL, _free_port
 from tests.delivery.tools import missing

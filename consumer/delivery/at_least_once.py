@@ -1,0 +1,113 @@
+"""At-least-once delivery: an idempotent producer; a batch's offsets are stored only once every
+output of it is acknowledged, and committed from that store (in the background, and at once when
+partitions are revoked). A crash can repeat a batch, never lose one.
+
+A batch not fully delivered is rewound and read again: transient failures are retried (each
+attempt bounded by `kafka_timeout_s`, with backoff between attempts in the loop); a record the
+broker keeps refusing becomes a truncated dead letter after bounded attempts (consumer/
+batch_writer.py), and if even that is refused the loop stops with its position.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Sequence
+
+from confluent_kafka import Consumer, KafkaException, Message, Producer
+
+from consumer.config.settings import Settings
+from consumer.delivery.batch_writer import BatchWriter
+from consumer.delivery.mode import ClientErrorCallback, FaultInjector
+from consumer.kafka.config import producer_config
+from consumer.kafka.errors import BatchAborted
+from consumer.kafka.offsets import Position, batch_next_offsets
+from consumer.kafka.partition_tracker import PartitionTracker
+from consumer.kafka.rewind import rewind
+from consumer.records import BatchOutcome
+from consumer.telemetry.liveness import Liveness
+from consumer.telemetry.metrics import ScorerMetrics
+from consumer.telemetry.readiness import Readiness
+
+logger = logging.getLogger(__name__)
+
+
+class AtLeastOnceDelivery:
+    def __init__(
+        self,
+        settings: Settings,
+        metrics: ScorerMetrics,
+        readiness: Readiness,
+        tracker: PartitionTracker,
+        *,
+        on_client_error: ClientErrorCallback,
+        fault_injector: FaultInjector | None = None,
+    ) -> None:
+        self._settings = settings
+        self._metrics = metrics
+        self._readiness = readiness
+        self._tracker = tracker
+        self._on_client_error = on_client_error
+        self._fault_injector = fault_injector
+        self._producer: Producer | None = None
+        self._writer: BatchWriter | None = None
+        self._consumer: Consumer | None = None
+
+    def open(self, stop: threading.Event, liveness: Liveness) -> bool:
+        del liveness  # nothing to wait for: the producer connects lazily
+        producer = Producer({**producer_config(self._settings), "error_cb": self._on_client_error})
+        self._producer = producer
+        self._writer = BatchWriter(
+            producer, dlq_topic=self._settings.dlq_topic, metrics=self._metrics
+        )
+        return not stop.is_set()
+
+    def attach(self, consumer: Consumer) -> None:
+        self._consumer = consumer
+
+    def publish(self, messages: Sequence[Message], outcome: BatchOutcome) -> bool:
+        if self._producer is None or self._writer is None or self._consumer is None:
+            raise RuntimeError("publish() needs open() and attach() first")
+        producer, writer, consumer = self._producer, self._writer, self._consumer
+        timeout = self._settings.kafka_timeout_s
+        try:
+            writer.write(messages, outcome, time.monotonic() + timeout)
+            remaining = producer.flush(timeout)
+        except BatchAborted as failed:
+            remaining, writer.last_delivery_error = 0, failed.error_name
+            writer.failed_deliveries += 1
+        if remaining or writer.failed_deliveries:
+            logger.warning(
+                "batch not fully delivered; reading it again",
+                extra={
+                    "undelivered": remaining,
+                    "failed": writer.failed_deliveries,
+                    "kafka_error": writer.last_delivery_error,
+                },
+            )
+            self._readiness.set_broker_reachable(
+                False, f"delivery: {writer.last_delivery_error or 'timed out'}"
+            )
+            self._metrics.transactions.labels("aborted").inc()
+            rewind(consumer, messages, self._tracker.assigned, self._fault_injector)
+            return False
+        writer.forget(messages)
+        with contextlib.suppress(KafkaException):  # a partition revoked meanwhile: its new
+            consumer.store_offsets(offsets=batch_next_offsets(messages))  # owner re-reads it
+        self._metrics.transactions.labels("committed").inc()
+        return True
+
+    def on_revoke(self, partitions: list[Position], stopping: bool) -> None:
+        if self._writer is not None:
+            self._writer.forget_partitions(partitions)
+        if self._consumer is not None and not stopping:
+            # Stored offsets cover fully delivered batches only; hand them over now.
+            with contextlib.suppress(KafkaException):
+                self._consumer.commit(asynchronous=False)
+
+    def close(self) -> None:
+        if self._producer is not None:
+            with contextlib.suppress(KafkaException, RuntimeError):
+                self._producer.flush(self._settings.kafka_timeout_s)

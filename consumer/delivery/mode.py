@@ -1,0 +1,71 @@
+"""One interface for the two delivery guarantees, each owning its producer, its offsets and where
+a batch's boundary is (quix-streams' `Checkpoint` is the model).
+
+- `ExactlyOnceDelivery` (delivery/exactly_once.py): a batch's outputs and its offsets in one
+  Kafka transaction.
+- `AtLeastOnceDelivery` (delivery/at_least_once.py): an idempotent producer; offsets stored
+  once every output of a batch is acknowledged.
+
+The loop (consumer/runtime/loop.py) consumes, scores and calls `publish`; it knows neither.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from confluent_kafka import Consumer, KafkaError, Message
+
+from consumer.config.settings import Settings
+from consumer.kafka.offsets import Position
+from consumer.kafka.partition_tracker import PartitionTracker
+from consumer.records import BatchOutcome
+from consumer.telemetry.liveness import Liveness
+from consumer.telemetry.metrics import ScorerMetrics
+from consumer.telemetry.readiness import Readiness
+
+FaultInjector = Callable[[str], None]
+ClientErrorCallback = Callable[[KafkaError], None]
+
+
+class DeliveryMode(Protocol):
+    def open(self, stop: threading.Event, liveness: Liveness) -> bool:
+        """Create the producer and get it ready; False if a stop was requested first."""
+
+    def attach(self, consumer: Consumer) -> None:
+        """The consumer whose offsets this mode commits and rewinds."""
+
+    def publish(self, messages: Sequence[Message], outcome: BatchOutcome) -> bool:
+        """Write the batch's outputs and commit its offsets: True when committed; False when
+        the batch was rolled back and rewound, to be read again. Raises `StopScoringError` when the
+        loop cannot go on safely."""
+
+    def on_revoke(self, partitions: list[Position], stopping: bool) -> None:
+        """Partitions are leaving this member: hand over what it owes for them."""
+
+    def close(self) -> None:
+        """Roll back anything open and release the producer; never raises."""
+
+
+def delivery_mode_for(
+    settings: Settings,
+    metrics: ScorerMetrics,
+    readiness: Readiness,
+    tracker: PartitionTracker,
+    *,
+    on_client_error: ClientErrorCallback,
+    fault_injector: FaultInjector | None = None,
+) -> DeliveryMode:
+    from consumer.delivery.at_least_once import AtLeastOnceDelivery
+    from consumer.delivery.exactly_once import ExactlyOnceDelivery
+
+    mode = ExactlyOnceDelivery if settings.delivery == "exactly-once" else AtLeastOnceDelivery
+    return mode(
+        settings,
+        metrics,
+        readiness,
+        tracker,
+        on_client_error=on_client_error,
+        fault_injector=fault_injector,
+    )

@@ -1,0 +1,235 @@
+"""librdkafka's transactional API called the way its contract says, and never without a bound.
+
+Error classes (librdkafka's examples/transactions.c): fatal errors end the producer, so they raise
+`FatalKafkaError`; `txn_requires_abort` errors (and any other non-retriable one) end the batch's
+transaction, so they raise `BatchAborted`; retriable errors are retried with exponential backoff,
+but only until a deadline: retrying a call inside a transaction past the transaction's own timeout
+cannot succeed (the coordinator has aborted it by then), so the caller passes that deadline.
+Every retry is counted in `loan_scorer_kafka_retries_total{operation}`.
+
+Each call runs in a helper thread (one, reused: a thread started per call cost a transaction
+more than the call itself on a busy machine) and is waited for no longer than its timeout plus
+`WEDGE_GRACE_S`: librdkafka can block in a transactional call past its own timeout while the
+coordinator is away (its issues 5456 and 5511), and a loop blocked there forever is the failure
+this module exists to prevent. Such a call raises `ProducerWedgedError`.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from typing import Final
+
+from confluent_kafka import KafkaError, KafkaException
+
+from consumer.kafka.errors import (
+    BatchAborted,
+    FatalKafkaError,
+    ProducerWedgedError,
+    TransactionStateError,
+)
+from consumer.telemetry.metrics import ScorerMetrics
+from consumer.telemetry.readiness import Readiness
+
+logger = logging.getLogger(__name__)
+
+INITIAL_BACKOFF_S = 0.2
+MAX_BACKOFF_S = 10.0
+MIN_CALL_TIMEOUT_S = 0.5
+WEDGE_GRACE_S = 5.0
+
+# A call given the seconds it may block (librdkafka's transactional calls all take a timeout).
+TimedCall = Callable[[float], object]
+Clock = Callable[[], float]
+Sleep = Callable[[float], object]
+
+
+def kafka_error(exc: KafkaException) -> KafkaError:
+    error = exc.args[0] if exc.args else None
+    if isinstance(error, KafkaError):
+        return error
+    return KafkaError(KafkaError._FAIL, str(exc))
+
+
+class KafkaCalls:
+    """The retry policy of every producer call that is not a plain produce()."""
+
+    def __init__(
+        self,
+        metrics: ScorerMetrics,
+        readiness: Readiness,
+        *,
+        call_timeout_s: float,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = time.sleep,
+        wedge_grace_s: float = WEDGE_GRACE_S,
+        wait: Callable[[threading.Event, float], object] = threading.Event.wait,
+    ) -> None:
+        self._metrics = metrics
+        self._readiness = readiness
+        self._call_timeout_s = call_timeout_s
+        self._clock = clock
+        self._sleep = sleep
+        self._wedge_grace_s = wedge_grace_s
+        self._wait = wait
+        self._worker: _CallWorker | None = None
+
+    def in_transaction(self, operation: str, call: TimedCall, deadline: float) -> None:
+        """A call inside the open transaction; raises `BatchAborted` when it must be aborted
+        (abortable, not retriable, or still failing at `deadline`)."""
+        backoff = INITIAL_BACKOFF_S
+        while True:
+            try:
+                self._bounded(operation, call, self._timeout_until(deadline))
+            except KafkaException as exc:
+                error = kafka_error(exc)
+                if error.fatal():
+                    raise FatalKafkaError(error, operation) from exc
+                if error.txn_requires_abort() or not error.retriable():
+                    logger.warning(
+                        "transaction must be aborted",
+                        extra={"operation": operation, "kafka_error": error.name()},
+                    )
+                    raise BatchAborted(operation, error.name()) from exc
+                if self._clock() + backoff >= deadline:
+                    logger.warning(
+                        "transaction timeout reached while retrying; aborting",
+                        extra={"operation": operation, "kafka_error": error.name()},
+                    )
+                    raise BatchAborted(operation, error.name()) from exc
+                self._retrying(operation, error, backoff)
+                self._sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_S)
+            else:
+                return
+
+    def abort(self, call: TimedCall, deadline: float) -> None:
+        """Abort the open transaction. Retriable errors are retried until `deadline`; a failed
+        abort leaves the producer in an unknown state, so it stops the loop (librdkafka's
+        example treats it as fatal too). An abort that times out, or is refused because a
+        commit still runs, raises `ProducerWedgedError`: only a new producer settles it."""
+        backoff = INITIAL_BACKOFF_S
+        while True:
+            timeout = self._timeout_until(deadline)
+            try:
+                self._bounded("abort_transaction", call, timeout)
+            except KafkaException as exc:
+                error = kafka_error(exc)
+                if error.fatal():
+                    raise FatalKafkaError(error, "abort_transaction") from exc
+                if error.code() == KafkaError._CONFLICT:
+                    # A commit that timed out is still running inside librdkafka: its outcome is
+                    # unknown, and only a new producer's init_transactions settles it.
+                    raise ProducerWedgedError("abort_transaction", 0) from exc
+                if error.code() == KafkaError._TIMED_OUT:
+                    # The coordinator did not answer for a whole call: it is away, or librdkafka
+                    # lost its way back to it (after a broker restart its EndTxn can sit unsent
+                    # in the out-queue, timing out again and again). A new producer's
+                    # init_transactions waits for the broker as long as it takes, fences this one
+                    # and settles its transaction; retrying here only delays that, and a bound
+                    # ran out mid-outage exited the process (tests/faults/test_broker_faults.py).
+                    raise ProducerWedgedError("abort_transaction", timeout) from exc
+                if not error.retriable() or self._clock() + backoff >= deadline:
+                    raise TransactionStateError(
+                        f"abort_transaction failed: {error.name()}: {error.str()}"
+                    ) from exc
+                self._retrying("abort_transaction", error, backoff)
+                self._sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_S)
+            else:
+                return
+
+    def until_stopped(
+        self,
+        operation: str,
+        call: TimedCall,
+        stop: threading.Event,
+        on_wait: Callable[[], None] = lambda: None,
+    ) -> bool:
+        """A start-up call (init_transactions) that waits for the broker as long as it takes,
+        not ready meanwhile; returns False if a stop was requested first."""
+        backoff = INITIAL_BACKOFF_S * 2.5
+        while not stop.is_set():
+            try:
+                call(self._call_timeout_s)
+            except KafkaException as exc:
+                error = kafka_error(exc)
+                if error.fatal():
+                    raise FatalKafkaError(error, operation) from exc
+                self._retrying(operation, error, backoff)
+                on_wait()
+                self._wait(stop, backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_S)
+            else:
+                return True
+        return False
+
+    def _bounded(self, operation: str, call: TimedCall, timeout: float) -> None:
+        """`call(timeout)` on the helper thread, waited for at most `timeout + WEDGE_GRACE_S`."""
+        if self._worker is None:
+            self._worker = _CallWorker()
+        outcome = self._worker.run(lambda: call(timeout), timeout + self._wedge_grace_s)
+        if isinstance(outcome, _StillRunning):
+            # The thread is stuck inside librdkafka: leave it there (a daemon), and use a new one
+            # with the new producer the caller makes.
+            self._worker = None
+            self._metrics.kafka_retries.labels("producer_replaced").inc()
+            raise ProducerWedgedError(operation, timeout + self._wedge_grace_s)
+        if outcome is not None:
+            raise outcome
+
+    def _timeout_until(self, deadline: float) -> float:
+        return max(MIN_CALL_TIMEOUT_S, min(self._call_timeout_s, deadline - self._clock()))
+
+    def _retrying(self, operation: str, error: KafkaError, backoff: float) -> None:
+        self._metrics.kafka_retries.labels(operation).inc()
+        self._readiness.set_broker_reachable(False, f"{operation}: {error.name()}")
+        logger.warning(
+            "Kafka call failed; retrying",
+            extra={"operation": operation, "kafka_error": error.name(), "retry_in_s": backoff},
+        )
+
+
+class _StillRunning:
+    """The call had not returned when its wait ended."""
+
+
+_STILL_RUNNING: Final = _StillRunning()
+_Outcome = BaseException | None | _StillRunning
+
+
+class _CallWorker:
+    """One daemon thread that runs one call at a time for the loop, which waits with a bound."""
+
+    def __init__(self) -> None:
+        self._calls: queue.SimpleQueue[tuple[Callable[[], object], _Result]] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._serve, name="kafka-calls", daemon=True)
+        self._thread.start()
+
+    def run(self, call: Callable[[], object], wait_s: float) -> _Outcome:
+        """None when the call returned, the exception it raised, or `_STILL_RUNNING`."""
+        result = _Result()
+        self._calls.put((call, result))
+        if not result.done.wait(wait_s):
+            return _STILL_RUNNING
+        return result.error
+
+    def _serve(self) -> None:
+        while True:
+            call, result = self._calls.get()
+            try:
+                call()
+            except BaseException as error:  # handed to the caller's thread
+                result.error = error
+            result.done.set()
+
+
+class _Result:
+    __slots__ = ("done", "error")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.error: BaseException | None = None

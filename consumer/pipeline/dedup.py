@@ -1,0 +1,295 @@
+"""Upstream duplicates: an `event_id` already scored within the window gets no second score.
+
+A retrying producer re-sends the same event (same `event_id`, same key, so the same partition).
+Exactly-once inside the scorer does not help the CRM with that: it would get two `LoanScored` for
+one application. So the scorer remembers the ids it has scored, per input partition, and skips
+an id it has seen within `window_s`.
+
+The memory is a changelog topic, as in Kafka Streams: one record per batch and input partition
+listing the `event_id`s it scored (key: the input partition and the offset of the batch's first
+record there), written to the changelog partition with the number of its input partition, **in
+the same transaction** as the scores and the consumer offsets. (One record per event, as first
+written, doubled the scorer's produce calls for a few bytes each; the reader still accepts that
+form, key = `event_id`.) So it can never say "scored" for a score
+that was aborted, and never forget one that was committed: it holds through `kill -9` and
+rebalances. The topic is compacted and deleted after the window, so it stays small.
+An in-memory set per partition answers the questions. It is rebuilt from the changelog whenever
+the partition's next offset is not the one expected: on the first record after an assignment, and
+after a rewind (an aborted batch's ids were added to memory but never committed). Why not an
+embedded database (RocksDB, SQLite): the state would need its own copy per pod and a way to move
+with the partition; the changelog already moves with it.
+
+In at-least-once mode the changelog is written beside the scores, not atomically with them: a
+crash between the two can still let a duplicate through (see docs/scores.md).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Final, Protocol
+
+import orjson
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
+
+from consumer.kafka.config import KafkaConfig
+
+logger = logging.getLogger(__name__)
+
+Clock = Callable[[], float]
+
+# Entries older than the window are dropped from memory once this fraction of the window has
+# passed since the last sweep: memory holds the window's ids plus at most a tenth more, and the
+# sweep (a pass over the partition's ids) runs ten times per window whatever the traffic. (A
+# sweep every 10,000 additions let a short window hold 10,000 ids per partition, and swept a
+# long window's millions of ids again and again.)
+_PRUNE_FRACTION: Final = 0.1
+
+
+class ChangelogError(RuntimeError):
+    """The changelog could not be read or created; scoring must not go on without it."""
+
+
+class ChangelogReader(Protocol):
+    def read(self, partition: int, since_epoch_s: float) -> dict[str, float]:
+        """{event_id: scored at, epoch s} of the partition's committed records since the time."""
+        ...
+
+
+@dataclass
+class _Partition:
+    seen: dict[str, float] = field(default_factory=dict)
+    next_offset: int = -1
+    swept_at: float | None = None  # None: not since it was restored
+
+
+class SeenEvents:
+    """The ids scored per input partition, rebuilt from the changelog when needed."""
+
+    def __init__(self, reader: ChangelogReader, window_s: float, clock: Clock = time.time):
+        self._reader = reader
+        self._window_s = window_s
+        self._clock = clock
+        self._partitions: dict[int, _Partition] = {}
+
+    def prepare(self, positions: Iterable[tuple[int, int]]) -> None:
+        """Before a batch, given its (partition, offset) pairs in order: rebuild any partition
+        whose first offset here is not the one after the last batch (new, or rewound)."""
+        first: dict[int, int] = {}
+        last: dict[int, int] = {}
+        for partition, offset in positions:
+            first.setdefault(partition, offset)
+            last[partition] = offset
+        for partition, offset in first.items():
+            state = self._partitions.get(partition)
+            if state is None or state.next_offset != offset:
+                since = self._clock() - self._window_s
+                restored = self._reader.read(partition, since)
+                logger.info(
+                    "scored event ids restored from the changelog",
+                    extra={"partition": partition, "ids": len(restored)},
+                )
+                state = _Partition(seen=restored)
+                self._partitions[partition] = state
+            state.next_offset = last[partition] + 1
+
+    def seen(self, partition: int, event_id: str) -> bool:
+        """Whether the id was scored within the window. Call `prepare` for the batch first."""
+        seen_at = self._partitions[partition].seen.get(event_id)
+        return seen_at is not None and self._clock() - seen_at <= self._window_s
+
+    def remember(self, partition: int, event_id: str) -> None:
+        """The id was scored (in the batch about to be committed)."""
+        state = self._partitions[partition]
+        now = self._clock()
+        state.seen[event_id] = now
+        if state.swept_at is None:
+            state.swept_at = now
+        elif now - state.swept_at >= self._window_s * _PRUNE_FRACTION:
+            horizon = now - self._window_s
+            state.seen = {key: at for key, at in state.seen.items() if at >= horizon}
+            state.swept_at = now
+
+    @property
+    def ids_held(self) -> int:
+        """Event ids in memory, all partitions: the window's memory, about 150 bytes each."""
+        return sum(len(state.seen) for state in self._partitions.values())
+
+
+def changelog_value(application_id: str) -> bytes:
+    """The first form, one record per event (key = event_id): read, no longer written.
+    Never empty: an empty value is a tombstone to a compacted topic."""
+    return orjson.dumps({"application_id": application_id})
+
+
+def changelog_batch_key(partition: int, first_offset: int) -> bytes:
+    """Unique per batch: a batch replayed after an abort rewrites the same key, same ids."""
+    return f"{partition}@{first_offset}".encode()
+
+
+def changelog_batch_value(event_ids: list[str]) -> bytes:
+    """The ids one batch scored on one input partition (never empty, so never a tombstone)."""
+    return orjson.dumps({"event_ids": event_ids})
+
+
+def changelog_ids(key: bytes | None, value: bytes | None) -> list[str]:
+    """The event ids one changelog record holds, in either form."""
+    if value is not None and value.startswith(b'{"event_ids"'):
+        ids = orjson.loads(value).get("event_ids")
+        if isinstance(ids, list):
+            return [str(event_id) for event_id in ids]
+    return [key.decode()] if isinstance(key, bytes) else []
+
+
+class KafkaChangelogReader:
+    """Reads one changelog partition's committed records, from a time to its end. The topic is
+    created (or checked) on first use, not at start-up: a missing input topic is a readiness
+    matter, and the scorer waits for it rather than failing."""
+
+    def __init__(
+        self,
+        config: KafkaConfig,
+        topic: str,
+        *,
+        input_topic: str,
+        window_s: float,
+        timeout_s: float = 30.0,
+        new_consumer: Callable[[dict[str, object]], Consumer] = Consumer,
+    ):
+        self._admin = AdminClient(config)
+        self._input_topic = input_topic
+        self._window_s = window_s
+        self._ensured = False
+        self._consumer_config: dict[str, object] = {
+            **config,
+            "group.id": f"{topic}.restore",  # never subscribes nor commits
+            "enable.auto.commit": False,
+            "enable.partition.eof": True,
+            "isolation.level": "read_committed",
+        }
+        self._new_consumer = new_consumer
+        self._consumer = new_consumer(self._consumer_config)
+        self._topic = topic
+        self._timeout_s = timeout_s
+
+    def read(self, partition: int, since_epoch_s: float) -> dict[str, float]:
+        """A failed read replaces the restore consumer before it raises: after a broker restart
+        that came right after the changelog was created, every later read by the same client
+        failed for as long as the scorer ran (a 30 s timeout each, nothing scored:
+        test_scorer_faults), though the broker was back and the topic there. Reading is all
+        this client does, so a new one loses nothing and carries none of the old one's state."""
+        try:
+            return self._read(partition, since_epoch_s)
+        except ChangelogError as error:
+            logger.warning(
+                "changelog read failed; its consumer is replaced", extra={"error": str(error)}
+            )
+            stale, self._consumer = self._consumer, self._new_consumer(self._consumer_config)
+            with contextlib.suppress(KafkaException, RuntimeError):
+                stale.close()
+            raise
+
+    def _read(self, partition: int, since_epoch_s: float) -> dict[str, float]:
+        if not self._ensured:
+            ensure_changelog(self._admin, self._input_topic, self._topic, self._window_s)
+            self._ensured = True
+        start = self._start(partition, since_epoch_s)
+        if start.error is not None:
+            raise ChangelogError(f"changelog {self._topic}[{partition}]: {start.error}")
+        seen: dict[str, float] = {}
+        if start.offset < 0:  # nothing as recent as that
+            return seen
+        self._consumer.assign([TopicPartition(self._topic, partition, start.offset)])
+        deadline = time.monotonic() + self._timeout_s
+        try:
+            while True:
+                if time.monotonic() > deadline:
+                    raise ChangelogError(
+                        f"changelog {self._topic}[{partition}] not read to its end in "
+                        f"{self._timeout_s:.0f} s"
+                    )
+                msg = self._consumer.poll(0.5)
+                if msg is None:
+                    continue
+                error = msg.error()
+                if error is not None:
+                    if error.code() == KafkaError._PARTITION_EOF:
+                        return seen
+                    raise ChangelogError(f"changelog {self._topic}[{partition}]: {error}")
+                scored_at = msg.timestamp()[1] / 1000
+                for event_id in changelog_ids(msg.key(), msg.value()):
+                    seen[event_id] = scored_at
+        finally:
+            self._consumer.unassign()
+
+    def _start(self, partition: int, since_epoch_s: float) -> TopicPartition:
+        """The first offset at or after the time; retried while the client's metadata does not
+        know the partition yet (right after the topic was created)."""
+        wanted = TopicPartition(self._topic, partition, int(max(since_epoch_s, 0) * 1000))
+        deadline = time.monotonic() + self._timeout_s
+        while True:
+            try:
+                [start] = self._consumer.offsets_for_times([wanted], timeout=self._timeout_s)
+            except KafkaException as error:
+                if time.monotonic() >= deadline:
+                    raise ChangelogError(f"changelog {self._topic}[{partition}]: {error}") from None
+                time.sleep(0.2)
+                continue
+            return start
+
+    def close(self) -> None:
+        self._consumer.close()
+
+
+def _partition_count(admin: AdminClient, topic: str, wait_s: float) -> int | None:
+    """The topic's partition count, waiting up to `wait_s` for metadata to show it (a topic
+    created a moment ago is not in every broker's metadata yet); None if it does not exist.
+    Asks for all topics: a metadata request naming a missing topic makes a broker with
+    `auto.create.topics.enable` create it, with the default partition count."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        found = admin.list_topics(timeout=30).topics.get(topic)
+        if found is not None and found.error is None and found.partitions:
+            return len(found.partitions)
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(0.2)
+
+
+def ensure_changelog(
+    admin: AdminClient, input_topic: str, changelog_topic: str, window_s: float
+) -> None:
+    """Create the changelog with the input's partition count (compacted, kept for the window),
+    or check that the existing one has that count: a partition's ids live in its own number."""
+    partitions = _partition_count(admin, input_topic, wait_s=5.0)
+    if partitions is None:
+        raise ChangelogError(f"input topic {input_topic} not found")
+    existing = _partition_count(admin, changelog_topic, wait_s=0.0)
+    if existing is not None:
+        if existing != partitions:
+            raise ChangelogError(
+                f"changelog {changelog_topic} has {existing} partitions, "
+                f"input {input_topic} has {partitions}: they must match"
+            )
+        return
+    retention_ms = int(window_s * 1000) + 24 * 3600 * 1000  # a day beyond the window
+    topic = NewTopic(
+        changelog_topic,
+        num_partitions=partitions,
+        replication_factor=-1,  # the broker's default
+        config={"cleanup.policy": "compact,delete", "retention.ms": str(retention_ms)},
+    )
+    future = admin.create_topics([topic], operation_timeout=30)[changelog_topic]
+    try:
+        future.result(timeout=60)
+    except Exception as error:  # created meanwhile by another replica is fine
+        if "TOPIC_ALREADY_EXISTS" not in str(error):
+            raise ChangelogError(f"cannot create changelog {changelog_topic}: {error}") from error
+    if _partition_count(admin, changelog_topic, wait_s=30.0) != partitions:
+        raise ChangelogError(f"changelog {changelog_topic} did not appear with its partitions")
+    logger.info("changelog %s created with %d partitions", changelog_topic, partitions)

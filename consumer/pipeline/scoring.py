@@ -1,0 +1,262 @@
+"""One micro-batch from raw records to the records to publish: decode, validate, score, encode.
+
+Pure apart from the clock it is given and, with deduplication on, the changelog its seen-events
+store restores from: no Kafka here, so every branch (valid, each kind of invalid, a record the
+model cannot score, an upstream duplicate) is unit-tested on plain objects. Every input record
+yields exactly one output record, a `LoanScored` or a dead letter, in input order, except an
+upstream duplicate of an event already scored, which yields none and is counted.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+import numpy as np
+from pydantic import ValidationError
+
+from consumer.pipeline.dedup import SeenEvents, changelog_batch_key, changelog_batch_value
+from consumer.pipeline.scored_event import contract_rejection, loan_scored_json
+from consumer.records import (
+    BatchOutcome,
+    InboundMessage,
+    OutboundRecord,
+    ScoredFact,
+    header_list,
+)
+from consumer.telemetry.drift import DriftMonitor
+from schemas.application_v1 import LoanApplicationSubmitted
+from schemas.dead_letter import dead_letter_headers, with_dead_letter_headers
+from schemas.decode import decode_application
+from schemas.errors import EventDecodeError, RecordScoringError, scoring_failure_message
+from schemas.score_v1 import ModelRole
+from schemas.wire import FramedApplicationDecoder, WriterSchema
+from scoring.artifact import LoadedModel
+from scoring.features import build_features
+from scoring.policy import Policy
+from scoring.scorer import ScoreError, ScoreResult, score_batch_isolated
+
+logger = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+# The plain JSON of a LoanScored -> the record value in a schema registry's wire format.
+ScoreFraming = Callable[[bytes], bytes]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _as_bytes(data: str | bytes | None) -> bytes | None:
+    return data.encode() if isinstance(data, str) else data
+
+
+class ScoringPipeline:
+    """Turns a batch of input messages into scores and dead letters (see module docstring)."""
+
+    def __init__(
+        self,
+        model: LoadedModel,
+        policy: Policy,
+        *,
+        output_topic: str,
+        dlq_topic: str,
+        clock: Clock = _utc_now,
+        drift: DriftMonitor | None = None,
+        seen: SeenEvents | None = None,
+        changelog_topic: str | None = None,
+        model_role: ModelRole | None = None,
+        framed: FramedApplicationDecoder | None = None,
+        frame_score: ScoreFraming | None = None,
+    ) -> None:
+        """`framed` and `frame_score` come from a schema registry when one is configured
+        (consumer/kafka/schema_registry.py); without them the input is plain JSON and so is the
+        output, as before a registry existed."""
+        if (seen is None) != (changelog_topic is None):
+            raise ValueError("deduplication needs both the seen-events store and its changelog")
+        self._seen = seen
+        self._changelog_topic = changelog_topic
+        self._model = model
+        self._policy = policy
+        self._output_topic = output_topic
+        self._dlq_topic = dlq_topic
+        self._clock = clock
+        self._drift = drift
+        self._model_role = model_role
+        self._framed = framed
+        self._frame_score = frame_score
+
+    def __call__(self, messages: Sequence[InboundMessage]) -> BatchOutcome:
+        started = time.perf_counter()
+        records: list[OutboundRecord | None] = [None] * len(messages)
+        dead_letter_reasons: list[str] = []
+        applications: list[LoanApplicationSubmitted] = []
+        positions: list[int] = []
+        if self._seen is not None:
+            self._seen.prepare((int(m.partition() or 0), int(m.offset() or 0)) for m in messages)
+        in_batch: set[tuple[int, str]] = set()
+        skipped: list[int] = []
+        # Input position -> the registry schema it was written with (framed inputs only).
+        writers: dict[int, WriterSchema] = {}
+        for position, message in enumerate(messages):
+            try:
+                if self._framed is None:
+                    application = decode_application(_as_bytes(message.value()))
+                else:
+                    application, writer = self._framed(_as_bytes(message.value()))
+                    if writer is not None:
+                        writers[position] = writer
+            except EventDecodeError as error:
+                records[position] = self._dead_letter(message, error)
+                dead_letter_reasons.append(error.reason.value)
+                continue
+            if self._seen is not None:
+                partition, event_id = int(message.partition() or 0), str(application.event_id)
+                if (partition, event_id) in in_batch or self._seen.seen(partition, event_id):
+                    skipped.append(position)
+                    continue
+                in_batch.add((partition, event_id))
+            applications.append(application)
+            positions.append(position)
+
+        scored: list[ScoredFact] = []
+        scored_ids: dict[int, list[str]] = {}  # input partition -> event ids, in order
+        first_offsets: dict[int, int] = {}
+        features = build_features(applications) if applications else None
+        scored_rows: list[int] = []
+        for row, (position, application, outcome) in enumerate(
+            zip(
+                positions,
+                applications,
+                score_batch_isolated(applications, self._model, self._policy, features),
+                strict=True,
+            )
+        ):
+            message = messages[position]
+            try:
+                if isinstance(outcome, ScoreError):
+                    # The class name only: the error's text may quote the input (issue 12).
+                    raise RecordScoringError(scoring_failure_message(outcome.error_type))
+                records[position] = self._score_record(application, outcome, writers.get(position))
+            except (RecordScoringError, ValidationError) as error:
+                failure = (
+                    error
+                    if isinstance(error, RecordScoringError)
+                    else RecordScoringError(contract_rejection(error))
+                )
+                logger.warning(
+                    "application could not be scored; dead-lettered",
+                    extra={"application_id": application.application_id, "error": failure.message},
+                )
+                records[position] = self._dead_letter(message, failure)
+                dead_letter_reasons.append(failure.reason.value)
+                continue
+            scored.append(
+                ScoredFact(
+                    decision=outcome.decision,
+                    model_version=outcome.model_version,
+                    probability_of_default=outcome.probability_of_default,
+                    occurred_at_epoch_s=application.occurred_at.timestamp(),
+                    out_of_range=outcome.out_of_range,
+                    model_role=self._model_role,
+                )
+            )
+            scored_rows.append(row)
+            self._remember(message, application, scored_ids, first_offsets)
+        return BatchOutcome(
+            records=[record for record in records if record is not None],
+            scored=scored,
+            dead_letter_reasons=dead_letter_reasons,
+            skipped=tuple(skipped),
+            changelog=self._changelog(scored_ids, first_offsets),
+            scoring_seconds=time.perf_counter() - started,
+            drift=self._drift.bin(
+                features[scored_rows],
+                np.array([fact.probability_of_default for fact in scored]),
+            )
+            if self._drift is not None and scored and features is not None
+            else None,
+            applications=tuple(applications[row] for row in scored_rows),
+            dedup_ids_held=self._seen.ids_held if self._seen is not None else None,
+        )
+
+    def _remember(
+        self,
+        message: InboundMessage,
+        application: LoanApplicationSubmitted,
+        scored_ids: dict[int, list[str]],
+        first_offsets: dict[int, int],
+    ) -> None:
+        """Note a scored event's id for the changelog (nothing when deduplication is off)."""
+        if self._seen is None:
+            return
+        partition = int(message.partition() or 0)
+        event_id = str(application.event_id)
+        self._seen.remember(partition, event_id)
+        first_offsets.setdefault(partition, int(message.offset() or 0))
+        scored_ids.setdefault(partition, []).append(event_id)
+
+    def _changelog(
+        self, scored_ids: dict[int, list[str]], first_offsets: dict[int, int]
+    ) -> list[OutboundRecord]:
+        """One changelog record per input partition of the batch, to the changelog partition
+        numbered like it, committed with the scores."""
+        if self._changelog_topic is None:
+            return []
+        return [
+            OutboundRecord(
+                topic=self._changelog_topic,
+                key=changelog_batch_key(partition, first_offsets[partition]),
+                value=changelog_batch_value(ids),
+                partition=partition,
+            )
+            for partition, ids in scored_ids.items()
+        ]
+
+    def _score_record(
+        self,
+        application: LoanApplicationSubmitted,
+        result: ScoreResult,
+        writer: WriterSchema | None = None,
+    ) -> OutboundRecord:
+        value = loan_scored_json(
+            application, result, scored_at=self._clock(), model_role=self._model_role
+        )
+        return OutboundRecord(
+            topic=self._output_topic,
+            key=application.application_id.encode(),
+            value=value if self._frame_score is None else self._frame_score(value),
+            headers=writer.headers() if writer is not None else None,
+        )
+
+    def _dead_letter(self, message: InboundMessage, error: EventDecodeError) -> OutboundRecord:
+        """The original key, value, headers and timestamp, plus headers that say why."""
+        key = _as_bytes(message.key())
+        # The key is the application id by contract; the error names fields, never values.
+        logger.info(
+            "event dead-lettered",
+            extra={
+                "application_id": key.decode(errors="replace")[:64] if key else None,
+                "reason": error.reason.value,
+                "error": error.message,
+                "partition": message.partition(),
+                "offset": message.offset(),
+            },
+        )
+        _timestamp_type, timestamp_ms = message.timestamp()
+        headers = dead_letter_headers(
+            error,
+            topic=str(message.topic()),
+            partition=int(message.partition() or 0),
+            offset=int(message.offset() or 0),
+            failed_at=self._clock(),
+        )
+        return OutboundRecord(
+            topic=self._dlq_topic,
+            key=key,
+            value=_as_bytes(message.value()),
+            headers=with_dead_letter_headers(header_list(message.headers()), headers),
+            timestamp_ms=timestamp_ms if timestamp_ms > 0 else None,
+        )

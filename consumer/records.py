@@ -1,0 +1,91 @@
+"""What one micro-batch turns into: the records to publish, and the facts metrics need.
+
+Kept apart from the Kafka loop so the loop knows nothing about scoring and the pipeline nothing
+about transactions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from schemas.application_v1 import LoanApplicationSubmitted
+from scoring.drift import BinCounts
+
+RecordHeaders = list[tuple[str, str | bytes | None]]
+
+
+def header_list(headers: dict[str, str | bytes | None] | RecordHeaders | None) -> RecordHeaders:
+    """librdkafka's headers as the one shape our code reads (a client may hand over a dict)."""
+    if headers is None:
+        return []
+    return list(headers.items()) if isinstance(headers, dict) else headers
+
+
+class InboundMessage(Protocol):
+    """The part of a consumed Kafka message the pipeline reads (confluent_kafka.Message has it)."""
+
+    def key(self) -> str | bytes | None: ...
+    def value(self) -> str | bytes | None: ...
+    def topic(self) -> str | None: ...
+    def partition(self) -> int | None: ...
+    def offset(self) -> int | None: ...
+    def timestamp(self) -> tuple[int, int]: ...
+    def headers(
+        self,
+    ) -> dict[str, str | bytes | None] | list[tuple[str, str | bytes | None]] | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundRecord:
+    topic: str
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, str | bytes | None]] | None = None
+    timestamp_ms: int | None = None  # None: the producer stamps the current time
+    partition: int | None = None  # None: the partitioner chooses (by key)
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredFact:
+    """One published score, as metrics see it (no personal data)."""
+
+    decision: str
+    model_version: str
+    probability_of_default: float
+    occurred_at_epoch_s: float
+    out_of_range: tuple[str, ...] = ()
+    model_role: str | None = None  # None: the only model served (a champion)
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    """Every input message of a batch ends up in `records` exactly once: as a score or as a
+    dead letter, in input order (so per-key order is kept on the output topic); except an
+    upstream duplicate of an event already scored, whose position is in `skipped` and which
+    has no record at all. With deduplication on, each score's event id also goes to
+    `changelog`, written in the same transaction."""
+
+    records: list[OutboundRecord]
+    scored: list[ScoredFact] = field(default_factory=list)
+    dead_letter_reasons: list[str] = field(default_factory=list)
+    skipped: tuple[int, ...] = ()  # input positions of upstream duplicates
+    changelog: list[OutboundRecord] = field(default_factory=list)
+    scoring_seconds: float = 0.0
+    drift: BinCounts | None = None  # the published scores' bins; added to the window on commit
+    # The applications behind `scored`, in the same order, for challengers scoring in shadow
+    # (consumer/pipeline/challengers.py); their records go to `shadow`, in the same transaction.
+    applications: tuple[LoanApplicationSubmitted, ...] = ()
+    shadow: list[OutboundRecord] = field(default_factory=list)
+    shadow_scored: list[ScoredFact] = field(default_factory=list)
+    shadow_failures: tuple[str, ...] = ()  # model versions, one per application a shadow missed
+    dedup_ids_held: int | None = None  # ids in the dedup memory after the batch; None: no dedup
+
+    @property
+    def duplicates(self) -> int:
+        return len(self.skipped)
+
+
+class BatchProcessor(Protocol):
+    def __call__(self, messages: Sequence[InboundMessage]) -> BatchOutcome: ...

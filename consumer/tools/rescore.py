@@ -1,0 +1,350 @@
+"""`loan-scorer rescore`: score a book of applications again, with a chosen model and policy.
+
+The risk team's job when a challenger model or a new policy is proposed: read every application
+(a topic from its beginning to its current end, read_committed, or the bundled data set), score
+them in big batches through the stream's own `ScoringPipeline` (the same decoder, the same
+`score_batch_isolated`, the same `LoanScored` mapping, the same dead letters with Connect's
+headers) and write the results to a topic or to a JSON Lines file. Invalid input is never dropped:
+it is counted by reason and written to a dead-letter topic or file.
+
+Reading is by assignment under a throwaway group id, so no consumer group's offsets move.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Literal, Protocol
+
+import orjson
+from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
+
+from consumer.kafka.config import KafkaConfig
+from consumer.kafka.produce import produce_record
+from consumer.pipeline.scoring import ScoringPipeline
+from consumer.records import InboundMessage, OutboundRecord
+from schemas.application_v1 import LoanApplicationSubmitted
+from schemas.encode import encode_application
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_BATCH_SIZE = 2_000
+DATASET_SOURCE_NAME = "credit_data"
+
+Progress = Callable[[int], None]
+
+
+class RescoreError(RuntimeError):
+    """The job cannot run as asked (a missing topic, a refused destination, undelivered output)."""
+
+
+# -- where the results go ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Destination:
+    """Where scores and dead letters go: two topics, or two JSON Lines files."""
+
+    kind: Literal["topic", "file"]
+    scores: str
+    dead_letters: str
+
+
+def resolve_destination(
+    *,
+    to_topic: str | None,
+    to_file: Path | None,
+    dead_letters: str | None,
+    from_topic: str | None,
+) -> Destination:
+    """Exactly one of `to_topic`/`to_file`; dead letters beside the scores unless named; never
+    back into the topic being read (the job would chase its own output)."""
+    if to_topic is not None and to_file is None:
+        destination = Destination("topic", to_topic, dead_letters or f"{to_topic}.dlq")
+        if from_topic is not None and from_topic in (destination.scores, destination.dead_letters):
+            raise RescoreError(f"refusing to write into {from_topic}, the topic being read")
+    elif to_file is not None and to_topic is None:
+        default_dlq = to_file.with_name(to_file.name.removesuffix(".jsonl") + ".dlq.jsonl")
+        destination = Destination("file", str(to_file), dead_letters or str(default_dlq))
+    else:
+        raise RescoreError("give exactly one of --to-topic and --to-file")
+    if destination.scores == destination.dead_letters:
+        raise RescoreError("scores and dead letters must go to different places")
+    return destination
+
+
+# -- sources: batches of messages, and how far each batch moves the progress bar ---------------
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetRecord:
+    """An application of the data set as the pipeline reads a consumed record."""
+
+    raw: bytes
+    application_id: str
+    position: int
+
+    def key(self) -> bytes:
+        return self.application_id.encode()
+
+    def value(self) -> bytes:
+        return self.raw
+
+    def topic(self) -> str:
+        return DATASET_SOURCE_NAME
+
+    def partition(self) -> int:
+        return 0
+
+    def offset(self) -> int:
+        return self.position
+
+    def timestamp(self) -> tuple[int, int]:
+        return (0, 0)  # no timestamp: a dead letter is stamped when written
+
+    def headers(self) -> None:
+        return None
+
+
+class Source(Protocol):
+    name: str
+    total: int  # what the progress bar counts to
+
+    def batches(self) -> Iterator[tuple[Sequence[InboundMessage], int]]: ...
+
+
+class DatasetSource:
+    """The bundled data set's applications, each encoded as the v1 event upstream would send."""
+
+    def __init__(self, applications: Sequence[LoanApplicationSubmitted], batch_size: int) -> None:
+        self.name = DATASET_SOURCE_NAME
+        self.total = len(applications)
+        self._applications = applications
+        self._batch_size = batch_size
+
+    def batches(self) -> Iterator[tuple[Sequence[InboundMessage], int]]:
+        for start in range(0, self.total, self._batch_size):
+            chunk = self._applications[start : start + self._batch_size]
+            yield (
+                [
+                    DatasetRecord(encode_application(app), app.application_id, start + i)
+                    for i, app in enumerate(chunk)
+                ],
+                len(chunk),
+            )
+
+
+class TopicSource:
+    """Every committed record of a topic from its beginning to its end as it was at the start
+    (read_committed stops earlier at an open transaction; the job never waits for one).
+
+    The progress total is in offsets (transaction markers take offsets too), so the bar ends
+    exactly at the end; the counts are in records.
+    """
+
+    def __init__(
+        self, config: KafkaConfig, topic: str, batch_size: int, timeout_s: float = 30.0
+    ) -> None:
+        self.name = topic
+        self._batch_size = batch_size
+        self._consumer = Consumer(
+            {
+                **config,
+                "group.id": f"loan-scorer-rescore-{uuid.uuid4().hex[:12]}",  # throwaway, unused
+                "enable.auto.commit": False,
+                "isolation.level": "read_committed",
+                "enable.partition.eof": True,
+                "auto.offset.reset": "earliest",
+            }
+        )
+        metadata = self._consumer.list_topics(topic, timeout=timeout_s).topics.get(topic)
+        if metadata is None or metadata.error is not None or not metadata.partitions:
+            self._consumer.close()
+            raise RescoreError(f"topic {topic} does not exist or has no partitions")
+        self._ends: dict[int, int] = {}
+        starts: list[TopicPartition] = []
+        for partition in sorted(metadata.partitions):
+            low, high = self._consumer.get_watermark_offsets(
+                TopicPartition(topic, partition), timeout=timeout_s
+            )
+            if high > low:
+                self._ends[partition] = high
+                starts.append(TopicPartition(topic, partition, low))
+        self._next = {tp.partition: tp.offset for tp in starts}
+        self.total = sum(self._ends[p] - self._next[p] for p in self._ends)
+        self._starts = starts
+
+    def batches(self) -> Iterator[tuple[Sequence[InboundMessage], int]]:
+        consumer = self._consumer
+        pending = set(self._ends)
+        try:
+            if self._starts:
+                consumer.assign(self._starts)
+            while pending:
+                batch: list[Message] = []
+                advanced = 0
+                for message in consumer.consume(self._batch_size, timeout=0.5):
+                    partition = int(message.partition() or 0)
+                    error = message.error()
+                    if error is not None:
+                        if error.code() == KafkaError._PARTITION_EOF:
+                            advanced += self._advance(partition, int(message.offset() or 0))
+                            pending.discard(partition)
+                        elif error.fatal():
+                            raise RescoreError(f"fatal consumer error: {error.str()}")
+                        else:
+                            logger.warning("consumer error", extra={"kafka_error": error.name()})
+                        continue
+                    if partition not in pending:
+                        continue  # past the end this job reads to
+                    batch.append(message)
+                    advanced += self._advance(partition, int(message.offset() or 0) + 1)
+                    if self._next[partition] >= self._ends[partition]:
+                        pending.discard(partition)
+                if batch or advanced:
+                    yield batch, advanced
+        finally:
+            consumer.close()
+
+    def _advance(self, partition: int, offset: int) -> int:
+        """Move the partition's position to `offset` (capped at its end); return the step."""
+        target = min(max(offset, self._next[partition]), self._ends[partition])
+        step = target - self._next[partition]
+        self._next[partition] = target
+        return step
+
+
+# -- sinks -------------------------------------------------------------------------------------
+
+
+class Sink(Protocol):
+    def write(self, record: OutboundRecord) -> None: ...
+    def close(self) -> None: ...
+
+
+class TopicSink:
+    """An idempotent producer; `close` waits for every acknowledgement and raises if any failed."""
+
+    def __init__(self, config: KafkaConfig, timeout_s: float = 60.0) -> None:
+        self._producer = Producer(
+            {
+                **config,
+                "enable.idempotence": True,
+                "acks": "all",
+                "linger.ms": 20,
+                "compression.type": "lz4",
+            }
+        )
+        self._failures: list[KafkaError] = []
+        self._timeout_s = timeout_s
+
+    def _on_delivery(self, error: KafkaError | None, _message: Message) -> None:
+        if error is not None:
+            self._failures.append(error)
+
+    def write(self, record: OutboundRecord) -> None:
+        produce_record(self._producer, record, self._on_delivery)
+        self._producer.poll(0)
+
+    def close(self) -> None:
+        undelivered = self._producer.flush(self._timeout_s)
+        if undelivered or self._failures:
+            first = f" ({self._failures[0].name()})" if self._failures else ""
+            raise RescoreError(
+                f"{undelivered} records undelivered, {len(self._failures)} failed{first}"
+            )
+
+
+def dead_letter_line(record: OutboundRecord) -> bytes:
+    """A dead letter as one JSON line: its key, its untouched bytes (base64) and the headers
+    that say why."""
+    return orjson.dumps(
+        {
+            "key": record.key.decode(errors="replace") if record.key is not None else None,
+            "value_base64": base64.b64encode(record.value or b"").decode(),
+            "headers": [
+                [name, value.decode(errors="replace") if isinstance(value, bytes) else value]
+                for name, value in record.headers or ()
+            ],
+        }
+    )
+
+
+class JsonLinesSink:
+    """`LoanScored` events one per line in one file; dead letters in another."""
+
+    def __init__(self, destination: Destination) -> None:
+        self._scores_name = destination.scores
+        self._scores: IO[bytes] = Path(destination.scores).open("wb")  # noqa: SIM115  # closed in close()
+        self._dead_letters: IO[bytes] = Path(destination.dead_letters).open("wb")  # noqa: SIM115
+
+    def write(self, record: OutboundRecord) -> None:
+        if record.topic == self._scores_name:
+            self._scores.write((record.value or b"") + b"\n")
+        else:
+            self._dead_letters.write(dead_letter_line(record) + b"\n")
+
+    def close(self) -> None:
+        self._scores.close()
+        self._dead_letters.close()
+
+
+# -- the job -----------------------------------------------------------------------------------
+
+
+@dataclass
+class RescoreCounts:
+    read: int = 0
+    scored: int = 0
+    dead_letters: Counter[str] = field(default_factory=Counter)
+    seconds: float = 0.0
+
+    @property
+    def dead_lettered(self) -> int:
+        return sum(self.dead_letters.values())
+
+    @property
+    def events_per_s(self) -> float:
+        return self.read / self.seconds if self.seconds > 0 else 0.0
+
+    def summary(self) -> str:
+        reasons = ", ".join(f"{reason} {n}" for reason, n in sorted(self.dead_letters.items()))
+        return (
+            f"rescored {self.read} applications: {self.scored} scored, "
+            f"{self.dead_lettered} dead letters{f' ({reasons})' if reasons else ''} "
+            f"in {self.seconds:.1f} s ({self.events_per_s:,.0f}/s)"
+        )
+
+
+def rescore(
+    source: Source,
+    pipeline: ScoringPipeline,
+    sink: Sink,
+    *,
+    progress: Progress = lambda _step: None,
+) -> RescoreCounts:
+    """Every record of the source through the pipeline into the sink; one output per input."""
+    counts = RescoreCounts()
+    started = time.perf_counter()
+    try:
+        for batch, advanced in source.batches():
+            outcome = pipeline(batch) if batch else None
+            if outcome is not None:
+                for record in outcome.records:
+                    sink.write(record)
+                counts.read += len(batch)
+                counts.scored += len(outcome.scored)
+                counts.dead_letters.update(outcome.dead_letter_reasons)
+            progress(advanced)
+    finally:
+        sink.close()
+    counts.seconds = time.perf_counter() - started
+    if counts.read != counts.scored + counts.dead_lettered:  # the pipeline's own promise
+        raise RescoreError(f"{counts.read} read but {counts.scored} + {counts.dead_lettered} out")
+    return counts
