@@ -28,9 +28,10 @@ from consumer.api.rate_limit import RateLimiter
 from consumer.api.server import ApiServer
 from consumer.api.state import ApiState
 from consumer.config.settings import ChallengerMode, Settings
+from consumer.kafka.changelog import KafkaChangelogReader
 from consumer.kafka.errors import StopScoringError
 from consumer.kafka.topic_check import InputTopicCheck
-from consumer.pipeline.dedup import KafkaChangelogReader, SeenEvents
+from consumer.pipeline.dedup import SeenEvents
 from consumer.pipeline.scoring import ScoreFraming, ScoringPipeline
 from consumer.records import BatchProcessor
 from consumer.runtime.heap import freeze_start_up_heap

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
+from consumer.kafka.changelog import KafkaChangelogReader
 from consumer.pipeline.dedup import (
     ChangelogError,
-    KafkaChangelogReader,
     SeenEvents,
     changelog_batch_key,
     changelog_batch_value,

@@ -10,13 +10,12 @@ import pytest
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 
+from consumer.kafka.changelog import KafkaChangelogReader, ensure_changelog
 from consumer.pipeline.dedup import (
     ChangelogError,
-    KafkaChangelogReader,
     changelog_batch_key,
     changelog_batch_value,
     changelog_value,
-    ensure_changelog,
 )
 from tests.conftest import TopicFactory
 
