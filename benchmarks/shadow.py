@@ -31,7 +31,8 @@ from benchmarks.bench import DEFAULTS, REPO, DueClock, git_commit, machine
 from benchmarks.kafka_side import ScoreReader, create_topics, delete_topics, send_on_timetable
 from benchmarks.stats import latencies_ms, percentile, timetable
 from consumer.config.settings import Settings
-from consumer.runtime.service import Challenger, ScoringAssets, batch_processor, load_assets
+from consumer.runtime.assembly import batch_processor
+from consumer.runtime.assets import Challenger, ScoringAssets, load_assets
 from consumer.tools.demo_events import demo_events
 from consumer.tools.rescore import DatasetRecord
 from tests.integration.scorer_harness import ScorerTopics

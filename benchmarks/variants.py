@@ -81,7 +81,7 @@ def passthrough(settings: Settings) -> None:
 
 
 def naive(settings: Settings) -> None:
-    from consumer.runtime.service import load_assets
+    from consumer.runtime.assets import load_assets
 
     assets = load_assets(settings)
     pipeline = ScoringPipeline(

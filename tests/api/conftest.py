@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from consumer.api.app import create_app
 from consumer.api.state import ApiState
 from consumer.config.settings import Settings
-from consumer.runtime.service import ScoringAssets, load_assets
+from consumer.runtime.assets import ScoringAssets, load_assets
 from tests.api.credentials import AUTH, FULL_STORED, authenticated_state, write_key_file
 
 

@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 
 from consumer.api.api_keys import new_key
 from consumer.api.app import create_app
-from consumer.runtime.service import ScoringAssets
+from consumer.runtime.assets import ScoringAssets
 from tests.api.credentials import authenticated_state, write_key_file
 
 

@@ -20,7 +20,7 @@ from pydantic_core import to_json
 
 from consumer.api.app import create_app
 from consumer.config.settings import Settings
-from consumer.runtime.service import load_assets
+from consumer.runtime.assets import load_assets
 from schemas.examples import example_application
 from tests.api.credentials import AUTH, FULL_STORED, authenticated_state, write_key_file
 

@@ -13,7 +13,7 @@ from pydantic import TypeAdapter
 
 import scoring.scorer
 from consumer.pipeline.scored_event import loan_scored_event
-from consumer.runtime.service import ScoringAssets
+from consumer.runtime.assets import ScoringAssets
 from schemas.application_v1 import LoanApplicationSubmitted
 from schemas.examples import example_application
 from schemas.score_v1 import LoanScored

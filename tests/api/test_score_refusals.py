@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from consumer.api.app import create_app
 from consumer.api.request_body import MAX_APPLICATIONS, MAX_BODY_BYTES
 from consumer.api.worker import ScoringWorker
-from consumer.runtime.service import ScoringAssets
+from consumer.runtime.assets import ScoringAssets
 from schemas.decode import MAX_EVENT_BYTES
 from schemas.examples import MISSING, example_application
 from tests.api.credentials import AUTH, authenticated_state

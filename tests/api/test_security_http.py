@@ -17,7 +17,8 @@ from consumer.api.app import create_app
 from consumer.api.auth import Authenticator
 from consumer.api.rate_limit import RateLimiter
 from consumer.api.state import ApiState
-from consumer.runtime.service import ScoringAssets, new_metrics
+from consumer.runtime.assets import ScoringAssets
+from consumer.runtime.service import new_metrics
 from consumer.telemetry.readiness import Readiness
 from schemas.examples import example_application
 from tests.api.live_server import client, serving, wait_until

@@ -24,7 +24,7 @@ from consumer.pipeline.challengers import (
 from consumer.pipeline.dedup import SeenEvents, changelog_ids
 from consumer.pipeline.scoring import ScoringPipeline
 from consumer.records import BatchOutcome, OutboundRecord
-from consumer.runtime.service import ScoringAssets, load_assets
+from consumer.runtime.assets import ScoringAssets, load_assets
 from schemas.decode import decode_application, decode_loan_scored
 from schemas.examples import example_application
 from schemas.score_v1 import ModelRole

@@ -14,7 +14,7 @@ import structlog
 from consumer.config.settings import Settings
 from consumer.pipeline.dedup import changelog_ids
 from consumer.pipeline.scoring import ScoringPipeline
-from consumer.runtime.service import load_assets
+from consumer.runtime.assets import load_assets
 from consumer.telemetry.logs import configure_logging
 from schemas.dead_letter import parse_dead_letter_headers
 from schemas.decode import decode_loan_scored

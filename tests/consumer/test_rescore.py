@@ -15,7 +15,7 @@ from consumer.cli import app
 from consumer.config.settings import Settings
 from consumer.pipeline.scoring import ScoringPipeline
 from consumer.records import InboundMessage, OutboundRecord
-from consumer.runtime.service import load_assets
+from consumer.runtime.assets import load_assets
 from consumer.tools.rescore import (
     DatasetRecord,
     DatasetSource,

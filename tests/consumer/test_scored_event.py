@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from consumer.config.settings import Settings
 from consumer.pipeline.scored_event import loan_scored_event, loan_scored_json
-from consumer.runtime.service import load_assets
+from consumer.runtime.assets import load_assets
 from schemas.application_v1 import LoanApplicationSubmitted
 from schemas.decode import decode_loan_scored
 from schemas.encode import encode_loan_scored

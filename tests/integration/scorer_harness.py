@@ -12,8 +12,9 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from consumer.config.settings import Settings
+from consumer.runtime.assembly import assemble_loop
+from consumer.runtime.assets import load_assets
 from consumer.runtime.loop import ScoringLoop
-from consumer.runtime.service import assemble_loop, load_assets
 from consumer.telemetry.drift import DriftMonitor
 from consumer.telemetry.metrics import ScorerMetrics
 from consumer.telemetry.readiness import Readiness

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from consumer.cli import app
 from consumer.config.settings import Settings
-from consumer.runtime.service import load_assets
+from consumer.runtime.assets import load_assets
 from consumer.tools.demo_events import demo_events
 from schemas.decode import decode_application, decode_loan_scored
 from scoring.scorer import ScoreResult, score_batch

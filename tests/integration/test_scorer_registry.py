@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from consumer.cli import app
 from consumer.config.settings import Settings
 from consumer.kafka.schema_registry import ContractNotRegisteredError, register_contracts
-from consumer.runtime.service import registry_wire_format
+from consumer.runtime.wire_format import registry_wire_format
 from consumer.tools.demo_events import demo_events
 from schemas.dead_letter import parse_dead_letter_headers
 from schemas.decode import decode_loan_scored

@@ -162,7 +162,7 @@ def test_train_command_registers_what_it_trained(
 
 
 def test_the_service_loads_the_model_the_uri_names(registered: str, model_dir: Path) -> None:
-    from consumer.runtime.service import load_assets
+    from consumer.runtime.assets import load_assets
 
     client().set_registered_model_alias(MODEL_NAME, "champion", registered)
     assets = load_assets(Settings(model_uri=f"models:/{MODEL_NAME}@champion"))
