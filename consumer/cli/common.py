@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
-from consumer.config.settings import Settings, UnknownSettingError, load_settings
+from consumer.config.environment import UnknownSettingError, load_settings
+from consumer.config.settings import Settings
 
 EnvFile = Annotated[
     Path | None,

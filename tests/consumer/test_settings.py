@@ -5,13 +5,13 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from consumer.config.settings import (
-    Settings,
+from consumer.config.environment import (
     UnknownSettingError,
     known_variables,
     load_settings,
     unknown_variables,
 )
+from consumer.config.settings import Settings
 
 
 @pytest.fixture(autouse=True)
