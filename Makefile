@@ -47,9 +47,10 @@ report: install model ## The impact report of the default model on the held-out 
 	$(BIN)/loan-scorer report --from-dataset --out build/impact-report.html
 
 .PHONY: lint
-lint: install ## ruff lint and format check
+lint: install ## ruff lint and format check; the import-linter contracts (the rooms' layering)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 .PHONY: typecheck
 typecheck: install ## mypy --strict over every package and the tests

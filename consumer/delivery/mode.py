@@ -6,7 +6,8 @@ a batch's boundary is (quix-streams' `Checkpoint` is the model).
 - `AtLeastOnceDelivery` (delivery/at_least_once.py): an idempotent producer; offsets stored
   once every output of a batch is acknowledged.
 
-The loop (consumer/runtime/loop.py) consumes, scores and calls `publish`; it knows neither.
+The loop (consumer/runtime/loop.py) consumes, scores and calls `publish`; it knows neither, and
+gets one from `delivery_mode_for` (delivery/choice.py), so this interface imports no mode.
 """
 
 from __future__ import annotations
@@ -17,13 +18,9 @@ from typing import Protocol
 
 from confluent_kafka import Consumer, KafkaError, Message
 
-from consumer.config.settings import Settings
 from consumer.kafka.offsets import Position
-from consumer.kafka.partition_tracker import PartitionTracker
 from consumer.records import BatchOutcome
 from consumer.telemetry.liveness import Liveness
-from consumer.telemetry.metrics import ScorerMetrics
-from consumer.telemetry.readiness import Readiness
 
 FaultInjector = Callable[[str], None]
 ClientErrorCallback = Callable[[KafkaError], None]
@@ -46,26 +43,3 @@ class DeliveryMode(Protocol):
 
     def close(self) -> None:
         """Roll back anything open and release the producer; never raises."""
-
-
-def delivery_mode_for(
-    settings: Settings,
-    metrics: ScorerMetrics,
-    readiness: Readiness,
-    tracker: PartitionTracker,
-    *,
-    on_client_error: ClientErrorCallback,
-    fault_injector: FaultInjector | None = None,
-) -> DeliveryMode:
-    from consumer.delivery.at_least_once import AtLeastOnceDelivery
-    from consumer.delivery.exactly_once import ExactlyOnceDelivery
-
-    mode = ExactlyOnceDelivery if settings.delivery == "exactly-once" else AtLeastOnceDelivery
-    return mode(
-        settings,
-        metrics,
-        readiness,
-        tracker,
-        on_client_error=on_client_error,
-        fault_injector=fault_injector,
-    )

@@ -23,7 +23,8 @@ from collections.abc import Callable
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from consumer.config.settings import Settings
-from consumer.delivery.mode import DeliveryMode, FaultInjector, delivery_mode_for
+from consumer.delivery.choice import delivery_mode_for
+from consumer.delivery.mode import DeliveryMode, FaultInjector
 from consumer.kafka.batching import consume_batch
 from consumer.kafka.calls import INITIAL_BACKOFF_S, MAX_BACKOFF_S
 from consumer.kafka.config import consumer_config
