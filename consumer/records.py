@@ -16,6 +16,11 @@ from scoring.drift import BinCounts
 RecordHeaders = list[tuple[str, str | bytes | None]]
 
 
+def as_bytes(data: str | bytes | None) -> bytes | None:
+    """A record's key or value as bytes (the client's type allows str; UTF-8 is Kafka's)."""
+    return data.encode() if isinstance(data, str) else data
+
+
 def header_list(headers: dict[str, str | bytes | None] | RecordHeaders | None) -> RecordHeaders:
     """librdkafka's headers as the one shape our code reads (a client may hand over a dict)."""
     if headers is None:

@@ -12,16 +12,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from consumer.records import InboundMessage, OutboundRecord
+from consumer.records import InboundMessage, OutboundRecord, as_bytes
 from schemas.dead_letter import dead_letter_headers, original_value_headers
 from schemas.errors import OutputRefusedError
 
 TRUNCATED_VALUE_BYTES = 1024
 TRUNCATED_KEY_BYTES = 256
-
-
-def _as_bytes(data: str | bytes | None) -> bytes | None:
-    return data.encode() if isinstance(data, str) else data
 
 
 def truncated_dead_letter(
@@ -32,8 +28,8 @@ def truncated_dead_letter(
     refusal: str,
     failed_at: datetime,
 ) -> OutboundRecord:
-    value = _as_bytes(message.value())
-    key = _as_bytes(message.key())
+    value = as_bytes(message.value())
+    key = as_bytes(message.key())
     error = OutputRefusedError(
         f"the output for this record could not be written to {refused_topic} ({refusal}); "
         f"dead-lettered with its value cut to {TRUNCATED_VALUE_BYTES} bytes"

@@ -24,6 +24,7 @@ from consumer.records import (
     InboundMessage,
     OutboundRecord,
     ScoredFact,
+    as_bytes,
     header_list,
 )
 from consumer.telemetry.drift import DriftMonitor
@@ -47,10 +48,6 @@ ScoreFraming = Callable[[bytes], bytes]
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-def _as_bytes(data: str | bytes | None) -> bytes | None:
-    return data.encode() if isinstance(data, str) else data
 
 
 class ScoringPipeline:
@@ -103,9 +100,9 @@ class ScoringPipeline:
         for position, message in enumerate(messages):
             try:
                 if self._framed is None:
-                    application = decode_application(_as_bytes(message.value()))
+                    application = decode_application(as_bytes(message.value()))
                 else:
-                    application, writer = self._framed(_as_bytes(message.value()))
+                    application, writer = self._framed(as_bytes(message.value()))
                     if writer is not None:
                         writers[position] = writer
             except EventDecodeError as error:
@@ -233,7 +230,7 @@ class ScoringPipeline:
 
     def _dead_letter(self, message: InboundMessage, error: EventDecodeError) -> OutboundRecord:
         """The original key, value, headers and timestamp, plus headers that say why."""
-        key = _as_bytes(message.key())
+        key = as_bytes(message.key())
         # The key is the application id by contract; the error names fields, never values.
         logger.info(
             "event dead-lettered",
@@ -256,7 +253,7 @@ class ScoringPipeline:
         return OutboundRecord(
             topic=self._dlq_topic,
             key=key,
-            value=_as_bytes(message.value()),
+            value=as_bytes(message.value()),
             headers=with_dead_letter_headers(header_list(message.headers()), headers),
             timestamp_ms=timestamp_ms if timestamp_ms > 0 else None,
         )
