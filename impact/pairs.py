@@ -1,9 +1,10 @@
 """The joined-pair frame: one row per (application_id, model_version, role) joined to its outcome.
 
 It is the one table every impact measurement reads: the outcomes joiner (`loan-scorer outcomes`)
-writes it, `loan-scorer report` and `impact.metrics` read it, and a test fixture builds it from
-the real data set. Fixing its columns and dtypes here keeps the stream side and the offline side
-from drifting apart: `validate_pairs` refuses a frame that does not match, naming the column.
+writes it, `loan-scorer report` and the impact metrics (`impact.performance` and the modules it
+gathers) read it, and a test fixture builds it from the real data set. Fixing its columns and
+dtypes here keeps the stream side and the offline side from drifting apart: `validate_pairs`
+refuses a frame that does not match, naming the column.
 
 Group columns are bounded bands (`age_band`, `marital_status`), never identities, so fairness
 metrics can be exported as Prometheus labels and printed in a report without personal data.

@@ -1,12 +1,15 @@
-"""Gathering what `loan-scorer report` reads from disk: pairs, card, applications, policies.
+"""What `loan-scorer report` reads (`ReportInput`) and gathering it from disk: pairs, card,
+applications, policies.
 
-Kept apart from `impact.report` so the rendering stays a pure function of its input.
+The report's sections take a `ReportInput` and never open a file, so the rendering stays a pure
+function of its input; everything that touches disk, a model or the data set is here.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Final
@@ -16,22 +19,43 @@ import numpy.typing as npt
 import pandas as pd
 
 from impact.dataset_pairs import held_out_split, score_held_out
-from impact.metrics import with_cutoffs
+from impact.loss import DEFAULT_LGD
 from impact.pairs import ACTING_ROLES, read_pairs, validate_pairs
-from impact.report import ReportInput
+from impact.what_if import with_cutoffs
 from schemas.application_v1 import LoanApplicationSubmitted
 from scoring.artifact import load_model, read_card
+from scoring.card import ModelCard
 from scoring.features import build_features
 from scoring.policy import POLICY_DIR, Policy, load_policy
 
 logger = logging.getLogger(__name__)
 
+FloatMatrix = npt.NDArray[np.float64]
+
 DEFAULT_APPROVE_BELOW: Final = (0.15, 0.25)
+
+
+@dataclass(frozen=True, slots=True)
+class ReportInput:
+    """Everything the report reads; built by `build_report_input` or a test, so the sections
+    never read from disk."""
+
+    pairs: pd.DataFrame
+    card: ModelCard
+    generated_at: datetime
+    features: FloatMatrix | None = None  # of the scored applications, FEATURE_NAMES order
+    what_if_policies: Mapping[str, Policy] = field(default_factory=dict)
+    recorded_policies: Mapping[str, Policy] = field(default_factory=dict)
+    lgd: float = DEFAULT_LGD
 
 
 def bundled_policies() -> dict[str, Policy]:
     """Every policy file shipped in scoring/policy, by version."""
     policies = [load_policy(path) for path in sorted(POLICY_DIR.glob("*.yaml"))]
+    return {policy.policy_version: policy for policy in policies}
+
+
+def policies_by_version(policies: Sequence[Policy]) -> dict[str, Policy]:
     return {policy.policy_version: policy for policy in policies}
 
 

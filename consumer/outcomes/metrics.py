@@ -14,14 +14,10 @@ from typing import Final
 import pandas as pd
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from impact.metrics import (
-    MIN_GROUP_SIZE,
-    adverse_impact,
-    default_rate_by,
-    delong_auc_difference,
-    paired_scores,
-    performance_by_version,
-)
+from impact.discrimination import delong_auc_difference, paired_scores
+from impact.fairness import MIN_GROUP_SIZE, adverse_impact
+from impact.performance import performance_by_version
+from impact.rates import default_rate_by
 
 logger = logging.getLogger(__name__)
 

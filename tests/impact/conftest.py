@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from impact.dataset_pairs import HeldOut, held_out_split, score_held_out
-from impact.metrics import decisions_under
 from impact.pairs import validate_pairs
+from impact.what_if import decisions_under
 from scoring.artifact import LoadedModel, load_model
 from scoring.policy import Policy, load_policy
 from training.candidates import build_candidates

@@ -12,26 +12,14 @@ import pytest
 from pydantic import ValidationError
 from sklearn.metrics import brier_score_loss, roc_auc_score
 
-from impact.metrics import (
-    DEFAULT_LGD,
-    adverse_impact,
-    approval_rate,
-    brier_score,
-    calibration_curve,
-    decisions_under,
-    default_rate_by,
-    delong_auc_difference,
-    expected_calibration_error,
-    expected_loss,
-    ks_statistic,
-    paired_scores,
-    performance_by_version,
-    realised_loss,
-    roc_auc,
-    what_if,
-    with_cutoffs,
-)
+from impact.calibration import brier_score, calibration_curve, expected_calibration_error
+from impact.discrimination import delong_auc_difference, ks_statistic, paired_scores, roc_auc
+from impact.fairness import adverse_impact
+from impact.loss import DEFAULT_LGD, expected_loss, realised_loss
 from impact.pairs import validate_pairs
+from impact.performance import performance_by_version
+from impact.rates import approval_rate, default_rate_by
+from impact.what_if import decisions_under, what_if, with_cutoffs
 from scoring.policy import POLICY_DIR, Policy, load_policy
 from tests.impact.conftest import CHALLENGER_VERSION
 from training import evaluation

@@ -21,8 +21,8 @@ from typer.testing import CliRunner
 from consumer.cli import app
 from impact.dataset_pairs import HeldOut
 from impact.pairs import write_pairs
-from impact.report import ReportInput, render_report
-from impact.report_inputs import build_report_input, bundled_policies
+from impact.report import render_report
+from impact.report_inputs import ReportInput, build_report_input, bundled_policies
 from scoring.artifact import read_card
 from tests.impact.browser import dump_dom, screenshot
 
