@@ -55,10 +55,6 @@ def bundled_policies() -> dict[str, Policy]:
     return {policy.policy_version: policy for policy in policies}
 
 
-def policies_by_version(policies: Sequence[Policy]) -> dict[str, Policy]:
-    return {policy.policy_version: policy for policy in policies}
-
-
 def read_applications(path: Path) -> npt.NDArray[np.float64]:
     """Features of a JSON Lines file of v1 applications (blank lines skipped)."""
     with path.open(encoding="utf-8") as handle:

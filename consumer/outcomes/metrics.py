@@ -1,7 +1,7 @@
 """What the outcomes joiner exports: each model version and role judged on real outcomes.
 
-Gauges, recomputed from every joined pair at each refresh with `impact.metrics` (the same
-functions the report uses), and cleared first so a version no longer served leaves no stale
+Gauges, recomputed from every joined pair at each refresh with `impact`'s metric modules (the
+same functions the report uses), and cleared first so a version no longer served leaves no stale
 series. Labels are bounded: versions, roles, grades, decisions, and group bands.
 """
 
