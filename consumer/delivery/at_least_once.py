@@ -20,12 +20,12 @@ from confluent_kafka import Consumer, KafkaException, Message, Producer
 
 from consumer.config.settings import Settings
 from consumer.delivery.batch_writer import BatchWriter
-from consumer.delivery.mode import ClientErrorCallback, FaultInjector
+from consumer.delivery.mode import ClientErrorCallback
 from consumer.kafka.config import producer_config
 from consumer.kafka.errors import BatchAborted
 from consumer.kafka.offsets import Position, batch_next_offsets
 from consumer.kafka.partition_tracker import PartitionTracker
-from consumer.kafka.rewind import rewind
+from consumer.kafka.rewind import FaultInjector, rewind
 from consumer.records import BatchOutcome
 from consumer.telemetry.liveness import Liveness
 from consumer.telemetry.metrics import ScorerMetrics

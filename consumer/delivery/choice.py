@@ -5,8 +5,9 @@ from __future__ import annotations
 from consumer.config.settings import Settings
 from consumer.delivery.at_least_once import AtLeastOnceDelivery
 from consumer.delivery.exactly_once import ExactlyOnceDelivery
-from consumer.delivery.mode import ClientErrorCallback, DeliveryMode, FaultInjector
+from consumer.delivery.mode import ClientErrorCallback, DeliveryMode
 from consumer.kafka.partition_tracker import PartitionTracker
+from consumer.kafka.rewind import FaultInjector
 from consumer.telemetry.metrics import ScorerMetrics
 from consumer.telemetry.readiness import Readiness
 

@@ -24,7 +24,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 
 from consumer.config.settings import Settings
 from consumer.delivery.batch_writer import BatchWriter
-from consumer.delivery.mode import ClientErrorCallback, FaultInjector
+from consumer.delivery.mode import ClientErrorCallback
 from consumer.kafka.calls import KafkaCalls, kafka_error
 from consumer.kafka.config import producer_config
 from consumer.kafka.errors import (
@@ -37,7 +37,7 @@ from consumer.kafka.errors import (
 from consumer.kafka.freeze_detector import FreezeDetector
 from consumer.kafka.offsets import Position, batch_next_offsets
 from consumer.kafka.partition_tracker import PartitionTracker
-from consumer.kafka.rewind import rewind, rewind_to_committed
+from consumer.kafka.rewind import FaultInjector, rewind, rewind_to_committed
 from consumer.records import BatchOutcome
 from consumer.telemetry.liveness import Liveness
 from consumer.telemetry.metrics import ScorerMetrics
@@ -79,9 +79,7 @@ class ExactlyOnceDelivery:
         self._readiness = readiness
         self._tracker = tracker
         self._on_client_error = on_client_error
-        # A seam for the fault tests: called with a stage name ("before_commit", "rewind") and
-        # may raise a KafkaException, which then takes the path of one raised by librdkafka.
-        self._fault_injector = fault_injector
+        self._fault_injector = fault_injector  # the fault tests' seam (consumer/kafka/rewind.py)
         self._calls = calls or KafkaCalls(
             metrics, readiness, call_timeout_s=settings.kafka_timeout_s
         )

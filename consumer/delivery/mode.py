@@ -22,7 +22,6 @@ from consumer.kafka.offsets import Position
 from consumer.records import BatchOutcome
 from consumer.telemetry.liveness import Liveness
 
-FaultInjector = Callable[[str], None]
 ClientErrorCallback = Callable[[KafkaError], None]
 
 

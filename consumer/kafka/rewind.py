@@ -21,6 +21,9 @@ OFFSET_BEGINNING = -2  # librdkafka's logical offset: what auto.offset.reset=ear
 # by LOAN_SCORER_KAFKA_TIMEOUT_S, so this waits at most three of them).
 COMMITTED_ATTEMPTS = 3
 
+# A seam for the fault tests, passed down from the loop through the delivery modes: called with
+# a stage name ("before_commit", "rewind") and may raise a KafkaException, which then takes the
+# path of one raised by librdkafka.
 FaultInjector = Callable[[str], None]
 
 

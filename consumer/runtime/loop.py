@@ -24,14 +24,14 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 
 from consumer.config.settings import Settings
 from consumer.delivery.choice import delivery_mode_for
-from consumer.delivery.mode import DeliveryMode, FaultInjector
+from consumer.delivery.mode import DeliveryMode
 from consumer.kafka.batching import consume_batch
 from consumer.kafka.calls import INITIAL_BACKOFF_S, MAX_BACKOFF_S
 from consumer.kafka.config import consumer_config
 from consumer.kafka.errors import FatalKafkaError
 from consumer.kafka.partition_tracker import PartitionTracker
 from consumer.kafka.produce import produce_record
-from consumer.kafka.rewind import rewind, rewind_to_committed
+from consumer.kafka.rewind import FaultInjector, rewind, rewind_to_committed
 from consumer.kafka.stats import brokers_up, consumer_lags
 from consumer.pipeline.dedup import ChangelogError
 from consumer.records import BatchOutcome, BatchProcessor

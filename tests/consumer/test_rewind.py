@@ -4,11 +4,13 @@ still stops the loop."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pytest
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
 from consumer.kafka.errors import RewindFailedError
-from consumer.kafka.rewind import COMMITTED_ATTEMPTS, OFFSET_BEGINNING, rewind_to_committed
+from consumer.kafka.rewind import COMMITTED_ATTEMPTS, OFFSET_BEGINNING, rewind, rewind_to_committed
 
 TIMED_OUT = KafkaError(KafkaError._TIMED_OUT, "Failed to get committed offsets: Local: Timed out")
 
@@ -52,4 +54,40 @@ def test_any_other_failure_stops_the_loop_at_once() -> None:
     with pytest.raises(RewindFailedError):
         rewind_to_committed(consumer, {("in", 0)}, timeout_s=10)  # type: ignore[arg-type]
     assert consumer.asked == 1
+    assert consumer.seeks == []
+
+
+@dataclass
+class Consumed:
+    """A consumed record's position (what a rewind reads of it)."""
+
+    at: tuple[str, int, int]
+
+    def topic(self) -> str:
+        return self.at[0]
+
+    def partition(self) -> int:
+        return self.at[1]
+
+    def offset(self) -> int:
+        return self.at[2]
+
+
+def test_a_rewind_seeks_each_still_assigned_partition_to_the_batch_start() -> None:
+    consumer = ScriptedConsumer([])
+    batch = [Consumed(("in", 0, 7)), Consumed(("in", 1, 3)), Consumed(("in", 0, 5))]
+    stages: list[str] = []
+    rewind(consumer, batch, {("in", 0)}, stages.append)  # type: ignore[arg-type]
+    assert consumer.seeks == [("in", 0, 5)]  # partition 1 was revoked: its new owner resumes
+    assert stages == ["rewind"]
+
+
+def test_a_fault_injected_at_the_rewind_stops_the_loop_before_any_seek() -> None:
+    consumer = ScriptedConsumer([])
+
+    def refuse(stage: str) -> None:
+        raise KafkaException(KafkaError(KafkaError._STATE, f"injected at {stage}"))
+
+    with pytest.raises(RewindFailedError, match="injected at rewind"):
+        rewind(consumer, [Consumed(("in", 0, 7))], {("in", 0)}, refuse)  # type: ignore[arg-type, list-item]
     assert consumer.seeks == []
