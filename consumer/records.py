@@ -6,14 +6,27 @@ about transactions.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Protocol
 
 from schemas.application_v1 import LoanApplicationSubmitted
 from scoring.drift import BinCounts
 
 RecordHeaders = list[tuple[str, str | bytes | None]]
+
+# Clocks, named by what they return; a `clock` parameter's type says which one it wants.
+# Seconds since the Unix epoch (time.time): comparable with event times and record timestamps.
+EpochClock = Callable[[], float]
+# Seconds that never go back (time.monotonic): for deadlines and intervals, never for a date.
+MonotonicClock = Callable[[], float]
+# The current time as an aware UTC datetime (`utc_now`): what a published record is stamped with.
+UtcClock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 def as_bytes(data: str | bytes | None) -> bytes | None:

@@ -14,9 +14,8 @@ whole batch, bounded in time per attempt.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
@@ -25,7 +24,7 @@ from consumer.kafka.calls import kafka_error
 from consumer.kafka.errors import BatchAborted, FatalKafkaError, UnwritableRecordError
 from consumer.kafka.offsets import Position, RecordPosition, position_of
 from consumer.kafka.produce import QueueFullError, produce_record
-from consumer.records import BatchOutcome, InboundMessage, OutboundRecord
+from consumer.records import BatchOutcome, InboundMessage, OutboundRecord, UtcClock, utc_now
 from consumer.telemetry.metrics import ScorerMetrics
 
 logger = logging.getLogger(__name__)
@@ -63,7 +62,7 @@ class BatchWriter:
         dlq_topic: str,
         metrics: ScorerMetrics,
         max_attempts: int = MAX_RECORD_ATTEMPTS,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: UtcClock = utc_now,
     ) -> None:
         self._producer = producer
         self._dlq_topic = dlq_topic

@@ -31,6 +31,7 @@ from consumer.kafka.errors import (
     ProducerWedgedError,
     TransactionStateError,
 )
+from consumer.records import MonotonicClock
 from consumer.telemetry.metrics import ScorerMetrics
 from consumer.telemetry.readiness import Readiness
 
@@ -43,7 +44,6 @@ WEDGE_GRACE_S = 5.0
 
 # A call given the seconds it may block (librdkafka's transactional calls all take a timeout).
 TimedCall = Callable[[float], object]
-Clock = Callable[[], float]
 Sleep = Callable[[float], object]
 
 
@@ -63,7 +63,7 @@ class KafkaCalls:
         readiness: Readiness,
         *,
         call_timeout_s: float,
-        clock: Clock = time.monotonic,
+        clock: MonotonicClock = time.monotonic,
         sleep: Sleep = time.sleep,
         wedge_grace_s: float = WEDGE_GRACE_S,
         wait: Callable[[threading.Event, float], object] = threading.Event.wait,

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+
+from consumer.records import MonotonicClock
 
 TICK_S = 0.5
 FROZEN_AFTER_S = 5.0
@@ -20,7 +21,7 @@ FROZEN_AFTER_S = 5.0
 class FreezeDetector:
     def __init__(
         self,
-        clock: Callable[[], float] = time.monotonic,
+        clock: MonotonicClock = time.monotonic,
         frozen_after_s: float = FROZEN_AFTER_S,
     ) -> None:
         self._clock = clock

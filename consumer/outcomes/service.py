@@ -18,7 +18,6 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
@@ -30,6 +29,7 @@ from consumer.kafka.config import SESSION_TIMEOUT_MS, KafkaConfig
 from consumer.outcomes.join import JoinRecord, Stream, store_batch
 from consumer.outcomes.metrics import RealisedMetrics
 from consumer.outcomes.store import OutcomeStore
+from consumer.records import MonotonicClock
 from impact.pairs import write_pairs
 
 logger = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ class OutcomesJoiner:
         store: OutcomeStore,
         metrics: RealisedMetrics,
         *,
-        clock: Callable[[], float] = time.monotonic,
+        clock: MonotonicClock = time.monotonic,
     ) -> None:
         self._settings = settings
         self._store = store

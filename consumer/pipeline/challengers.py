@@ -24,16 +24,22 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 
 from pydantic import ValidationError
 
 from consumer.pipeline.dedup import SeenEvents
 from consumer.pipeline.scored_event import loan_scored_event
 from consumer.pipeline.scoring import ScoringPipeline
-from consumer.records import BatchOutcome, InboundMessage, OutboundRecord, ScoredFact
+from consumer.records import (
+    BatchOutcome,
+    InboundMessage,
+    OutboundRecord,
+    ScoredFact,
+    UtcClock,
+    utc_now,
+)
 from schemas.application_v1 import LoanApplicationSubmitted
 from schemas.encode import encode_loan_scored
 from schemas.score_v1 import ModelRole
@@ -118,10 +124,6 @@ class ShadowModel:
     model: LoadedModel
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class ChampionChallengers:
     """A `BatchProcessor`: the champion (and canaries, by key) for the acting scores, then each
     shadow challenger on every application scored."""
@@ -136,7 +138,7 @@ class ChampionChallengers:
         shadows: Sequence[ShadowModel] = (),
         champion_model: LoadedModel | None = None,
         seen: SeenEvents | None = None,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: UtcClock = utc_now,
     ) -> None:
         """`seen` is the store the pipelines were given through `batch_prepared`: prepared here,
         once per batch, before any pipeline (or canaries' part of the batch) sees it.

@@ -30,15 +30,15 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Final, Protocol
 
 import orjson
 
-logger = logging.getLogger(__name__)
+from consumer.records import EpochClock
 
-Clock = Callable[[], float]
+logger = logging.getLogger(__name__)
 
 # Entries older than the window are dropped from memory once this fraction of the window has
 # passed since the last sweep: memory holds the window's ids plus at most a tenth more, and the
@@ -68,7 +68,7 @@ class _Partition:
 class SeenEvents:
     """The ids scored per input partition, rebuilt from the changelog when needed."""
 
-    def __init__(self, reader: ChangelogReader, window_s: float, clock: Clock = time.time):
+    def __init__(self, reader: ChangelogReader, window_s: float, clock: EpochClock = time.time):
         self._reader = reader
         self._window_s = window_s
         self._clock = clock

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 
 import numpy as np
 from pydantic import ValidationError
@@ -24,8 +23,10 @@ from consumer.records import (
     InboundMessage,
     OutboundRecord,
     ScoredFact,
+    UtcClock,
     as_bytes,
     header_list,
+    utc_now,
 )
 from consumer.telemetry.drift import DriftMonitor
 from schemas.application_v1 import LoanApplicationSubmitted
@@ -41,13 +42,8 @@ from scoring.scorer import ScoreError, ScoreResult, score_batch_isolated
 
 logger = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 # The plain JSON of a LoanScored -> the record value in a schema registry's wire format.
 ScoreFraming = Callable[[bytes], bytes]
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class ScoringPipeline:
@@ -60,7 +56,7 @@ class ScoringPipeline:
         *,
         output_topic: str,
         dlq_topic: str,
-        clock: Clock = _utc_now,
+        clock: UtcClock = utc_now,
         drift: DriftMonitor | None = None,
         seen: SeenEvents | None = None,
         changelog_topic: str | None = None,

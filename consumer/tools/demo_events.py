@@ -11,11 +11,11 @@ import random
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
+from consumer.records import UtcClock, utc_now
 from schemas.application_v1 import LoanApplicationSubmitted
 from schemas.encode import encode_loan_outcome
 from schemas.outcome_v1 import loan_outcome_for
@@ -83,7 +83,7 @@ def demo_events(
     broken_share: float = 0.0,
     broken_every: int | None = None,
     seed: int = 7,
-    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    now: UtcClock = utc_now,
 ) -> Iterator[DemoEvent]:
     """Replay the data set's applications (cycling if `count` exceeds it) as v1 events.
 
@@ -126,9 +126,7 @@ def demo_events(
 OUTCOME_SOURCE = "credit_data replay"
 
 
-def demo_outcomes(
-    count: int | None = None, *, now: Callable[[], datetime] = lambda: datetime.now(UTC)
-) -> Iterator[DemoEvent]:
+def demo_outcomes(count: int | None = None, *, now: UtcClock = utc_now) -> Iterator[DemoEvent]:
     """The real outcome (the data set's `Status`: bad is a default) of each of the first `count`
     applications `demo_events` sends (every one by default), keyed and named alike; the servicing
     system's stand-in. `broken` is "defaulted" for a default, so the producer counts them."""

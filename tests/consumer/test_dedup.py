@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
@@ -114,6 +116,19 @@ def test_a_partition_that_comes_back_after_another_member_had_it_is_restored() -
     # Revoked; another member scored offsets 2..9; assigned back at 10.
     seen.prepare([(3, 10)])
     assert len(changelog.reads) == 2
+
+
+def test_by_default_the_window_is_measured_in_epoch_seconds_like_the_changelog_times() -> None:
+    """The changelog's times are record timestamps (epoch): a monotonic clock would ask it
+    for ids since some moment near 1970 and keep every one for ever."""
+    changelog = FakeChangelog({0: {"stale": time.time() - 120, "fresh": time.time() - 10}})
+    seen = SeenEvents(changelog, window_s=60)
+    before = time.time()
+    seen.prepare([(0, 5)])
+    ((_partition, since),) = changelog.reads
+    assert before - 60 <= since <= time.time() - 60
+    assert seen.seen(0, "fresh")
+    assert not seen.seen(0, "stale")
 
 
 def test_the_changelog_value_is_never_a_tombstone() -> None:

@@ -1,5 +1,5 @@
-"""The helpers every room shares: keys and values as bytes, and the one dead letter built from
-them outside the pipeline."""
+"""The helpers every room shares: keys and values as bytes (and the one dead letter built from
+them outside the pipeline), and the UTC clock records are stamped with."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from consumer.delivery.truncated_dead_letter import (
     TRUNCATED_VALUE_BYTES,
     truncated_dead_letter,
 )
-from consumer.records import as_bytes
+from consumer.records import as_bytes, utc_now
 from schemas.dead_letter import HEADER_ORIGINAL_SIZE
 
 
@@ -24,6 +24,13 @@ def test_bytes_and_none_are_handed_back_untouched() -> None:
     assert as_bytes(raw) is raw
     assert as_bytes(None) is None
     assert as_bytes("") == b""
+
+
+def test_utc_now_is_an_aware_utc_time_of_now() -> None:
+    before = datetime.now(UTC)
+    now = utc_now()
+    assert now.tzinfo is UTC  # aware, and UTC: not the machine's local zone
+    assert before <= now <= datetime.now(UTC)
 
 
 @dataclass
