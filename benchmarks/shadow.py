@@ -23,13 +23,14 @@ import time
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from benchmarks.bench import DEFAULTS, REPO, DueClock, git_commit, machine
-from benchmarks.kafka_side import ScoreReader, create_topics, delete_topics, send_on_timetable
-from benchmarks.stats import latencies_ms, percentile, timetable
+from benchmarks.kafka_side import ScoreReader, create_topics, delete_topics
+from benchmarks.load import Phase, TimetabledLoad
+from benchmarks.provenance import REPO, git_commit, machine
+from benchmarks.stats import percentile
+from benchmarks.testbed import BATCH_MAX_EVENTS, service_default_env
 from consumer.config.settings import Settings
 from consumer.runtime.assembly import batch_processor
 from consumer.runtime.assets import Challenger, ScoringAssets, load_assets
@@ -50,7 +51,7 @@ def in_process_us(
 ) -> dict[str, float]:
     """Microseconds per event of each variant's batch processor, batches of the default size."""
     raw = [event.value for event in demo_events(events)]
-    size = int(DEFAULTS["batch_max_events"].default)
+    size = BATCH_MAX_EVENTS
     batches = [
         [DatasetRecord(value, f"k{i}", i) for i, value in enumerate(raw[s : s + size], start=s)]
         for s in range(0, len(raw), size)
@@ -93,7 +94,7 @@ def latency_round(
     model_dir: Path,
     challenger_dir: Path,
     workdir: Path,
-    phases: Sequence[tuple[str, float, float]],
+    phases: Sequence[Phase],
 ) -> dict[str, list[float]]:
     """One scorer process of the variant; latencies (ms) of each phase's champion scores."""
     prefix = f"shadow-bench-{uuid.uuid4().hex[:8]}"
@@ -102,8 +103,7 @@ def latency_round(
     create_topics(bootstrap, {topics.input: 6, topics.output: 6, shadow_topic: 6, topics.dlq: 1})
     env = {
         "LOAN_SCORER_LOG_LEVEL": "WARNING",
-        "LOAN_SCORER_BATCH_MAX_EVENTS": str(DEFAULTS["batch_max_events"].default),
-        "LOAN_SCORER_STATISTICS_INTERVAL_MS": str(DEFAULTS["statistics_interval_ms"].default),
+        **service_default_env(),
         "LOAN_SCORER_SHADOW_TOPIC": shadow_topic,
     }
     if variant == "champion+shadow":
@@ -117,9 +117,7 @@ def latency_round(
         module="consumer run",
         **env,
     )
-    clock = DueClock()
-    total = sum(int(rate * seconds) for _, rate, seconds in phases)
-    stream = demo_events(total, now=clock)
+    load = TimetabledLoad(bootstrap, topics.input, phases)
     results: dict[str, list[float]] = {}
     proc.start()
     reader: ScoreReader | None = None
@@ -128,15 +126,9 @@ def latency_round(
         # Only now: a reader assigned before the new topic's metadata settles can miss partitions.
         reader = ScoreReader(bootstrap, topics.output)
         for name, rate, seconds in phases:
-            count = max(1, int(rate * seconds))
-            due = timetable(time.time() + 0.5 + count * 5e-5, rate, count)
-            clock.due = iter(due)
-            events = list(islice(stream, count))
-            send_on_timetable(bootstrap, topics.input, events, due)
-            keys = [event.key for event in events]
-            reader.wait_for(keys, timeout_s=60)
-            results[name] = latencies_ms(dict(zip(keys, due, strict=True)), reader.seen)
-            results[name + " missing"] = [float(count - len(results[name]))]
+            sent = load.send_phase(rate, seconds, reader)
+            results[name] = sent.latencies_ms(reader.seen)
+            results[name + " missing"] = [float(sent.offered - len(results[name]))]
     finally:
         if reader is not None:
             reader.close()
@@ -159,9 +151,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     rounds = 1 if args.quick else 3
     seconds = 3.0 if args.quick else 20.0
     phases = [
-        ("warm-up", 20.0, 2.0),
-        ("idle trickle", 5.0, seconds),
-        ("loaded", args.loaded_rate, seconds / 2),
+        Phase("warm-up", 20.0, 2.0),
+        Phase("idle trickle", 5.0, seconds),
+        Phase("loaded", args.loaded_rate, seconds / 2),
     ]
     started = time.monotonic()
     per_event = in_process_us(args.model_dir, args.challenger_dir, 2_000, 1 if args.quick else 5)

@@ -10,17 +10,15 @@ shows up at this scale (200 events/s for 8 minutes is 96,000 events).
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import threading
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
-from benchmarks.bench import REPO, Bench, Sizes
 from benchmarks.kafka_side import rss_mb, send_on_timetable
 from benchmarks.stats import timetable
+from benchmarks.testbed import add_testbed_arguments, log, testbed_from_arguments
 from consumer.tools.demo_events import demo_events
 
 MAX_GROWTH = 0.05
@@ -42,24 +40,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.soak", description=__doc__)
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--rate", type=float, default=200.0, help="events per second")
-    parser.add_argument(
-        "--bootstrap", default=os.environ.get("LOAN_SCORER_KAFKA_BOOTSTRAP_SERVERS")
-    )
-    parser.add_argument("--model-dir", type=Path, default=REPO / "build" / "model")
-    parser.add_argument("--workdir", type=Path, default=REPO / "build" / "bench")
+    add_testbed_arguments(parser)
     args = parser.parse_args(argv)
-    if not args.bootstrap:
-        parser.error("no broker: give --bootstrap or LOAN_SCORER_KAFKA_BOOTSTRAP_SERVERS")
-    args.workdir.mkdir(parents=True, exist_ok=True)
+    testbed = testbed_from_arguments(parser, args)
     seconds = args.minutes * 60
     warm_up_s = min(120.0, seconds / 5)
-    bench = Bench(args.bootstrap, args.model_dir, args.workdir, Sizes())
-    topics = bench.new_topics("soak")
+    topics = testbed.new_topics("soak")
     # The deduplication memory grows by design until its window is full (7 days by default:
     # about 150 bytes per event id); a one-minute window fills during the warm-up, so what the
     # check sees is a leak, or the window's eviction failing, not the window filling.
-    proc = bench.process(
-        "scorer", topics, f"{bench.prefix}-soak", LOAN_SCORER_DEDUP_WINDOW_S=str(DEDUP_WINDOW_S)
+    proc = testbed.process(
+        "scorer", topics, f"{testbed.prefix}-soak", LOAN_SCORER_DEDUP_WINDOW_S=str(DEDUP_WINDOW_S)
     )
     proc.start()
     samples: list[tuple[float, float]] = []
@@ -76,11 +67,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         sender.start()
         while sender.is_alive():
             samples.append((time.monotonic() - started, rss_mb(proc.process.pid)))
-            bench.log(f"RSS {samples[-1][1]:.1f} MB at {samples[-1][0]:.0f} s")
+            log(f"RSS {samples[-1][1]:.1f} MB at {samples[-1][0]:.0f} s")
             sender.join(5.0)
     finally:
-        bench.stop(proc)
-        bench.cleanup()
+        testbed.stop(proc)
+        testbed.cleanup()
     growth = rss_growth(samples, warm_up_s)
     verdict = "flat" if growth < MAX_GROWTH else "GROWING"
     print(
@@ -88,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"to the last minute, {len(events)} events at {args.rate:g}/s "
         f"(bound {100 * MAX_GROWTH:.0f} %)"
     )
-    return 0 if growth < MAX_GROWTH and not bench.problems else 1
+    return 0 if growth < MAX_GROWTH and not testbed.problems else 1
 
 
 if __name__ == "__main__":

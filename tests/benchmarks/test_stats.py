@@ -6,7 +6,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from benchmarks.bench import target_rows
+from benchmarks.report import target_rows
 from benchmarks.soak import rss_growth
 from benchmarks.stats import (
     JSON_KEYS,
