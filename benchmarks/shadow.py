@@ -196,7 +196,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         [
             f"### Shadow challenger cost ({summary['date']}, commit `{summary['commit']}`)",
             "",
-            "| processor | µs / event (batches of 500) |",
+            f"| processor | µs / event (batches of {BATCH_MAX_EVENTS:,}) |",
             "|---|---|",
             *(f"| {k} | {v:.1f} |" for k, v in per_event.items()),
             "",
