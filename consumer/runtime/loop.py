@@ -29,6 +29,7 @@ from consumer.kafka.batching import consume_batch
 from consumer.kafka.calls import INITIAL_BACKOFF_S, MAX_BACKOFF_S
 from consumer.kafka.config import consumer_config
 from consumer.kafka.errors import FatalKafkaError
+from consumer.kafka.offsets import offset_ranges
 from consumer.kafka.partition_tracker import PartitionTracker
 from consumer.kafka.produce import produce_record
 from consumer.kafka.rewind import FaultInjector, rewind, rewind_to_committed
@@ -249,12 +250,10 @@ class ScoringLoop:
             self._drift.publish(metrics.population_stability_index)
 
     def _audit(self, messages: list[Message], outcome: BatchOutcome, seconds: float) -> None:
-        offsets: dict[str, tuple[int, int]] = {}
-        for message in messages:
-            key = f"{message.topic()}:{message.partition()}"
-            offset = int(message.offset() or 0)
-            first, last = offsets.get(key, (offset, offset))
-            offsets[key] = (min(first, offset), max(last, offset))
+        offsets = {
+            f"{topic}:{partition}": span
+            for (topic, partition), span in offset_ranges(messages).items()
+        }
         audit.stream_batch(
             model_version=self._versions[0],
             policy_version=self._versions[1],
