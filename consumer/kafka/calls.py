@@ -45,6 +45,9 @@ WEDGE_GRACE_S = 5.0
 # A call given the seconds it may block (librdkafka's transactional calls all take a timeout).
 TimedCall = Callable[[float], object]
 Sleep = Callable[[float], object]
+# Given a failed call's error, the backoff before the next try and the call's timeout: the
+# exception that ends the retries, or None to try again.
+Refusal = Callable[[KafkaError, float, float], Exception | None]
 
 
 def kafka_error(exc: KafkaException) -> KafkaError:
@@ -80,67 +83,62 @@ class KafkaCalls:
     def in_transaction(self, operation: str, call: TimedCall, deadline: float) -> None:
         """A call inside the open transaction; raises `BatchAborted` when it must be aborted
         (abortable, not retriable, or still failing at `deadline`)."""
-        backoff = INITIAL_BACKOFF_S
-        while True:
-            try:
-                self._bounded(operation, call, self._timeout_until(deadline))
-            except KafkaException as exc:
-                error = kafka_error(exc)
-                if error.fatal():
-                    raise FatalKafkaError(error, operation) from exc
-                if error.txn_requires_abort() or not error.retriable():
-                    logger.warning(
-                        "transaction must be aborted",
-                        extra={"operation": operation, "kafka_error": error.name()},
-                    )
-                    raise BatchAborted(operation, error.name()) from exc
-                if self._clock() + backoff >= deadline:
-                    logger.warning(
-                        "transaction timeout reached while retrying; aborting",
-                        extra={"operation": operation, "kafka_error": error.name()},
-                    )
-                    raise BatchAborted(operation, error.name()) from exc
-                self._retrying(operation, error, backoff)
-                self._sleep(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF_S)
-            else:
-                return
+
+        def refusal(error: KafkaError, backoff: float, _timeout: float) -> Exception | None:
+            if error.txn_requires_abort() or not error.retriable():
+                logger.warning(
+                    "transaction must be aborted",
+                    extra={"operation": operation, "kafka_error": error.name()},
+                )
+                return BatchAborted(operation, error.name())
+            if self._clock() + backoff >= deadline:
+                logger.warning(
+                    "transaction timeout reached while retrying; aborting",
+                    extra={"operation": operation, "kafka_error": error.name()},
+                )
+                return BatchAborted(operation, error.name())
+            return None
+
+        self._with_backoff(
+            operation,
+            lambda timeout: self._bounded(operation, call, timeout),
+            lambda: self._timeout_until(deadline),
+            refusal,
+            self._sleep,
+        )
 
     def abort(self, call: TimedCall, deadline: float) -> None:
         """Abort the open transaction. Retriable errors are retried until `deadline`; a failed
         abort leaves the producer in an unknown state, so it stops the loop (librdkafka's
         example treats it as fatal too). An abort that times out, or is refused because a
         commit still runs, raises `ProducerWedgedError`: only a new producer settles it."""
-        backoff = INITIAL_BACKOFF_S
-        while True:
-            timeout = self._timeout_until(deadline)
-            try:
-                self._bounded("abort_transaction", call, timeout)
-            except KafkaException as exc:
-                error = kafka_error(exc)
-                if error.fatal():
-                    raise FatalKafkaError(error, "abort_transaction") from exc
-                if error.code() == KafkaError._CONFLICT:
-                    # A commit that timed out is still running inside librdkafka: its outcome is
-                    # unknown, and only a new producer's init_transactions settles it.
-                    raise ProducerWedgedError("abort_transaction", 0) from exc
-                if error.code() == KafkaError._TIMED_OUT:
-                    # The coordinator did not answer for a whole call: it is away, or librdkafka
-                    # lost its way back to it (after a broker restart its EndTxn can sit unsent
-                    # in the out-queue, timing out again and again). A new producer's
-                    # init_transactions waits for the broker as long as it takes, fences this one
-                    # and settles its transaction; retrying here only delays that, and a bound
-                    # ran out mid-outage exited the process (tests/faults/test_broker_faults.py).
-                    raise ProducerWedgedError("abort_transaction", timeout) from exc
-                if not error.retriable() or self._clock() + backoff >= deadline:
-                    raise TransactionStateError(
-                        f"abort_transaction failed: {error.name()}: {error.str()}"
-                    ) from exc
-                self._retrying("abort_transaction", error, backoff)
-                self._sleep(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF_S)
-            else:
-                return
+
+        def refusal(error: KafkaError, backoff: float, timeout: float) -> Exception | None:
+            if error.code() == KafkaError._CONFLICT:
+                # A commit that timed out is still running inside librdkafka: its outcome is
+                # unknown, and only a new producer's init_transactions settles it.
+                return ProducerWedgedError("abort_transaction", 0)
+            if error.code() == KafkaError._TIMED_OUT:
+                # The coordinator did not answer for a whole call: it is away, or librdkafka
+                # lost its way back to it (after a broker restart its EndTxn can sit unsent
+                # in the out-queue, timing out again and again). A new producer's
+                # init_transactions waits for the broker as long as it takes, fences this one
+                # and settles its transaction; retrying here only delays that, and a bound
+                # ran out mid-outage exited the process (tests/faults/test_broker_faults.py).
+                return ProducerWedgedError("abort_transaction", timeout)
+            if not error.retriable() or self._clock() + backoff >= deadline:
+                return TransactionStateError(
+                    f"abort_transaction failed: {error.name()}: {error.str()}"
+                )
+            return None
+
+        self._with_backoff(
+            "abort_transaction",
+            lambda timeout: self._bounded("abort_transaction", call, timeout),
+            lambda: self._timeout_until(deadline),
+            refusal,
+            self._sleep,
+        )
 
     def until_stopped(
         self,
@@ -151,17 +149,50 @@ class KafkaCalls:
     ) -> bool:
         """A start-up call (init_transactions) that waits for the broker as long as it takes,
         not ready meanwhile; returns False if a stop was requested first."""
-        backoff = INITIAL_BACKOFF_S * 2.5
-        while not stop.is_set():
+
+        def pause(backoff: float) -> None:
+            on_wait()
+            self._wait(stop, backoff)
+
+        return self._with_backoff(
+            operation,
+            call,
+            lambda: self._call_timeout_s,
+            lambda _error, _backoff, _timeout: None,  # any error but a fatal one: wait, again
+            pause,
+            first_backoff_s=INITIAL_BACKOFF_S * 2.5,
+            stopped=stop.is_set,
+        )
+
+    def _with_backoff(
+        self,
+        operation: str,
+        call: TimedCall,
+        timeout: Callable[[], float],
+        refusal: Refusal,
+        pause: Sleep,
+        *,
+        first_backoff_s: float = INITIAL_BACKOFF_S,
+        stopped: Callable[[], bool] = lambda: False,
+    ) -> bool:
+        """`call(timeout())` until it returns (True) or `stopped()` (False). A fatal error raises
+        `FatalKafkaError`; any other is handed to `refusal`, and the exception it returns is
+        raised; when it returns None the failure is counted and logged as a retry, `pause` waits
+        the backoff, and the backoff doubles up to `MAX_BACKOFF_S`."""
+        backoff = first_backoff_s
+        while not stopped():
+            seconds = timeout()
             try:
-                call(self._call_timeout_s)
+                call(seconds)
             except KafkaException as exc:
                 error = kafka_error(exc)
                 if error.fatal():
                     raise FatalKafkaError(error, operation) from exc
+                refused = refusal(error, backoff, seconds)
+                if refused is not None:
+                    raise refused from exc
                 self._retrying(operation, error, backoff)
-                on_wait()
-                self._wait(stop, backoff)
+                pause(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_S)
             else:
                 return True

@@ -200,3 +200,88 @@ def test_calls_share_one_helper_thread_until_one_wedges_it() -> None:
         release.set()
     assert threads[0] == threads[1] != threading.get_ident()
     assert threads[2] != threads[0]
+
+
+class RecordingTime(FakeTime):
+    """FakeTime that also keeps every pause it was asked for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pauses: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.pauses.append(seconds)
+        super().sleep(seconds)
+
+
+LOADING = KafkaError(KafkaError.COORDINATOR_LOAD_IN_PROGRESS, "loading", retriable=True)
+
+
+def test_retries_in_a_transaction_back_off_doubling_up_to_the_cap() -> None:
+    time = RecordingTime()
+    calls, metrics, _readiness = _calls(time)
+    attempts, call = _failing(RETRIABLE_TIMEOUT)
+    with pytest.raises(BatchAborted):
+        calls.in_transaction("commit_transaction", call, time.now + 60)  # type: ignore[arg-type]
+    # 12.6 s of doubling, then 10 s pauses while one more still ends before the deadline.
+    assert time.pauses == [0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 10.0, 10.0, 10.0, 10.0]
+    assert len(attempts) == len(time.pauses) + 1
+    assert metrics.registry.get_sample_value(
+        "loan_scorer_kafka_retries_total", {"operation": "commit_transaction"}
+    ) == len(time.pauses)
+
+
+def test_an_abort_backs_off_like_a_transactional_call_and_counts_as_abort_transaction() -> None:
+    time = RecordingTime()
+    calls, metrics, _readiness = _calls(time)
+    attempts, call = _failing(LOADING)
+    with pytest.raises(TransactionStateError):
+        calls.abort(call, time.now + 2)  # type: ignore[arg-type]
+    assert time.pauses == [0.2, 0.4, 0.8]  # the next, 1.6, would pass the deadline
+    # Each call bounded by what is left of the deadline, never below MIN_CALL_TIMEOUT_S.
+    assert attempts == pytest.approx([2.0, 1.8, 1.4, 0.6])
+    assert (
+        metrics.registry.get_sample_value(
+            "loan_scorer_kafka_retries_total", {"operation": "abort_transaction"}
+        )
+        == 3
+    )
+
+
+def test_init_transactions_backs_off_from_half_a_second_with_the_full_call_timeout() -> None:
+    time = RecordingTime()
+    calls, metrics, _readiness = _calls(time)
+    stop = threading.Event()
+    attempts: list[float] = []
+
+    def call(timeout: float) -> None:
+        attempts.append(timeout)
+        if len(attempts) < 7:
+            raise KafkaException(LOADING)
+
+    assert calls.until_stopped("init_transactions", call, stop)
+    assert time.pauses == [0.5, 1.0, 2.0, 4.0, 8.0, 10.0]
+    assert attempts == [30] * 7  # never cut short: there is no deadline at start-up
+    assert (
+        metrics.registry.get_sample_value(
+            "loan_scorer_kafka_retries_total", {"operation": "init_transactions"}
+        )
+        == 6
+    )
+
+
+def test_a_stop_asked_for_before_init_transactions_makes_no_call() -> None:
+    calls, _metrics, _readiness = _calls(FakeTime())
+    stop = threading.Event()
+    stop.set()
+    attempts, call = _failing(LOADING)
+    assert not calls.until_stopped("init_transactions", call, stop)  # type: ignore[arg-type]
+    assert attempts == []
+
+
+def test_a_fatal_error_at_start_up_is_not_waited_out() -> None:
+    calls, _metrics, _readiness = _calls(FakeTime())
+    attempts, call = _failing(KafkaError(KafkaError._FENCED, "fenced", fatal=True))
+    with pytest.raises(FatalKafkaError, match="init_transactions"):
+        calls.until_stopped("init_transactions", call, threading.Event())  # type: ignore[arg-type]
+    assert len(attempts) == 1
