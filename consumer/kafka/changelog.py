@@ -16,6 +16,7 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
 from consumer.kafka.config import KafkaConfig
+from consumer.kafka.topics import partition_count
 from consumer.pipeline.dedup import ChangelogError, changelog_ids
 
 logger = logging.getLogger(__name__)
@@ -121,30 +122,15 @@ class KafkaChangelogReader:
         self._consumer.close()
 
 
-def _partition_count(admin: AdminClient, topic: str, wait_s: float) -> int | None:
-    """The topic's partition count, waiting up to `wait_s` for metadata to show it (a topic
-    created a moment ago is not in every broker's metadata yet); None if it does not exist.
-    Asks for all topics: a metadata request naming a missing topic makes a broker with
-    `auto.create.topics.enable` create it, with the default partition count."""
-    deadline = time.monotonic() + wait_s
-    while True:
-        found = admin.list_topics(timeout=30).topics.get(topic)
-        if found is not None and found.error is None and found.partitions:
-            return len(found.partitions)
-        if time.monotonic() >= deadline:
-            return None
-        time.sleep(0.2)
-
-
 def ensure_changelog(
     admin: AdminClient, input_topic: str, changelog_topic: str, window_s: float
 ) -> None:
     """Create the changelog with the input's partition count (compacted, kept for the window),
     or check that the existing one has that count: a partition's ids live in its own number."""
-    partitions = _partition_count(admin, input_topic, wait_s=5.0)
+    partitions = partition_count(admin, input_topic, wait_s=5.0)
     if partitions is None:
         raise ChangelogError(f"input topic {input_topic} not found")
-    existing = _partition_count(admin, changelog_topic, wait_s=0.0)
+    existing = partition_count(admin, changelog_topic, wait_s=0.0)
     if existing is not None:
         if existing != partitions:
             raise ChangelogError(
@@ -165,6 +151,6 @@ def ensure_changelog(
     except Exception as error:  # created meanwhile by another replica is fine
         if "TOPIC_ALREADY_EXISTS" not in str(error):
             raise ChangelogError(f"cannot create changelog {changelog_topic}: {error}") from error
-    if _partition_count(admin, changelog_topic, wait_s=30.0) != partitions:
+    if partition_count(admin, changelog_topic, wait_s=30.0) != partitions:
         raise ChangelogError(f"changelog {changelog_topic} did not appear with its partitions")
     logger.info("changelog %s created with %d partitions", changelog_topic, partitions)

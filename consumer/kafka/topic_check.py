@@ -12,32 +12,19 @@ import threading
 
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
-from confluent_kafka.admin._metadata import ClusterMetadata
 
 from consumer.config.settings import Settings
+from consumer.kafka.topics import topic_metadata, topic_problem
 from consumer.telemetry.readiness import Readiness
 
 logger = logging.getLogger(__name__)
 
 
-def topic_problem(metadata: ClusterMetadata, topic: str, role: str = "input") -> str | None:
-    """Why `topic` cannot be consumed according to this metadata, or None if it can. `role`
-    names the topic in the sentence ("input topic 'x' does not exist")."""
-    found = metadata.topics.get(topic)
-    if found is None:
-        return f"{role} topic {topic!r} does not exist"
-    if found.error is not None:
-        return f"{role} topic {topic!r}: {found.error.name()}"
-    if not found.partitions:
-        return f"{role} topic {topic!r} has no partitions"
-    return None
-
-
 class InputTopicCheck:
     """A daemon thread asking the brokers for the input topic now and then every interval.
 
-    All topics are listed rather than the one asked for: a metadata request naming a topic can
-    make a broker with `auto.create.topics.enable` create it, which is not a check's business.
+    All topics are listed rather than the one asked for (consumer/kafka/topics.py): naming a
+    missing topic can make the broker create it, which is not a check's business.
     A failed request (broker down) changes nothing here: broker reachability is its own input.
     """
 
@@ -57,11 +44,11 @@ class InputTopicCheck:
         """Ask once and tell readiness; returns the problem found (None when the topic is fine
         or the brokers did not answer)."""
         try:
-            metadata = self._admin.list_topics(timeout=self._timeout_s)
+            found = topic_metadata(self._admin, self._topic, self._timeout_s)
         except KafkaException as exc:
             logger.debug("input topic check failed", extra={"kafka_error": str(exc)})
             return None
-        problem = topic_problem(metadata, self._topic)
+        problem = topic_problem(found, self._topic)
         if problem != self._last_problem:  # log changes, not every interval
             if problem is None:
                 logger.info("input topic found", extra={"topic": self._topic})

@@ -27,6 +27,7 @@ from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartit
 
 from consumer.kafka.config import KafkaConfig
 from consumer.kafka.produce import produce_record
+from consumer.kafka.topics import topic_metadata, topic_problem
 from consumer.pipeline.scoring import ScoringPipeline
 from consumer.records import InboundMessage, OutboundRecord
 from schemas.application_v1 import LoanApplicationSubmitted
@@ -163,8 +164,8 @@ class TopicSource:
                 "auto.offset.reset": "earliest",
             }
         )
-        metadata = self._consumer.list_topics(topic, timeout=timeout_s).topics.get(topic)
-        if metadata is None or metadata.error is not None or not metadata.partitions:
+        metadata = topic_metadata(self._consumer, topic, timeout_s)
+        if metadata is None or topic_problem(metadata, topic) is not None:
             self._consumer.close()
             raise RescoreError(f"topic {topic} does not exist or has no partitions")
         self._ends: dict[int, int] = {}

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from confluent_kafka import Consumer, KafkaException, Message
 
 from consumer.config.settings import Settings
-from consumer.kafka.topic_check import topic_problem
+from consumer.kafka.topics import topic_metadata, topic_problem
 from consumer.records import header_list
 from schemas.dead_letter import parse_dead_letter_headers
 from schemas.decode import decode_loan_scored
@@ -137,9 +137,9 @@ def follow(
 
 def _require_topic(consumer: Consumer, topic: str, role: str, settings: Settings) -> None:
     try:
-        metadata = consumer.list_topics(timeout=settings.kafka_timeout_s)
+        found = topic_metadata(consumer, topic, settings.kafka_timeout_s)
     except KafkaException as exc:
         raise TopicMissingError(f"cannot list the topics: {exc.args[0].str()}") from None
-    problem = topic_problem(metadata, topic, role)
+    problem = topic_problem(found, topic, role)
     if problem is not None:
         raise TopicMissingError(problem)

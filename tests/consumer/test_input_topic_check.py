@@ -6,18 +6,13 @@ import time
 from collections.abc import Callable
 
 from confluent_kafka import KafkaError
-from confluent_kafka.admin._metadata import ClusterMetadata, PartitionMetadata, TopicMetadata
+from confluent_kafka.admin._metadata import PartitionMetadata, TopicMetadata
 
 from consumer.config.settings import Settings
-from consumer.kafka.topic_check import InputTopicCheck, topic_problem
+from consumer.kafka.topic_check import InputTopicCheck
+from consumer.kafka.topics import topic_problem
 from consumer.telemetry.readiness import Readiness
 from tests.conftest import TopicFactory
-
-
-def _metadata(**topics: TopicMetadata) -> ClusterMetadata:
-    metadata = ClusterMetadata()
-    metadata.topics = dict(topics)
-    return metadata
 
 
 def _topic(name: str, partitions: int = 1, error: KafkaError | None = None) -> TopicMetadata:
@@ -29,23 +24,27 @@ def _topic(name: str, partitions: int = 1, error: KafkaError | None = None) -> T
 
 
 def test_a_listed_topic_with_partitions_is_fine() -> None:
-    assert topic_problem(_metadata(apps=_topic("apps", 3)), "apps") is None
+    assert topic_problem(_topic("apps", 3), "apps") is None
 
 
 def test_an_absent_topic_is_named() -> None:
-    problem = topic_problem(_metadata(other=_topic("other")), "apps")
+    problem = topic_problem(None, "apps")
     assert problem == "input topic 'apps' does not exist"
 
 
 def test_the_sentence_names_the_role_of_the_topic() -> None:
-    problem = topic_problem(_metadata(), "scores", role="output")
+    problem = topic_problem(None, "scores", role="output")
     assert problem == "output topic 'scores' does not exist"
 
 
 def test_a_topic_with_an_error_names_the_error() -> None:
     denied = _topic("apps", error=KafkaError(KafkaError.TOPIC_AUTHORIZATION_FAILED))
-    problem = topic_problem(_metadata(apps=denied), "apps")
+    problem = topic_problem(denied, "apps")
     assert problem == "input topic 'apps': TOPIC_AUTHORIZATION_FAILED"
+
+
+def test_a_topic_without_partitions_is_named() -> None:
+    assert topic_problem(_topic("apps", 0), "apps") == "input topic 'apps' has no partitions"
 
 
 def test_the_real_broker_says_missing_then_present(
