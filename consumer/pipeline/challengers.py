@@ -30,7 +30,7 @@ from dataclasses import dataclass, replace
 from pydantic import ValidationError
 
 from consumer.pipeline.dedup import SeenEvents
-from consumer.pipeline.scored_event import loan_scored_event
+from consumer.pipeline.scored_event import loan_scored_event, scored_fact
 from consumer.pipeline.scoring import ScoringPipeline
 from consumer.records import (
     BatchOutcome,
@@ -211,16 +211,7 @@ class ChampionChallengers:
                     failures.append(model.model_version)
                     continue
                 records.append(record)
-                facts.append(
-                    ScoredFact(
-                        decision=result.decision,
-                        model_version=result.model_version,
-                        probability_of_default=result.probability_of_default,
-                        occurred_at_epoch_s=application.occurred_at.timestamp(),
-                        out_of_range=result.out_of_range,
-                        model_role=ModelRole.SHADOW,
-                    )
-                )
+                facts.append(scored_fact(application, result, ModelRole.SHADOW))
         return replace(
             outcome,
             shadow=records,

@@ -14,6 +14,7 @@ from typing import Final
 import orjson
 from pydantic import ValidationError
 
+from consumer.records import ScoredFact
 from schemas.application_v1 import LoanApplicationSubmitted
 from schemas.encode import encode_loan_scored
 from schemas.score_v1 import (
@@ -50,6 +51,22 @@ def loan_scored_event(
         reasons=[_contract_reason(reason) for reason in result.reasons],
         out_of_range_fields=result.out_of_range,
         scored_at=scored_at,
+        model_role=model_role,
+    )
+
+
+def scored_fact(
+    application: LoanApplicationSubmitted,
+    result: ScoreResult,
+    model_role: ModelRole | None = None,
+) -> ScoredFact:
+    """A published score as metrics see it: the champion's, a canary's or a shadow's."""
+    return ScoredFact(
+        decision=result.decision,
+        model_version=result.model_version,
+        probability_of_default=result.probability_of_default,
+        occurred_at_epoch_s=application.occurred_at.timestamp(),
+        out_of_range=result.out_of_range,
         model_role=model_role,
     )
 

@@ -17,7 +17,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from consumer.pipeline.dedup import SeenEvents, changelog_batch_key, changelog_batch_value
-from consumer.pipeline.scored_event import contract_rejection, loan_scored_json
+from consumer.pipeline.scored_event import contract_rejection, loan_scored_json, scored_fact
 from consumer.records import (
     BatchOutcome,
     InboundMessage,
@@ -146,16 +146,7 @@ class ScoringPipeline:
                 records[position] = self._dead_letter(message, failure)
                 dead_letter_reasons.append(failure.reason.value)
                 continue
-            scored.append(
-                ScoredFact(
-                    decision=outcome.decision,
-                    model_version=outcome.model_version,
-                    probability_of_default=outcome.probability_of_default,
-                    occurred_at_epoch_s=application.occurred_at.timestamp(),
-                    out_of_range=outcome.out_of_range,
-                    model_role=self._model_role,
-                )
-            )
+            scored.append(scored_fact(application, outcome, self._model_role))
             scored_rows.append(row)
             self._remember(message, application, scored_ids, first_offsets)
         return BatchOutcome(
