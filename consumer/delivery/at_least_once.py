@@ -16,61 +16,26 @@ import threading
 import time
 from collections.abc import Sequence
 
-from confluent_kafka import Consumer, KafkaException, Message, Producer
+from confluent_kafka import KafkaException, Message
 
-from consumer.config.settings import Settings
-from consumer.delivery.batch_writer import BatchWriter
-from consumer.delivery.mode import ClientErrorCallback
-from consumer.kafka.config import producer_config
+from consumer.delivery.base import DeliveryBase
 from consumer.kafka.errors import BatchAborted
 from consumer.kafka.offsets import Position, batch_next_offsets
-from consumer.kafka.partition_tracker import PartitionTracker
-from consumer.kafka.rewind import FaultInjector, rewind
+from consumer.kafka.rewind import rewind
 from consumer.records import BatchOutcome
 from consumer.telemetry.liveness import Liveness
-from consumer.telemetry.metrics import ScorerMetrics
-from consumer.telemetry.readiness import Readiness
 
 logger = logging.getLogger(__name__)
 
 
-class AtLeastOnceDelivery:
-    def __init__(
-        self,
-        settings: Settings,
-        metrics: ScorerMetrics,
-        readiness: Readiness,
-        tracker: PartitionTracker,
-        *,
-        on_client_error: ClientErrorCallback,
-        fault_injector: FaultInjector | None = None,
-    ) -> None:
-        self._settings = settings
-        self._metrics = metrics
-        self._readiness = readiness
-        self._tracker = tracker
-        self._on_client_error = on_client_error
-        self._fault_injector = fault_injector
-        self._producer: Producer | None = None
-        self._writer: BatchWriter | None = None
-        self._consumer: Consumer | None = None
-
+class AtLeastOnceDelivery(DeliveryBase):
     def open(self, stop: threading.Event, liveness: Liveness) -> bool:
         del liveness  # nothing to wait for: the producer connects lazily
-        producer = Producer({**producer_config(self._settings), "error_cb": self._on_client_error})
-        self._producer = producer
-        self._writer = BatchWriter(
-            producer, dlq_topic=self._settings.dlq_topic, metrics=self._metrics
-        )
+        self._new_producer()
         return not stop.is_set()
 
-    def attach(self, consumer: Consumer) -> None:
-        self._consumer = consumer
-
     def publish(self, messages: Sequence[Message], outcome: BatchOutcome) -> bool:
-        if self._producer is None or self._writer is None or self._consumer is None:
-            raise RuntimeError("publish() needs open() and attach() first")
-        producer, writer, consumer = self._producer, self._writer, self._consumer
+        producer, consumer, writer = self._parts()
         timeout = self._settings.kafka_timeout_s
         try:
             writer.write(messages, outcome, time.monotonic() + timeout)

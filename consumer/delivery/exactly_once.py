@@ -23,10 +23,10 @@ from collections.abc import Sequence
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer
 
 from consumer.config.settings import Settings
+from consumer.delivery.base import DeliveryBase
 from consumer.delivery.batch_writer import BatchWriter
 from consumer.delivery.mode import ClientErrorCallback
 from consumer.kafka.calls import KafkaCalls, kafka_error
-from consumer.kafka.config import producer_config
 from consumer.kafka.errors import (
     BatchAborted,
     FatalKafkaError,
@@ -61,7 +61,7 @@ RECOVERABLE_FENCES = frozenset(
 MAX_REPLACEMENTS = 3
 
 
-class ExactlyOnceDelivery:
+class ExactlyOnceDelivery(DeliveryBase):
     def __init__(
         self,
         settings: Settings,
@@ -74,20 +74,19 @@ class ExactlyOnceDelivery:
         freezes: FreezeDetector | None = None,
         calls: KafkaCalls | None = None,
     ) -> None:
-        self._settings = settings
-        self._metrics = metrics
-        self._readiness = readiness
-        self._tracker = tracker
-        self._on_client_error = on_client_error
-        self._fault_injector = fault_injector  # the fault tests' seam (consumer/kafka/rewind.py)
+        super().__init__(
+            settings,
+            metrics,
+            readiness,
+            tracker,
+            on_client_error=on_client_error,
+            fault_injector=fault_injector,
+        )
         self._calls = calls or KafkaCalls(
             metrics, readiness, call_timeout_s=settings.kafka_timeout_s
         )
         self._transaction_s = settings.transaction_timeout_ms / 1000
         self._abort_bound_s = 2 * settings.kafka_timeout_s
-        self._producer: Producer | None = None
-        self._writer: BatchWriter | None = None
-        self._consumer: Consumer | None = None
         self._in_transaction = False
         self._stop = threading.Event()
         self._liveness = Liveness()
@@ -104,11 +103,7 @@ class ExactlyOnceDelivery:
         self._stop, self._liveness = stop, liveness
         if not self._abandoned:
             self._freezes.start()
-        producer = Producer({**producer_config(self._settings), "error_cb": self._on_client_error})
-        self._producer = producer
-        self._writer = BatchWriter(
-            producer, dlq_topic=self._settings.dlq_topic, metrics=self._metrics
-        )
+        producer = self._new_producer()
 
         def on_wait() -> None:
             liveness.beat()
@@ -122,9 +117,6 @@ class ExactlyOnceDelivery:
             return False
         self._readiness.set_broker_reachable(True)
         return True
-
-    def attach(self, consumer: Consumer) -> None:
-        self._consumer = consumer
 
     def publish(self, messages: Sequence[Message], outcome: BatchOutcome) -> bool:
         producer, consumer, writer = self._parts()
@@ -250,11 +242,6 @@ class ExactlyOnceDelivery:
             self._writer.adopt(old_writer)
         self._metrics.transactions.labels("aborted").inc()
         return True
-
-    def _parts(self) -> tuple[Producer, Consumer, BatchWriter]:
-        if self._producer is None or self._writer is None or self._consumer is None:
-            raise RuntimeError("publish() needs open() and attach() first")
-        return self._producer, self._consumer, self._writer
 
     def _begin(self, producer: Producer) -> None:
         """begin_transaction fails only when the producer is not in the state we believe (or is

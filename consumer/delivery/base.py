@@ -1,0 +1,58 @@
+"""What the two delivery modes hold and do alike: the parts they are built with, one producer at
+a time with its batch writer, and the consumer whose offsets they commit and rewind. How a batch
+is published and its offsets committed is each mode's own (delivery/at_least_once.py,
+delivery/exactly_once.py)."""
+
+from __future__ import annotations
+
+from confluent_kafka import Consumer, Producer
+
+from consumer.config.settings import Settings
+from consumer.delivery.batch_writer import BatchWriter
+from consumer.delivery.mode import ClientErrorCallback
+from consumer.kafka.config import producer_config
+from consumer.kafka.partition_tracker import PartitionTracker
+from consumer.kafka.rewind import FaultInjector
+from consumer.telemetry.metrics import ScorerMetrics
+from consumer.telemetry.readiness import Readiness
+
+
+class DeliveryBase:
+    def __init__(
+        self,
+        settings: Settings,
+        metrics: ScorerMetrics,
+        readiness: Readiness,
+        tracker: PartitionTracker,
+        *,
+        on_client_error: ClientErrorCallback,
+        fault_injector: FaultInjector | None = None,
+    ) -> None:
+        self._settings = settings
+        self._metrics = metrics
+        self._readiness = readiness
+        self._tracker = tracker
+        self._on_client_error = on_client_error
+        self._fault_injector = fault_injector  # the fault tests' seam (consumer/kafka/rewind.py)
+        self._producer: Producer | None = None
+        self._writer: BatchWriter | None = None
+        self._consumer: Consumer | None = None
+
+    def attach(self, consumer: Consumer) -> None:
+        """The consumer whose offsets this mode commits and rewinds."""
+        self._consumer = consumer
+
+    def _new_producer(self) -> Producer:
+        """A producer configured for this mode by the settings, with a batch writer of its own;
+        both replace any before them (the caller keeps what it still needs of the old ones)."""
+        producer = Producer({**producer_config(self._settings), "error_cb": self._on_client_error})
+        self._producer = producer
+        self._writer = BatchWriter(
+            producer, dlq_topic=self._settings.dlq_topic, metrics=self._metrics
+        )
+        return producer
+
+    def _parts(self) -> tuple[Producer, Consumer, BatchWriter]:
+        if self._producer is None or self._writer is None or self._consumer is None:
+            raise RuntimeError("publish() needs open() and attach() first")
+        return self._producer, self._consumer, self._writer
