@@ -246,7 +246,8 @@ class Measurements:
 
     def rescore(self, scorer_eps: float, model: Any, policy: Any) -> float:
         from consumer.pipeline.scoring import ScoringPipeline
-        from consumer.tools.rescore import DEFAULT_BATCH_SIZE, TopicSink, TopicSource, rescore
+        from consumer.tools.rescore import DEFAULT_BATCH_SIZE, TopicSink, rescore
+        from consumer.tools.rescore_sources import TopicSource
 
         bed = self.testbed
         low, high = self.sizes.rescore_events

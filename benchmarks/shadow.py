@@ -35,7 +35,7 @@ from consumer.config.settings import Settings
 from consumer.runtime.assembly import batch_processor
 from consumer.runtime.assets import Challenger, ScoringAssets, load_assets
 from consumer.tools.demo_events import demo_events
-from consumer.tools.rescore import DatasetRecord
+from consumer.tools.rescore_sources import DatasetRecord
 from tests.integration.scorer_harness import ScorerTopics
 from tests.integration.scorer_process import ScorerProcess
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from consumer.pipeline.scored_event import loan_scored_event, loan_scored_json
 from consumer.pipeline.scoring import ScoringPipeline
-from consumer.tools.rescore import DatasetRecord
+from consumer.tools.rescore_sources import DatasetRecord
 from schemas.application_v1 import LoanApplicationSubmitted
 from schemas.decode import decode_application
 from schemas.encode import encode_loan_scored

@@ -59,16 +59,15 @@ def rescore(
     from consumer.runtime.wire_format import framed_input_decoder
     from consumer.telemetry.logs import configure_logging
     from consumer.tools.rescore import (
-        DatasetSource,
         JsonLinesSink,
         RescoreError,
         Sink,
         Source,
         TopicSink,
-        TopicSource,
         resolve_destination,
     )
     from consumer.tools.rescore import rescore as run_rescore
+    from consumer.tools.rescore_sources import DatasetSource, TopicSource
     from scoring.artifact import load_model
     from scoring.exceptions import ScoringError
     from scoring.policy import DEFAULT_POLICY_PATH, load_policy

@@ -17,8 +17,6 @@ from consumer.pipeline.scoring import ScoringPipeline
 from consumer.records import InboundMessage, OutboundRecord
 from consumer.runtime.assets import load_assets
 from consumer.tools.rescore import (
-    DatasetRecord,
-    DatasetSource,
     Destination,
     JsonLinesSink,
     RescoreError,
@@ -26,6 +24,7 @@ from consumer.tools.rescore import (
     rescore,
     resolve_destination,
 )
+from consumer.tools.rescore_sources import DatasetRecord, DatasetSource
 from schemas.decode import decode_application, decode_loan_scored
 from schemas.examples import example_application
 from scoring.scorer import ScoreResult, score_batch
