@@ -38,8 +38,15 @@ class AtLeastOnceDelivery(DeliveryBase):
         producer, consumer, writer = self._parts()
         timeout = self._settings.kafka_timeout_s
         try:
-            writer.write(messages, outcome, time.monotonic() + timeout)
+            # The scored ids only once their scores are delivered: an id in the changelog is
+            # skipped when its batch is read again, so one written beside a score that then
+            # failed would lose that score. A failure between the two re-sends the scores (the
+            # at-least-once cost), never loses one.
+            writer.write(messages, outcome, time.monotonic() + timeout, changelog=False)
             remaining = producer.flush(timeout)
+            if not remaining and not writer.failed_deliveries and outcome.changelog:
+                writer.write_changelog(messages, outcome, time.monotonic() + timeout)
+                remaining = producer.flush(timeout)
         except BatchAborted as failed:
             remaining, writer.last_delivery_error = 0, failed.error_name
             writer.failed_deliveries += 1

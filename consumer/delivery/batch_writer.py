@@ -74,7 +74,12 @@ class BatchWriter:
         self.last_delivery_error: str | None = None
 
     def write(
-        self, messages: Sequence[InboundMessage], outcome: BatchOutcome, deadline: float
+        self,
+        messages: Sequence[InboundMessage],
+        outcome: BatchOutcome,
+        deadline: float,
+        *,
+        changelog: bool = True,
     ) -> None:
         """Produce one output per input but the skipped upstream duplicates, then the
         changelog of scored ids and any shadow scores (delivery is reported later, in flush or
@@ -86,8 +91,8 @@ class BatchWriter:
         self.failed_deliveries = 0
         self.last_delivery_error = None
         self._write_outputs(kept, outcome.records, deadline)
-        for record in outcome.changelog:
-            self._write_changelog(record, position_of(messages[0]), deadline)
+        if changelog:
+            self.write_changelog(messages, outcome, deadline)
         for record in outcome.shadow:
             self._write_changelog(record, position_of(messages[0]), deadline)
 
@@ -111,6 +116,14 @@ class BatchWriter:
                 refusals.output = self._max_attempts  # the client refuses it now and forever
                 self._refused(position, refusals, error.name(), record.topic)
                 self._write_fallback(message, position, refusals, deadline)
+
+    def write_changelog(
+        self, messages: Sequence[InboundMessage], outcome: BatchOutcome, deadline: float
+    ) -> None:
+        """The batch's scored ids (`write` does it unless told not to: at-least-once writes them
+        only once the scores are delivered)."""
+        for record in outcome.changelog:
+            self._write_changelog(record, position_of(messages[0]), deadline)
 
     def _write_changelog(
         self, record: OutboundRecord, batch: RecordPosition, deadline: float
