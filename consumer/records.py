@@ -98,7 +98,6 @@ class BatchOutcome:
     shadow: list[OutboundRecord] = field(default_factory=list)
     shadow_scored: list[ScoredFact] = field(default_factory=list)
     shadow_failures: tuple[str, ...] = ()  # model versions, one per application a shadow missed
-    dedup_ids_held: int | None = None  # ids in the dedup memory after the batch; None: no dedup
 
     @property
     def duplicates(self) -> int:

@@ -29,6 +29,8 @@ HEADER_TIMESTAMP = LOAN_SCORER_PREFIX + "timestamp"
 # A dead letter whose value had to be cut (reason `unwritable`): what the original was.
 HEADER_ORIGINAL_SIZE = LOAN_SCORER_PREFIX + "original.size"
 HEADER_ORIGINAL_SHA256 = LOAN_SCORER_PREFIX + "original.sha256"
+# A conflicting duplicate: the input offset where the first event with this id was scored.
+HEADER_FIRST_OFFSET = LOAN_SCORER_PREFIX + "first.offset"
 
 _OUR_PREFIXES = (CONNECT_PREFIX, LOAN_SCORER_PREFIX)
 

@@ -22,6 +22,7 @@ class DeadLetterReason(StrEnum):
     SCORING_ERROR = "scoring_error"
     UNWRITABLE = "unwritable"
     UNKNOWN_SCHEMA = "unknown_schema"
+    CONFLICTING_DUPLICATE = "conflicting_duplicate"
 
 
 class EventDecodeError(ValueError):
@@ -56,6 +57,14 @@ class RecordScoringError(EventDecodeError):
     failure, but it takes the same path: a dead letter with a reason, never a stopped batch."""
 
     reason = DeadLetterReason.SCORING_ERROR
+
+
+class ConflictingDuplicateError(EventDecodeError):
+    """An `event_id` scored before within the deduplication window, with different content: not
+    an upstream retry (which would repeat the event) but two events under one id. Neither is
+    guessed right: the first keeps its score, this one is dead-lettered for upstream to resolve."""
+
+    reason = DeadLetterReason.CONFLICTING_DUPLICATE
 
 
 class OutputRefusedError(EventDecodeError):

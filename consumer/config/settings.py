@@ -102,6 +102,13 @@ class Settings(BaseSettings):
     # The scored ids live in a compacted changelog topic (default: GROUP_ID-scored-ids-changelog).
     dedup_window_s: Annotated[float, Field(ge=0, le=90 * 86_400)] = 7 * 86_400.0
     dedup_topic: str | None = None
+    # Where the scored ids of each assigned partition are kept on disk (one RocksDB store per
+    # partition, under <state_dir>/<changelog topic>/<partition>): a volume that survives a
+    # restart makes it read only the changelog's tail; an empty one restores from the changelog.
+    state_dir: Path = Path("state")
+    # The block cache shared by every partition's store: with the write buffers charged to it,
+    # the state's memory, whatever the window or the rate.
+    state_cache_mb: Annotated[int, Field(ge=48, le=65_536)] = 64
 
     # The cap on a micro-batch. Batches form by themselves (consumer/kafka/batching.py): small at a
     # steady rate, larger only while a backlog is being caught up, which is when a bigger one

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
@@ -17,15 +17,29 @@ from confluent_kafka.cimpl import NewTopic
 
 from consumer.kafka.config import KafkaConfig
 from consumer.kafka.topics import partition_count
-from consumer.pipeline.dedup import ChangelogError, changelog_ids
+from consumer.pipeline.dedup import changelog_entries
+from consumer.state.errors import ChangelogError
+from consumer.state.partitions import ChangelogChunk
+from consumer.state.store import ScoredId
 
 logger = logging.getLogger(__name__)
 
 
-class KafkaChangelogReader:
-    """Reads one changelog partition's committed records, from a time to its end. The topic is
-    created (or checked) on first use, not at start-up: a missing input topic is a readiness
-    matter, and the scorer waits for it rather than failing."""
+# Entries handed to the store per write while restoring: memory is one chunk, whatever the size
+# of the changelog.
+CHUNK_RECORDS = 500
+
+
+class KafkaChangelog:
+    """The changelog's committed records, one partition at a time, for the state store
+    (consumer/state/partitions.py `ChangelogSource`). The topic is created (or checked) on first
+    use, not at start-up: a missing input topic is a readiness matter, and the scorer waits for it
+    rather than failing.
+
+    A read has no bound on its length, only on silence: it goes on while records arrive, and
+    raises `ChangelogError` after `timeout_s` without any (a broker away). What was restored until
+    then is in the store with its offset, so the next attempt resumes from there, not from zero.
+    """
 
     def __init__(
         self,
@@ -53,59 +67,27 @@ class KafkaChangelogReader:
         self._topic = topic
         self._timeout_s = timeout_s
 
-    def read(self, partition: int, since_epoch_s: float) -> dict[str, float]:
-        """A failed read replaces the restore consumer before it raises: after a broker restart
-        that came right after the changelog was created, every later read by the same client
-        failed for as long as the scorer ran (a 30 s timeout each, nothing scored:
-        test_scorer_faults), though the broker was back and the topic there. Reading is all
-        this client does, so a new one loses nothing and carries none of the old one's state."""
-        try:
-            return self._read(partition, since_epoch_s)
-        except ChangelogError as error:
-            logger.warning(
-                "changelog read failed; its consumer is replaced", extra={"error": str(error)}
-            )
-            stale, self._consumer = self._consumer, self._new_consumer(self._consumer_config)
-            with contextlib.suppress(KafkaException, RuntimeError):
-                stale.close()
-            raise
-
-    def _read(self, partition: int, since_epoch_s: float) -> dict[str, float]:
-        if not self._ensured:
-            ensure_changelog(self._admin, self._input_topic, self._topic, self._window_s)
-            self._ensured = True
-        start = self._start(partition, since_epoch_s)
-        if start.error is not None:
-            raise ChangelogError(f"changelog {self._topic}[{partition}]: {start.error}")
-        seen: dict[str, float] = {}
-        if start.offset < 0:  # nothing as recent as that
-            return seen
-        self._consumer.assign([TopicPartition(self._topic, partition, start.offset)])
+    def end_offset(self, partition: int) -> int:
+        """Asked again while the client's metadata does not know the partition yet (right
+        after the topic was created), up to `timeout_s`."""
+        self._ensure()
         deadline = time.monotonic() + self._timeout_s
-        try:
-            while True:
-                if time.monotonic() > deadline:
-                    raise ChangelogError(
-                        f"changelog {self._topic}[{partition}] not read to its end in "
-                        f"{self._timeout_s:.0f} s"
-                    )
-                msg = self._consumer.poll(0.5)
-                if msg is None:
-                    continue
-                error = msg.error()
-                if error is not None:
-                    if error.code() == KafkaError._PARTITION_EOF:
-                        return seen
-                    raise ChangelogError(f"changelog {self._topic}[{partition}]: {error}")
-                scored_at = msg.timestamp()[1] / 1000
-                for event_id in changelog_ids(msg.key(), msg.value()):
-                    seen[event_id] = scored_at
-        finally:
-            self._consumer.unassign()
+        while True:
+            try:
+                _low, high = self._consumer.get_watermark_offsets(
+                    TopicPartition(self._topic, partition), timeout=self._timeout_s
+                )
+            except KafkaException as error:
+                if time.monotonic() >= deadline:
+                    raise self._failed(partition, error) from None
+                time.sleep(0.2)
+                continue
+            return int(high)
 
-    def _start(self, partition: int, since_epoch_s: float) -> TopicPartition:
+    def start_offset(self, partition: int, since_epoch_s: float) -> int:
         """The first offset at or after the time; retried while the client's metadata does not
         know the partition yet (right after the topic was created)."""
+        self._ensure()
         wanted = TopicPartition(self._topic, partition, int(max(since_epoch_s, 0) * 1000))
         deadline = time.monotonic() + self._timeout_s
         while True:
@@ -113,20 +95,82 @@ class KafkaChangelogReader:
                 [start] = self._consumer.offsets_for_times([wanted], timeout=self._timeout_s)
             except KafkaException as error:
                 if time.monotonic() >= deadline:
-                    raise ChangelogError(f"changelog {self._topic}[{partition}]: {error}") from None
+                    raise self._failed(partition, error) from None
                 time.sleep(0.2)
                 continue
-            return start
+            if start.error is not None:
+                raise self._failed(partition, start.error)
+            return start.offset if start.offset >= 0 else self.end_offset(partition)
+
+    def read(self, partition: int, start: int) -> Iterator[ChangelogChunk]:
+        self._ensure()
+        self._consumer.assign([TopicPartition(self._topic, partition, start)])
+        entries: list[tuple[str, ScoredId]] = []
+        quiet_since = time.monotonic()
+        try:
+            while True:
+                msg = self._consumer.poll(0.5)
+                now = time.monotonic()
+                if msg is None:
+                    if now - quiet_since > self._timeout_s:
+                        raise self._failed(partition, f"nothing read in {self._timeout_s:.0f} s")
+                    continue
+                quiet_since = now
+                error = msg.error()
+                if error is not None:
+                    if error.code() == KafkaError._PARTITION_EOF:
+                        yield entries, int(msg.offset() or 0)
+                        return
+                    raise self._failed(partition, error)
+                entries.extend(changelog_entries(msg.key(), msg.value(), msg.timestamp()[1] / 1000))
+                if len(entries) >= CHUNK_RECORDS:
+                    yield entries, int(msg.offset() or 0) + 1
+                    entries = []
+        except ChangelogError:
+            self._replace_consumer()
+            raise
+        finally:
+            with contextlib.suppress(KafkaException, RuntimeError):
+                self._consumer.unassign()
 
     def close(self) -> None:
         self._consumer.close()
+
+    def _ensure(self) -> None:
+        if not self._ensured:
+            ensure_changelog(self._admin, self._input_topic, self._topic, self._window_s)
+            self._ensured = True
+
+    def _failed(self, partition: int, error: object) -> ChangelogError:
+        return ChangelogError(f"changelog {self._topic}[{partition}]: {error}")
+
+    def _replace_consumer(self) -> None:
+        """After a failed read, a new client: after a broker restart that came right after the
+        changelog was created, every later read by the same client failed for as long as the
+        scorer ran (test_scorer_faults), though the broker was back and the topic there. Reading
+        is all this client does, so a new one loses nothing."""
+        logger.warning("changelog read failed; its consumer is replaced")
+        stale, self._consumer = self._consumer, self._new_consumer(self._consumer_config)
+        with contextlib.suppress(KafkaException, RuntimeError):
+            stale.close()
 
 
 def ensure_changelog(
     admin: AdminClient, input_topic: str, changelog_topic: str, window_s: float
 ) -> None:
     """Create the changelog with the input's partition count (compacted, kept for the window),
-    or check that the existing one has that count: a partition's ids live in its own number."""
+    or check that the existing one has that count: a partition's ids live in its own number.
+    A cluster that does not answer is a `ChangelogError` (the batch is read again later), never
+    an uncaught `KafkaException` that would end the process."""
+    try:
+        _ensure_changelog(admin, input_topic, changelog_topic, window_s)
+    except KafkaException as error:
+        raise ChangelogError(f"changelog {changelog_topic}: {error}") from None
+
+
+def _ensure_changelog(
+    admin: AdminClient, input_topic: str, changelog_topic: str, window_s: float
+) -> None:
     partitions = partition_count(admin, input_topic, wait_s=5.0)
     if partitions is None:
         raise ChangelogError(f"input topic {input_topic} not found")

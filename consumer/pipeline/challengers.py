@@ -24,12 +24,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from pydantic import ValidationError
 
-from consumer.pipeline.dedup import SeenEvents
+from consumer.pipeline.dedup import ScoredIds
 from consumer.pipeline.scored_event import loan_scored_event, scored_fact
 from consumer.pipeline.scoring import ScoringPipeline
 from consumer.records import (
@@ -40,6 +40,7 @@ from consumer.records import (
     UtcClock,
     utc_now,
 )
+from consumer.state.store import ScoredId
 from schemas.application_v1 import LoanApplicationSubmitted
 from schemas.encode import encode_loan_scored
 from schemas.score_v1 import ModelRole
@@ -92,28 +93,28 @@ def route(key: str | bytes | None, canaries: Sequence[tuple[float, float]]) -> i
     return None
 
 
-class _BatchPreparedSeen(SeenEvents):
-    """The shared seen-events store, prepared once for the whole batch by `ChampionChallengers`:
-    a sub-batch's own `prepare` would see a gap in the offsets and rebuild from the changelog."""
+class _BatchPreparedSeen:
+    """The shared store of scored ids, prepared once for the whole batch by `ChampionChallengers`:
+    a sub-batch's own `prepare` would see a gap in the offsets and catch up from the changelog."""
 
-    def __init__(self, store: SeenEvents) -> None:
+    def __init__(self, store: ScoredIds) -> None:
         self._store = store
 
     def prepare(self, positions: Iterable[tuple[int, int]]) -> None:
         del positions  # prepared by the caller for the whole batch
 
-    def seen(self, partition: int, event_id: str) -> bool:
-        return self._store.seen(partition, event_id)
+    def lookup(self, partition: int, event_ids: Collection[str]) -> dict[str, ScoredId]:
+        return self._store.lookup(partition, event_ids)
 
-    def remember(self, partition: int, event_id: str) -> None:
-        self._store.remember(partition, event_id)
+    def stage(self, partition: int, event_id: str, scored: ScoredId) -> None:
+        self._store.stage(partition, event_id, scored)
 
     @property
     def ids_held(self) -> int:
         return self._store.ids_held
 
 
-def batch_prepared(store: SeenEvents | None) -> SeenEvents | None:
+def batch_prepared(store: ScoredIds | None) -> ScoredIds | None:
     """What the champion's and canaries' pipelines get as their store when canaries split the
     batch (see `_BatchPreparedSeen`)."""
     return None if store is None else _BatchPreparedSeen(store)
@@ -137,7 +138,7 @@ class ChampionChallengers:
         canaries: Sequence[CanaryRoute] = (),
         shadows: Sequence[ShadowModel] = (),
         champion_model: LoadedModel | None = None,
-        seen: SeenEvents | None = None,
+        seen: ScoredIds | None = None,
         clock: UtcClock = utc_now,
     ) -> None:
         """`seen` is the store the pipelines were given through `batch_prepared`: prepared here,
@@ -255,7 +256,6 @@ def merge_outcomes(parts: Sequence[tuple[list[int], BatchOutcome]], size: int) -
     reasons: list[str] = []
     changelog: list[OutboundRecord] = []
     drift: BinCounts | None = None
-    ids_held: int | None = None  # one store shared by the sub-batches: the last one's count
     for positions, outcome in parts:
         skipped_here = set(outcome.skipped)
         produced = iter(outcome.records)
@@ -270,8 +270,6 @@ def merge_outcomes(parts: Sequence[tuple[list[int], BatchOutcome]], size: int) -
         changelog.extend(outcome.changelog)
         if outcome.drift is not None:
             drift = outcome.drift if drift is None else drift + outcome.drift
-        if outcome.dedup_ids_held is not None:
-            ids_held = outcome.dedup_ids_held
     return BatchOutcome(
         records=[record for record in records if record is not None],
         scored=scored,
@@ -280,5 +278,4 @@ def merge_outcomes(parts: Sequence[tuple[list[int], BatchOutcome]], size: int) -
         changelog=changelog,
         drift=drift,
         applications=tuple(applications),
-        dedup_ids_held=ids_held,
     )

@@ -2,126 +2,69 @@
 
 A retrying producer re-sends the same event (same `event_id`, same key, so the same partition).
 Exactly-once inside the scorer does not help the CRM with that: it would get two `LoanScored` for
-one application. So the scorer remembers the ids it has scored, per input partition, and skips
-an id it has seen within `window_s`.
+one application. So the scorer remembers each id it has scored, per input partition, with a hash
+of the application's content and the input offset it was scored at:
+
+- the same id with the same content is a **duplicate**: no score, counted, logged with the
+  offset of the first one;
+- the same id with **different content** (income 150 then 40) is not a retry but a conflict: it
+  goes to the dead-letter topic as `conflicting_duplicate`, with headers naming the first score's
+  offset, never silently dropped;
+- ids restored from changelog records written before hashes were kept count as duplicates, as
+  they did then.
 
 The memory is a changelog topic, as in Kafka Streams: one record per batch and input partition
-listing the `event_id`s it scored (key: the input partition and the offset of the batch's first
-record there), written to the changelog partition with the number of its input partition, **in
-the same transaction** as the scores and the consumer offsets. (One record per event, as first
-written, doubled the scorer's produce calls for a few bytes each; the reader still accepts that
-form, key = `event_id`.) So it can never say "scored" for a score
-that was aborted, and never forget one that was committed: it holds through `kill -9` and
-rebalances. The topic is compacted and deleted after the window, so it stays small.
-An in-memory set per partition answers the questions. It is rebuilt from the changelog whenever
-the partition's next offset is not the one expected: on the first record after an assignment, and
-after a rewind (an aborted batch's ids were added to memory but never committed). Why not an
-embedded database (RocksDB, SQLite): the state would need its own copy per pod and a way to move
-with the partition; the changelog already moves with it.
+listing the ids it scored (key: the input partition and the offset of the batch's first record
+there), written to the changelog partition with the number of its input partition, **in the same
+transaction** as the scores and the consumer offsets; a local RocksDB store per partition
+(consumer/state) answers the questions and is updated only once that transaction committed.
 
-The Kafka side (reading a changelog partition, creating the topic) is in
-consumer/kafka/changelog.py; this module decides, and holds no client.
-
-In at-least-once mode the changelog is written beside the scores, not atomically with them: a
-crash between the two can still let a duplicate through (see docs/scores.md).
+This module decides and encodes; the store is consumer/state, the Kafka side (reading the
+changelog, creating it) consumer/kafka/changelog.py.
 """
 
 from __future__ import annotations
 
-import logging
-import time
-from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import Final, Protocol
+from collections.abc import Collection, Iterable
+from enum import Enum
+from typing import Protocol
 
 import orjson
 
-from consumer.records import EpochClock
-
-logger = logging.getLogger(__name__)
-
-# Entries older than the window are dropped from memory once this fraction of the window has
-# passed since the last sweep: memory holds the window's ids plus at most a tenth more, and the
-# sweep (a pass over the partition's ids) runs ten times per window whatever the traffic. (A
-# sweep every 10,000 additions let a short window hold 10,000 ids per partition, and swept a
-# long window's millions of ids again and again.)
-_PRUNE_FRACTION: Final = 0.1
+from consumer.state.hashing import UNKNOWN_CONTENT_HASH
+from consumer.state.store import UNKNOWN_INPUT_OFFSET, ScoredId
 
 
-class ChangelogError(RuntimeError):
-    """The changelog could not be read or created; scoring must not go on without it."""
-
-
-class ChangelogReader(Protocol):
-    def read(self, partition: int, since_epoch_s: float) -> dict[str, float]:
-        """{event_id: scored at, epoch s} of the partition's committed records since the time."""
-        ...
-
-
-@dataclass
-class _Partition:
-    seen: dict[str, float] = field(default_factory=dict)
-    next_offset: int = -1
-    swept_at: float | None = None  # None: not since it was restored
-
-
-class SeenEvents:
-    """The ids scored per input partition, rebuilt from the changelog when needed."""
-
-    def __init__(self, reader: ChangelogReader, window_s: float, clock: EpochClock = time.time):
-        self._reader = reader
-        self._window_s = window_s
-        self._clock = clock
-        self._partitions: dict[int, _Partition] = {}
+class ScoredIds(Protocol):
+    """The ids scored per input partition (consumer/state/partitions.py is the store)."""
 
     def prepare(self, positions: Iterable[tuple[int, int]]) -> None:
-        """Before a batch, given its (partition, offset) pairs in order: rebuild any partition
-        whose first offset here is not the one after the last batch (new, or rewound)."""
-        first: dict[int, int] = {}
-        last: dict[int, int] = {}
-        for partition, offset in positions:
-            first.setdefault(partition, offset)
-            last[partition] = offset
-        for partition, offset in first.items():
-            state = self._partitions.get(partition)
-            if state is None or state.next_offset != offset:
-                since = self._clock() - self._window_s
-                restored = self._reader.read(partition, since)
-                logger.info(
-                    "scored event ids restored from the changelog",
-                    extra={"partition": partition, "ids": len(restored)},
-                )
-                state = _Partition(seen=restored)
-                self._partitions[partition] = state
-            state.next_offset = last[partition] + 1
+        """Before a batch, given its (partition, offset) pairs in order."""
+        ...
 
-    def seen(self, partition: int, event_id: str) -> bool:
-        """Whether the id was scored within the window. Call `prepare` for the batch first."""
-        seen_at = self._partitions[partition].seen.get(event_id)
-        return seen_at is not None and self._clock() - seen_at <= self._window_s
+    def lookup(self, partition: int, event_ids: Collection[str]) -> dict[str, ScoredId]: ...
 
-    def remember(self, partition: int, event_id: str) -> None:
-        """The id was scored (in the batch about to be committed)."""
-        state = self._partitions[partition]
-        now = self._clock()
-        state.seen[event_id] = now
-        if state.swept_at is None:
-            state.swept_at = now
-        elif now - state.swept_at >= self._window_s * _PRUNE_FRACTION:
-            horizon = now - self._window_s
-            state.seen = {key: at for key, at in state.seen.items() if at >= horizon}
-            state.swept_at = now
+    def stage(self, partition: int, event_id: str, scored: ScoredId) -> None:
+        """The id is scored in the batch about to be committed."""
+        ...
 
     @property
-    def ids_held(self) -> int:
-        """Event ids in memory, all partitions: the window's memory, about 150 bytes each."""
-        return sum(len(state.seen) for state in self._partitions.values())
+    def ids_held(self) -> int: ...
 
 
-def changelog_value(application_id: str) -> bytes:
-    """The first form, one record per event (key = event_id): read, no longer written.
-    Never empty: an empty value is a tombstone to a compacted topic."""
-    return orjson.dumps({"application_id": application_id})
+class Seen(Enum):
+    NEW = "new"
+    DUPLICATE = "duplicate"
+    CONFLICTING = "conflicting"
+
+
+def verdict(first: ScoredId | None, content_hash: bytes) -> Seen:
+    """What an event whose id was scored before (`first`) is: a retry, or a different event."""
+    if first is None:
+        return Seen.NEW
+    if first.content_hash in (UNKNOWN_CONTENT_HASH, content_hash):
+        return Seen.DUPLICATE
+    return Seen.CONFLICTING
 
 
 def changelog_batch_key(partition: int, first_offset: int) -> bytes:
@@ -129,15 +72,34 @@ def changelog_batch_key(partition: int, first_offset: int) -> bytes:
     return f"{partition}@{first_offset}".encode()
 
 
-def changelog_batch_value(event_ids: list[str]) -> bytes:
-    """The ids one batch scored on one input partition (never empty, so never a tombstone)."""
-    return orjson.dumps({"event_ids": event_ids})
+def changelog_batch_value(entries: Iterable[tuple[str, ScoredId]]) -> bytes:
+    """The ids one batch scored on one input partition, each with its content hash, the time it
+    was scored and its input offset (never empty, so never a tombstone)."""
+    return orjson.dumps(
+        {
+            "v": 2,
+            "ids": [
+                [event_id, s.content_hash.hex(), round(s.scored_at_s * 1000), s.input_offset]
+                for event_id, s in entries
+            ],
+        }
+    )
 
 
-def changelog_ids(key: bytes | None, value: bytes | None) -> list[str]:
-    """The event ids one changelog record holds, in either form."""
+def changelog_entries(
+    key: bytes | None, value: bytes | None, timestamp_s: float
+) -> list[tuple[str, ScoredId]]:
+    """The ids one changelog record holds, in any form it was ever written in: v2 (with hash,
+    time and offset), a batch of ids, or one id per record (key = event_id). The older forms
+    carry no hash: their ids are scored at the record's timestamp, content unknown."""
+    if value is not None and value.startswith(b'{"v":2'):
+        return [
+            (str(event_id), ScoredId(scored_at_ms / 1000, bytes.fromhex(digest), int(offset)))
+            for event_id, digest, scored_at_ms, offset in orjson.loads(value)["ids"]
+        ]
+    unknown = ScoredId(max(timestamp_s, 0.0), UNKNOWN_CONTENT_HASH, UNKNOWN_INPUT_OFFSET)
     if value is not None and value.startswith(b'{"event_ids"'):
         ids = orjson.loads(value).get("event_ids")
         if isinstance(ids, list):
-            return [str(event_id) for event_id in ids]
-    return [key.decode()] if isinstance(key, bytes) else []
+            return [(str(event_id), unknown) for event_id in ids]
+    return [(key.decode(), unknown)] if isinstance(key, bytes) else []

@@ -1,10 +1,11 @@
 """One micro-batch from raw records to the records to publish: decode, validate, score, encode.
 
-Pure apart from the clock it is given and, with deduplication on, the changelog its seen-events
-store restores from: no Kafka here, so every branch (valid, each kind of invalid, a record the
+Pure apart from the clock it is given and, with deduplication on, the store of scored ids it
+asks (consumer/state): no Kafka here, so every branch (valid, each kind of invalid, a record the
 model cannot score, an upstream duplicate) is unit-tested on plain objects. Every input record
 yields exactly one output record, a `LoanScored` or a dead letter, in input order, except an
-upstream duplicate of an event already scored, which yields none and is counted.
+upstream duplicate of an event already scored with the same content, which yields none and is
+counted (one with different content is dead-lettered `conflicting_duplicate`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,13 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from pydantic import ValidationError
 
-from consumer.pipeline.dedup import SeenEvents, changelog_batch_key, changelog_batch_value
+from consumer.pipeline.dedup import (
+    ScoredIds,
+    Seen,
+    changelog_batch_key,
+    changelog_batch_value,
+    verdict,
+)
 from consumer.pipeline.scored_event import contract_rejection, loan_scored_json, scored_fact
 from consumer.records import (
     BatchOutcome,
@@ -28,11 +35,18 @@ from consumer.records import (
     header_list,
     utc_now,
 )
+from consumer.state.hashing import content_hash
+from consumer.state.store import ScoredId
 from consumer.telemetry.drift import DriftMonitor
 from schemas.application_v1 import LoanApplicationSubmitted
-from schemas.dead_letter import dead_letter_headers, with_dead_letter_headers
+from schemas.dead_letter import HEADER_FIRST_OFFSET, dead_letter_headers, with_dead_letter_headers
 from schemas.decode import decode_application
-from schemas.errors import EventDecodeError, RecordScoringError, scoring_failure_message
+from schemas.errors import (
+    ConflictingDuplicateError,
+    EventDecodeError,
+    RecordScoringError,
+    scoring_failure_message,
+)
 from schemas.score_v1 import ModelRole
 from schemas.wire import FramedApplicationDecoder, WriterSchema
 from scoring.artifact import LoadedModel
@@ -58,7 +72,7 @@ class ScoringPipeline:
         dlq_topic: str,
         clock: UtcClock = utc_now,
         drift: DriftMonitor | None = None,
-        seen: SeenEvents | None = None,
+        seen: ScoredIds | None = None,
         changelog_topic: str | None = None,
         model_role: ModelRole | None = None,
         framed: FramedApplicationDecoder | None = None,
@@ -89,10 +103,10 @@ class ScoringPipeline:
         positions: list[int] = []
         if self._seen is not None:
             self._seen.prepare((int(m.partition() or 0), int(m.offset() or 0)) for m in messages)
-        in_batch: set[tuple[int, str]] = set()
         skipped: list[int] = []
         # Input position -> the registry schema it was written with (framed inputs only).
         writers: dict[int, WriterSchema] = {}
+        decoded: list[tuple[int, LoanApplicationSubmitted]] = []
         for position, message in enumerate(messages):
             try:
                 if self._framed is None:
@@ -105,17 +119,46 @@ class ScoringPipeline:
                 records[position] = self._dead_letter(message, error)
                 dead_letter_reasons.append(error.reason.value)
                 continue
-            if self._seen is not None:
-                partition, event_id = int(message.partition() or 0), str(application.event_id)
-                if (partition, event_id) in in_batch or self._seen.seen(partition, event_id):
+            decoded.append((position, application))
+        hashes: dict[int, bytes] = {}
+        if self._seen is None:
+            kept = decoded
+        else:
+            kept = []
+            first_seen = _first_seen(self._seen, messages, decoded)
+            for position, application in decoded:
+                message = messages[position]
+                key = (int(message.partition() or 0), str(application.event_id))
+                digest = content_hash(application.model_dump_json(exclude={"event_id"}).encode())
+                first = first_seen.get(key)
+                seen = verdict(first, digest)
+                if first is None or seen is Seen.NEW:
+                    hashes[position] = digest
+                    # A later copy in this batch is judged against this one.
+                    first_seen[key] = ScoredId(0.0, digest, int(message.offset() or 0))
+                    kept.append((position, application))
+                    continue
+                if seen is Seen.DUPLICATE:
+                    logger.info(
+                        "upstream duplicate not scored again",
+                        extra={"event_id": key[1], "first_offset": first.input_offset},
+                    )
                     skipped.append(position)
                     continue
-                in_batch.add((partition, event_id))
+                conflict = ConflictingDuplicateError(
+                    f"event_id scored before at offset {first.input_offset} with other content"
+                )
+                records[position] = self._dead_letter(
+                    message, conflict, [(HEADER_FIRST_OFFSET, str(first.input_offset).encode())]
+                )
+                dead_letter_reasons.append(conflict.reason.value)
+        for position, application in kept:
             applications.append(application)
             positions.append(position)
 
         scored: list[ScoredFact] = []
-        scored_ids: dict[int, list[str]] = {}  # input partition -> event ids, in order
+        # Input partition -> the event ids scored, in order, with what the store keeps.
+        scored_ids: dict[int, list[tuple[str, ScoredId]]] = {}
         first_offsets: dict[int, int] = {}
         features = build_features(applications) if applications else None
         scored_rows: list[int] = []
@@ -148,7 +191,7 @@ class ScoringPipeline:
                 continue
             scored.append(scored_fact(application, outcome, self._model_role))
             scored_rows.append(row)
-            self._remember(message, application, scored_ids, first_offsets)
+            self._remember(message, application, hashes.get(position), scored_ids, first_offsets)
         return BatchOutcome(
             records=[record for record in records if record is not None],
             scored=scored,
@@ -163,27 +206,29 @@ class ScoringPipeline:
             if self._drift is not None and scored and features is not None
             else None,
             applications=tuple(applications[row] for row in scored_rows),
-            dedup_ids_held=self._seen.ids_held if self._seen is not None else None,
         )
 
     def _remember(
         self,
         message: InboundMessage,
         application: LoanApplicationSubmitted,
-        scored_ids: dict[int, list[str]],
+        digest: bytes | None,
+        scored_ids: dict[int, list[tuple[str, ScoredId]]],
         first_offsets: dict[int, int],
     ) -> None:
-        """Note a scored event's id for the changelog (nothing when deduplication is off)."""
-        if self._seen is None:
+        """Stage a scored event's id for the store and the changelog (nothing when deduplication
+        is off)."""
+        if self._seen is None or digest is None:
             return
         partition = int(message.partition() or 0)
         event_id = str(application.event_id)
-        self._seen.remember(partition, event_id)
+        scored = ScoredId(self._clock().timestamp(), digest, int(message.offset() or 0))
+        self._seen.stage(partition, event_id, scored)
         first_offsets.setdefault(partition, int(message.offset() or 0))
-        scored_ids.setdefault(partition, []).append(event_id)
+        scored_ids.setdefault(partition, []).append((event_id, scored))
 
     def _changelog(
-        self, scored_ids: dict[int, list[str]], first_offsets: dict[int, int]
+        self, scored_ids: dict[int, list[tuple[str, ScoredId]]], first_offsets: dict[int, int]
     ) -> list[OutboundRecord]:
         """One changelog record per input partition of the batch, to the changelog partition
         numbered like it, committed with the scores."""
@@ -215,7 +260,12 @@ class ScoringPipeline:
             headers=writer.headers() if writer is not None else None,
         )
 
-    def _dead_letter(self, message: InboundMessage, error: EventDecodeError) -> OutboundRecord:
+    def _dead_letter(
+        self,
+        message: InboundMessage,
+        error: EventDecodeError,
+        extra_headers: list[tuple[str, bytes]] | None = None,
+    ) -> OutboundRecord:
         """The original key, value, headers and timestamp, plus headers that say why."""
         key = as_bytes(message.key())
         # The key is the application id by contract; the error names fields, never values.
@@ -241,6 +291,26 @@ class ScoringPipeline:
             topic=self._dlq_topic,
             key=key,
             value=as_bytes(message.value()),
-            headers=with_dead_letter_headers(header_list(message.headers()), headers),
+            headers=with_dead_letter_headers(
+                header_list(message.headers()), headers + (extra_headers or [])
+            ),
             timestamp_ms=timestamp_ms if timestamp_ms > 0 else None,
         )
+
+
+def _first_seen(
+    seen: ScoredIds,
+    messages: Sequence[InboundMessage],
+    decoded: list[tuple[int, LoanApplicationSubmitted]],
+) -> dict[tuple[int, str], ScoredId]:
+    """What the store knows of the batch's ids: one lookup per input partition."""
+    ids: dict[int, list[str]] = {}
+    for position, application in decoded:
+        ids.setdefault(int(messages[position].partition() or 0), []).append(
+            str(application.event_id)
+        )
+    return {
+        (partition, event_id): scored
+        for partition, event_ids in ids.items()
+        for event_id, scored in seen.lookup(partition, event_ids).items()
+    }

@@ -6,13 +6,16 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from consumer.config.settings import Settings
-from consumer.kafka.changelog import KafkaChangelogReader
-from consumer.pipeline.dedup import SeenEvents
+from consumer.kafka.changelog import KafkaChangelog
+from consumer.pipeline.dedup import ScoredIds
 from consumer.pipeline.scoring import ScoringPipeline
 from consumer.records import BatchProcessor
 from consumer.runtime.assets import ScoringAssets
 from consumer.runtime.loop import ScoringLoop
 from consumer.runtime.wire_format import WireFormat, registry_wire_format
+from consumer.state.options import MIB, shared_options
+from consumer.state.partitions import PartitionStates
+from consumer.state.store import PartitionStore
 from consumer.telemetry.drift import DriftMonitor
 from consumer.telemetry.liveness import Liveness
 from consumer.telemetry.metrics import ScorerMetrics
@@ -25,7 +28,7 @@ def batch_processor(
     settings: Settings,
     assets: ScoringAssets,
     drift: DriftMonitor,
-    seen: SeenEvents | None,
+    seen: ScoredIds | None,
     wire: WireFormat | None = None,
 ) -> BatchProcessor:
     """The champion's pipeline alone, or wrapped with its challengers (pipeline/challengers.py).
@@ -38,7 +41,7 @@ def batch_processor(
 
     def acting(
         model: LoadedModel,
-        store: SeenEvents | None,
+        store: ScoredIds | None,
         role: ModelRole | None = None,
         drift_of: DriftMonitor | None = None,
     ) -> ScoringPipeline:
@@ -93,9 +96,10 @@ def assemble_loop(
     liveness: Liveness | None = None,
 ) -> ScoringLoop:
     """The pipeline and the Kafka loop around it, as the service runs them (and the tests)."""
-    seen: SeenEvents | None = None
+    liveness = liveness or Liveness()
+    state: PartitionStates | None = None
     if settings.dedup_window_s > 0:
-        reader = KafkaChangelogReader(
+        changelog = KafkaChangelog(
             {
                 **settings.kafka_common_config(),
                 "client.id": f"loan-scorer-{settings.instance_id}-dedup",
@@ -105,15 +109,59 @@ def assemble_loop(
             window_s=settings.dedup_window_s,
             timeout_s=settings.kafka_timeout_s,
         )
-        seen = SeenEvents(reader, settings.dedup_window_s)
+        options = shared_options(settings.state_cache_mb * MIB)
+        state = PartitionStates(
+            settings.state_dir,
+            changelog_topic=settings.changelog_topic,
+            window_s=settings.dedup_window_s,
+            source=changelog,
+            listener=RestoreReporter(readiness, metrics, liveness),
+            store_factory=lambda path: PartitionStore(
+                path,
+                window_s=settings.dedup_window_s,
+                options=options,
+                # A store still locked (its last owner not gone yet) is retried by the loop,
+                # which reads the batch again, rather than here, blocking it.
+                open_attempts=3,
+                open_backoff_s=1.0,
+            ),
+        )
     wire = registry_wire_format(settings)
     return ScoringLoop(
         settings,
-        batch_processor(settings, assets, drift, seen, wire),
+        batch_processor(settings, assets, drift, state, wire),
         metrics,
         readiness,
         drift=drift,
         fault_injector=fault_injector,
         liveness=liveness,
         versions=(assets.model.model_version, assets.policy.policy_version),
+        state=state,
     )
+
+
+class RestoreReporter:
+    """What a state restore is doing, told to readiness (503 meanwhile), the restore counter and
+    liveness (a long restore is progress, not a stalled loop)."""
+
+    def __init__(self, readiness: Readiness, metrics: ScorerMetrics, liveness: Liveness) -> None:
+        self._readiness = readiness
+        self._metrics = metrics
+        self._liveness = liveness
+        self._done = 0
+
+    def restoring(self, partition: int, done: int, total: int) -> None:
+        if done < self._done or done == 0:
+            self._done = 0
+        self._metrics.state_restore_records.inc(done - self._done)
+        self._done = done
+        self._readiness.set_restoring(
+            f"restoring state: {done:,} of {total:,} records (partition {partition})"
+        )
+        self._liveness.beat()
+
+    def restored(self, partition: int, records: int, seconds: float) -> None:
+        del partition, records, seconds  # logged by the store
+        self._done = 0
+        self._readiness.set_restoring(None)
+        self._liveness.beat()

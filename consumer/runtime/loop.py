@@ -12,7 +12,6 @@ raise `StopScoringError` (consumer/kafka/errors.py), and the service exits 1.
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import json
 import logging
@@ -28,15 +27,17 @@ from consumer.delivery.mode import DeliveryMode
 from consumer.kafka.batching import consume_batch
 from consumer.kafka.calls import INITIAL_BACKOFF_S, MAX_BACKOFF_S
 from consumer.kafka.config import consumer_config
-from consumer.kafka.errors import FatalKafkaError
+from consumer.kafka.errors import FatalKafkaError, StopScoringError
 from consumer.kafka.offsets import offset_ranges
 from consumer.kafka.partition_tracker import PartitionTracker
 from consumer.kafka.produce import produce_record
 from consumer.kafka.rewind import FaultInjector, rewind, rewind_to_committed
 from consumer.kafka.stats import brokers_up, consumer_lags
-from consumer.pipeline.dedup import ChangelogError
 from consumer.records import BatchOutcome, BatchProcessor
+from consumer.state.errors import ChangelogError, StateError
+from consumer.state.partitions import PartitionStates
 from consumer.telemetry import audit
+from consumer.telemetry.batch_metrics import record_batch
 from consumer.telemetry.drift import DriftMonitor
 from consumer.telemetry.liveness import Liveness
 from consumer.telemetry.metrics import ScorerMetrics
@@ -46,6 +47,9 @@ logger = logging.getLogger(__name__)
 
 # Client errors that no wait fixes (wrong credentials, a certificate we do not trust), with the
 # step that failed; librdkafka keeps reconnecting (every 2 s or more: consumer/config/settings.py).
+# How often the state gauges (ids held, bytes on disk: a walk of the store directories) refresh.
+STATE_GAUGES_INTERVAL_S = 5.0
+
 SECURITY_ERRORS = {
     KafkaError._AUTHENTICATION: "authentication",
     KafkaError._SSL: "TLS handshake",
@@ -69,6 +73,7 @@ class ScoringLoop:
         drift: DriftMonitor | None = None,
         liveness: Liveness | None = None,
         versions: tuple[str, str] = ("unknown", "unknown"),
+        state: PartitionStates | None = None,
     ) -> None:
         self._settings = settings
         self._versions = versions  # (model, policy), for the audit line of each batch
@@ -90,6 +95,8 @@ class ScoringLoop:
         )
         self._consumer: Consumer | None = None
         self._retry_backoff_s = INITIAL_BACKOFF_S
+        self._state = state
+        self._state_gauges_at = 0.0
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -145,6 +152,9 @@ class ScoringLoop:
         """Never raises: an error that stopped the loop must reach the service unmasked."""
         self._readiness.set_stopping()
         self._delivery.close()
+        if self._state is not None:
+            with contextlib.suppress(StateError):
+                self._state.close()
         if self._consumer is not None:
             # Leaves the group now, so the partitions move to another member without waiting
             # for the session to time out (at-least-once also commits its stored offsets here).
@@ -161,6 +171,7 @@ class ScoringLoop:
             consumer, self._settings.batch_max_events, self._settings.batch_linger_ms / 1000
         )
         self._resync_reassigned()
+        self._refresh_state_gauges()
         messages = [m for m in polled if self._usable(m)]
         if not messages:
             if self._drift is not None:  # quiet: the PSI of everything committed so far
@@ -171,22 +182,49 @@ class ScoringLoop:
         started = time.perf_counter()
         try:
             outcome = self._process_batch(messages)
-        except ChangelogError as error:
+        except (ChangelogError, StateError) as error:
             # The ids scored before could not be read (a broker away): nothing of this batch
             # was written, so read it again later, like a batch that could not be published.
             logger.warning("changelog of scored ids unreadable; batch will be read again")
             self._readiness.set_broker_reachable(False, str(error))
+            if self._state is not None:
+                self._state.discard()
             rewind(consumer, messages, self._tracker.assigned)
             self._pause_before_retry()
             return
         self._metrics.scoring_duration.observe(outcome.scoring_seconds)
         if self._delivery.publish(messages, outcome):
+            self._commit_state()
             self._retry_backoff_s = INITIAL_BACKOFF_S
             self._readiness.set_broker_reachable(True)
             self._record_outcome(outcome)
             self._audit(messages, outcome, time.perf_counter() - started)
         else:
+            if self._state is not None:
+                self._state.discard()
             self._pause_before_retry()
+
+    def _commit_state(self) -> None:
+        """The batch committed: its scored ids go into the state stores (consumer/state/
+        partitions.py). A store that cannot be written (a full disk) stops the loop: scoring on
+        would let duplicates through unseen."""
+        if self._state is None:
+            return
+        try:
+            self._state.commit()
+        except StateError as error:
+            raise StopScoringError(f"state store: {error}") from error
+
+    def _refresh_state_gauges(self) -> None:
+        """Ids held and bytes on disk (a walk of the store directories): every few seconds,
+        busy or idle."""
+        now = time.monotonic()
+        if self._state is None or now - self._state_gauges_at < STATE_GAUGES_INTERVAL_S:
+            return
+        self._state_gauges_at = now
+        with contextlib.suppress(StateError):  # a store closing meanwhile: next time
+            self._metrics.state_ids.set(self._state.ids_held)
+            self._metrics.state_bytes_on_disk.set(self._state.bytes_on_disk())
 
     def _pause_before_retry(self) -> None:
         """The batch was rolled back and rewound: read it again after a pause, so a broker away
@@ -216,38 +254,10 @@ class ScoringLoop:
         rewind_to_committed(self.consumer, partitions, self._settings.kafka_timeout_s)
 
     def _record_outcome(self, outcome: BatchOutcome) -> None:
-        now = self._clock()
-        metrics = self._metrics
-        # Counters once per label set and batch, not per event (a label lookup and a lock each).
-        scored: collections.Counter[tuple[str, str]] = collections.Counter()
-        out_of_range: collections.Counter[str] = collections.Counter()
-        for fact in outcome.scored:
-            scored[fact.decision, fact.model_version] += 1
-            metrics.probability_of_default.observe(fact.probability_of_default)
-            metrics.end_to_end_latency.observe(max(0.0, now - fact.occurred_at_epoch_s))
-            out_of_range.update(fact.out_of_range)
-        for (decision, model_version), count in scored.items():
-            metrics.events_scored.labels(decision, model_version).inc(count)
-        for field, count in out_of_range.items():
-            metrics.out_of_range.labels(field).inc(count)
-        by_model = collections.Counter(
-            (fact.model_version, fact.model_role or "champion", fact.decision)
-            for facts in (outcome.scored, outcome.shadow_scored)
-            for fact in facts
-        )
-        for labels, count in by_model.items():
-            metrics.model_scores.labels(*labels).inc(count)
-        for model_version in outcome.shadow_failures:
-            metrics.shadow_errors.labels(model_version).inc()
-        for reason in outcome.dead_letter_reasons:
-            metrics.dead_letters.labels(reason).inc()
-        if outcome.duplicates:
-            metrics.duplicates.inc(outcome.duplicates)
-        if outcome.dedup_ids_held is not None:
-            metrics.dedup_ids.set(outcome.dedup_ids_held)
+        record_batch(self._metrics, outcome, self._clock())
         if self._drift is not None and outcome.drift is not None:
             self._drift.add(outcome.drift)
-            self._drift.publish(metrics.population_stability_index)
+            self._drift.publish(self._metrics.population_stability_index)
 
     def _audit(self, messages: list[Message], outcome: BatchOutcome, seconds: float) -> None:
         offsets = {
@@ -289,6 +299,9 @@ class ScoringLoop:
     def _forget(self, partitions: list[TopicPartition]) -> None:
         keys = [(tp.topic, tp.partition) for tp in partitions]
         self._tracker.revoke(keys)
+        if self._state is not None:
+            with contextlib.suppress(StateError):  # the next owner restores from the changelog
+                self._state.revoke(p for t, p in keys if t == self._settings.input_topic)
         self._delivery.on_revoke(keys, stopping=self._stop.is_set())
         for topic, partition in keys:
             with contextlib.suppress(KeyError):

@@ -35,6 +35,11 @@ class StoreIncompatibleError(StoreOpenError):
     changed): its buckets cannot be read as ours. Destroy it and restore from the changelog."""
 
 
+class ChangelogError(StateError):
+    """The changelog could not be read or created; scoring must not go on without it (the batch
+    is read again later)."""
+
+
 class CheckpointInvalidError(StateError):
     """A checkpoint file exists but cannot be read as one: treat the store as having none."""
 

@@ -62,10 +62,20 @@ class ScorerMetrics:
             "dedup window (no second score).",
             registry=registry,
         )
-        self.dedup_ids = Gauge(
-            "loan_scorer_dedup_ids",
-            "Event ids held in memory for deduplication (the window's ids of this member's "
-            "partitions, about 150 bytes each).",
+        self.state_ids = Gauge(
+            "loan_scorer_state_ids",
+            "Scored event ids held in the local state stores of this member's partitions "
+            "(RocksDB's estimate; on disk, not in memory).",
+            registry=registry,
+        )
+        self.state_bytes_on_disk = Gauge(
+            "loan_scorer_state_bytes_on_disk",
+            "Bytes of the local state stores of this member's partitions (WAL included).",
+            registry=registry,
+        )
+        self.state_restore_records = Counter(
+            "loan_scorer_state_restore_records",
+            "Changelog records read into the local state stores while restoring them.",
             registry=registry,
         )
         self.out_of_range = Counter(

@@ -25,6 +25,8 @@ class ReadinessSnapshot:
     unassigned_overdue_s: float | None = None
     # Why the brokers refuse us (authentication failed, certificate not trusted), or None.
     kafka_security_problem: str | None = None
+    # "restoring state: P of N records" while a partition's state store catches up.
+    restoring: str | None = None
 
     @property
     def ready(self) -> bool:
@@ -39,6 +41,7 @@ class ReadinessSnapshot:
             and self.input_topic_problem is None
             and self.unassigned_overdue_s is None
             and self.kafka_security_problem is None
+            and self.restoring is None
         )
 
     def reasons(self) -> list[str]:
@@ -56,6 +59,8 @@ class ReadinessSnapshot:
             why.append(self.input_topic_problem)
         if self.unassigned_overdue_s is not None:
             why.append(f"no partition assigned for {self.unassigned_overdue_s:.0f} s")
+        if self.restoring is not None:
+            why.append(self.restoring)
         if self.stopping:
             why.append("shutting down")
         return why
@@ -84,6 +89,7 @@ class Readiness:
         self._input_topic_problem: str | None = None
         self._unassigned_since: float | None = None
         self._kafka_security_problem: str | None = None
+        self._restoring: str | None = None
 
     def set_model_loaded(self, loaded: bool) -> None:
         with self._lock:
@@ -122,6 +128,12 @@ class Readiness:
         with self._lock:
             self._input_topic_problem = problem
 
+    def set_restoring(self, progress: str | None) -> None:
+        """What a state restore is doing ("restoring state: P of N records"), None once done:
+        a member restoring would not score its partitions' next events yet."""
+        with self._lock:
+            self._restoring = progress
+
     def set_stopping(self) -> None:
         with self._lock:
             self._stopping = True
@@ -153,4 +165,5 @@ class Readiness:
                 input_topic_problem=self._input_topic_problem,
                 unassigned_overdue_s=self._unassigned_overdue_s(),
                 kafka_security_problem=self._kafka_security_problem,
+                restoring=self._restoring,
             )

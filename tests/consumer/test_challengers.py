@@ -21,15 +21,18 @@ from consumer.pipeline.challengers import (
     merge_outcomes,
     route,
 )
-from consumer.pipeline.dedup import SeenEvents, changelog_ids
+from consumer.pipeline.dedup import ScoredIds, changelog_entries
 from consumer.pipeline.scoring import ScoringPipeline
 from consumer.records import BatchOutcome, OutboundRecord
 from consumer.runtime.assets import ScoringAssets, load_assets
+from consumer.state.partitions import PartitionStates
+from consumer.state.store import ScoredId
 from schemas.decode import decode_application, decode_loan_scored
 from schemas.examples import example_application
 from schemas.score_v1 import ModelRole
 from scoring.artifact import load_model
 from scoring.scorer import ScoreResult, score_batch
+from tests.consumer.state.changelog_fake import FakeChangelog
 from tests.consumer.test_pipeline import FakeMessage
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -75,7 +78,7 @@ def assets(model_dir: Path) -> ScoringAssets:
 
 
 def _pipeline(
-    assets: ScoringAssets, model_dir: Path, role: ModelRole, seen: SeenEvents | None = None
+    assets: ScoringAssets, model_dir: Path, role: ModelRole, seen: ScoredIds | None = None
 ) -> ScoringPipeline:
     return ScoringPipeline(
         load_model(model_dir),
@@ -179,20 +182,26 @@ def test_canary_applications_are_decided_by_the_canary_in_input_order(
     assert {r.topic for r in outcome.shadow} == {"shadow"}
 
 
-class _CountingChangelog:
-    def __init__(self) -> None:
-        self.reads = 0
+def _states(root: Path, changelog: FakeChangelog) -> PartitionStates:
+    return PartitionStates(
+        root, changelog_topic="ids", window_s=3600, source=changelog, clock=NOW.timestamp
+    )
 
-    def read(self, partition: int, since_epoch_s: float) -> dict[str, float]:
-        self.reads += 1
-        return {}
+
+def _commit(states: PartitionStates, changelog: FakeChangelog, outcome: BatchOutcome) -> None:
+    """What the loop does once the batch's transaction committed."""
+    for r in outcome.changelog:
+        assert r.partition is not None
+        changelog.append(r.partition, changelog_entries(r.key, r.value, 0))
+    states.commit()
 
 
 def test_deduplication_holds_across_the_canary_split_with_one_restore(
-    assets: ScoringAssets, model_dir: Path, challenger_model_dir: Path
+    assets: ScoringAssets, model_dir: Path, challenger_model_dir: Path, tmp_path: Path
 ) -> None:
-    changelog = _CountingChangelog()
-    store = SeenEvents(changelog, window_s=3600, clock=NOW.timestamp)
+    changelog = FakeChangelog()
+    changelog.append(2, [("scored-before", ScoredId(NOW.timestamp(), bytes(16), -1))])
+    store = _states(tmp_path, changelog)
     shared = batch_prepared(store)
     processor = ChampionChallengers(
         _pipeline(assets, model_dir, ModelRole.CHAMPION, shared),
@@ -208,15 +217,17 @@ def test_deduplication_holds_across_the_canary_split_with_one_restore(
     outcome = processor(first)
     assert outcome.duplicates == 0
     # Every scored id is in the changelog once, in one record per sub-batch and partition.
-    ids = [i for r in outcome.changelog for i in changelog_ids(r.key, r.value)]
+    ids = [i for r in outcome.changelog for i, _ in changelog_entries(r.key, r.value, 0)]
     assert len(ids) == len(set(ids)) == 20
     assert len({r.key for r in outcome.changelog}) == len(outcome.changelog)
-    assert outcome.dedup_ids_held == 20  # the shared store, through the canary split
+    _commit(store, changelog, outcome)
+    assert store.ids_held == 21  # the shared store, through the canary split
     # The same events again, next offsets: all duplicates, and the changelog was read once.
     again = [FakeMessage(m.raw, m.k, off=20 + i) for i, m in enumerate(first)]
     repeat = processor(again)
     assert (repeat.records, repeat.duplicates) == ([], 20)
-    assert changelog.reads == 1
+    assert changelog.reads == [(2, 0)]
+    store.close()
 
 
 def test_merging_puts_records_back_by_position_and_keeps_skips() -> None:
@@ -235,9 +246,10 @@ def test_merging_puts_records_back_by_position_and_keeps_skips() -> None:
 
 
 def test_deduplication_works_with_shadow_challengers_only(
-    assets: ScoringAssets, model_dir: Path, challenger_model_dir: Path
+    assets: ScoringAssets, model_dir: Path, challenger_model_dir: Path, tmp_path: Path
 ) -> None:
-    store = SeenEvents(_CountingChangelog(), window_s=3600, clock=NOW.timestamp)
+    changelog = FakeChangelog()
+    store = _states(tmp_path, changelog)
     processor = ChampionChallengers(
         _pipeline(assets, model_dir, ModelRole.CHAMPION, batch_prepared(store)),
         assets.policy,
@@ -246,9 +258,12 @@ def test_deduplication_works_with_shadow_challengers_only(
         seen=store,
     )
     first = _messages(5)
-    assert len(processor(first).shadow) == 5
+    outcome = processor(first)
+    assert len(outcome.shadow) == 5
+    _commit(store, changelog, outcome)
     again = processor([FakeMessage(m.raw, m.k, off=5 + i) for i, m in enumerate(first)])
     assert (again.records, again.shadow, again.duplicates) == ([], [], 5)
+    store.close()
 
 
 def test_canaries_without_the_champions_model_are_refused(

@@ -106,3 +106,26 @@ def test_refused_credentials_are_not_ready_naming_the_cause_until_a_broker_is_re
 
     readiness.set_broker_reachable(True)  # connected: authenticated after all
     assert readiness.snapshot().ready
+
+
+def test_a_restore_in_progress_is_not_ready_and_says_how_far() -> None:
+    from consumer.runtime.assembly import RestoreReporter
+    from consumer.runtime.service import new_metrics
+    from consumer.telemetry.liveness import Liveness
+
+    readiness = Readiness()
+    readiness.set_model_loaded(True)
+    readiness.set_broker_reachable(True)
+    metrics = new_metrics()
+    reporter = RestoreReporter(readiness, metrics, Liveness())
+
+    reporter.restoring(2, 0, 40_000)
+    reporter.restoring(2, 12_500, 40_000)
+    snapshot = readiness.snapshot()
+    assert not snapshot.ready
+    assert snapshot.reasons() == ["restoring state: 12,500 of 40,000 records (partition 2)"]
+    restored = metrics.registry.get_sample_value("loan_scorer_state_restore_records_total")
+    assert restored == 12_500
+
+    reporter.restored(2, 40_000, 3.0)
+    assert readiness.snapshot().ready

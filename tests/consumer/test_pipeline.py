@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,16 +13,21 @@ import pytest
 import structlog
 
 from consumer.config.settings import Settings
-from consumer.pipeline.dedup import changelog_ids
+from consumer.pipeline.dedup import changelog_entries
 from consumer.pipeline.scoring import ScoringPipeline
+from consumer.records import BatchOutcome
 from consumer.runtime.assets import load_assets
+from consumer.state.hashing import UNKNOWN_CONTENT_HASH
+from consumer.state.partitions import PartitionStates
+from consumer.state.store import UNKNOWN_INPUT_OFFSET, ScoredId
 from consumer.telemetry.logs import configure_logging
-from schemas.dead_letter import parse_dead_letter_headers
+from schemas.dead_letter import HEADER_FIRST_OFFSET, parse_dead_letter_headers
 from schemas.decode import decode_loan_scored
 from schemas.errors import DeadLetterReason, UnknownSchemaError
 from schemas.examples import example_application
 from schemas.wire import FramedApplicationDecoder, WriterSchema, frame
 from scoring.scorer import ScoreError
+from tests.consumer.state.changelog_fake import FakeChangelog
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
@@ -81,7 +87,7 @@ def test_each_input_yields_one_output_in_input_order(pipeline: ScoringPipeline) 
     assert [r.key for r in outcome.records] == [b"a-1", b"a-2", b"a-3", b"a-4", b"a-5"]
     assert outcome.dead_letter_reasons == ["invalid_json", "unsupported_version", "invalid_json"]
     assert len(outcome.scored) == 2
-    assert outcome.dedup_ids_held is None  # no deduplication here: the gauge is left alone
+    assert outcome.changelog == []  # no deduplication here
 
 
 def test_a_score_is_the_audit_record_of_the_decision(pipeline: ScoringPipeline) -> None:
@@ -198,37 +204,53 @@ def test_a_dead_letter_is_logged_with_its_id_and_reason_but_no_applicant_data(
     assert "4321" not in str(record.__dict__)
 
 
-class _Changelog:
-    def __init__(self, committed: dict[str, float] | None = None) -> None:
-        self.committed = committed or {}
+class Deduplicating:
+    """The pipeline with a real state store over an in-memory changelog; `committed` ends a
+    batch as a committed transaction does (its staged ids reach the store)."""
 
-    def read(self, partition: int, since_epoch_s: float) -> dict[str, float]:
-        return dict(self.committed)
+    def __init__(self, model_dir: Path, root: Path) -> None:
+        self.changelog = FakeChangelog()
+        self.states = PartitionStates(
+            root,
+            changelog_topic="in.scored-ids",
+            window_s=3600,
+            source=self.changelog,
+            clock=NOW.timestamp,
+        )
+        assets = load_assets(Settings.model_validate({"model_dir": model_dir}))
+        self.pipeline = ScoringPipeline(
+            assets.model,
+            assets.policy,
+            output_topic="out",
+            dlq_topic="dlq",
+            clock=lambda: NOW,
+            seen=self.states,
+            changelog_topic="in.scored-ids",
+        )
+
+    def committed(self, messages: list[FakeMessage]) -> BatchOutcome:
+        outcome = self.pipeline(messages)
+        for r in outcome.changelog:
+            assert r.partition is not None
+            self.changelog.append(r.partition, changelog_entries(r.key, r.value, NOW.timestamp()))
+        self.states.commit()
+        return outcome
 
 
-def _deduplicating(model_dir: Path, committed: dict[str, float] | None = None) -> ScoringPipeline:
-    from consumer.pipeline.dedup import SeenEvents
-
-    assets = load_assets(Settings.model_validate({"model_dir": model_dir}))
-    return ScoringPipeline(
-        assets.model,
-        assets.policy,
-        output_topic="out",
-        dlq_topic="dlq",
-        clock=lambda: NOW,
-        seen=SeenEvents(_Changelog(committed), window_s=3600, clock=NOW.timestamp),
-        changelog_topic="in.scored-ids",
-    )
+@pytest.fixture
+def dedup(model_dir: Path, tmp_path: Path) -> Iterator[Deduplicating]:
+    made = Deduplicating(model_dir, tmp_path)
+    yield made
+    made.states.close()
 
 
-def test_an_upstream_duplicate_gets_no_second_score(model_dir: Path) -> None:
-    pipeline = _deduplicating(model_dir)
+def test_an_upstream_duplicate_gets_no_second_score(dedup: Deduplicating) -> None:
     event = orjson.dumps(example_application())
     second = example_application(
         application_id="app-2", event_id="5a0c6f1e-2f4b-4d39-8f53-0c7e4b2f9a11"
     )
     other = orjson.dumps(second)
-    outcome = pipeline(
+    outcome = dedup.committed(
         [FakeMessage(event, off=0), FakeMessage(other, off=1), FakeMessage(event, off=2)]
     )
     scores = outcome.records
@@ -236,32 +258,78 @@ def test_an_upstream_duplicate_gets_no_second_score(model_dir: Path) -> None:
     assert outcome.skipped == (2,)
     assert [decode_loan_scored(r.value).application_id for r in scores] == ["app-000001", "app-2"]
     assert outcome.duplicates == 1
-    assert outcome.dedup_ids_held == 2  # what loan_scorer_dedup_ids reports
     # The batch's scored ids go in one record to the changelog partition numbered like their
-    # input partition, keyed by that partition and the batch's first offset there.
+    # input partition, keyed by that partition and the batch's first offset there, each with its
+    # content hash and input offset.
     assert [(r.key, r.partition) for r in changelog] == [(b"2@0", 2)]
-    assert changelog_ids(changelog[0].key, changelog[0].value) == [
-        str(example_application()["event_id"]),
-        second["event_id"],
+    entries = changelog_entries(changelog[0].key, changelog[0].value, 0)
+    assert [(event_id, s.input_offset) for event_id, s in entries] == [
+        (str(example_application()["event_id"]), 0),
+        (second["event_id"], 1),
     ]
+    assert all(s.content_known for _, s in entries)
     # And the next batch still knows them.
-    assert pipeline([FakeMessage(event, off=3)]).duplicates == 1
+    assert dedup.committed([FakeMessage(event, off=3)]).duplicates == 1
 
 
-def test_an_id_in_the_changelog_from_before_a_restart_is_a_duplicate(model_dir: Path) -> None:
-    event_id = str(example_application()["event_id"])
-    pipeline = _deduplicating(model_dir, {event_id: NOW.timestamp() - 60})
-    outcome = pipeline([FakeMessage(orjson.dumps(example_application()), off=40)])
+def test_ids_of_an_aborted_batch_are_not_remembered(dedup: Deduplicating) -> None:
+    event = orjson.dumps(example_application())
+    assert dedup.pipeline([FakeMessage(event, off=0)]).duplicates == 0
+    dedup.states.discard()  # the transaction aborted: the batch is read again
+    again = dedup.committed([FakeMessage(event, off=0)])
+    assert (len(again.records), again.duplicates) == (1, 0)
+
+
+def test_an_id_in_the_changelog_from_before_a_restart_is_a_duplicate(
+    dedup: Deduplicating,
+) -> None:
+    application = example_application()
+    event_id = str(application["event_id"])
+    dedup.changelog.append(
+        2, [(event_id, ScoredId(NOW.timestamp() - 60, UNKNOWN_CONTENT_HASH, UNKNOWN_INPUT_OFFSET))]
+    )
+    outcome = dedup.committed([FakeMessage(orjson.dumps(application), off=40)])
     assert (outcome.records, outcome.duplicates) == ([], 1)
 
 
-def test_a_dead_lettered_event_is_not_remembered(model_dir: Path) -> None:
-    pipeline = _deduplicating(model_dir)
+def test_the_same_id_with_other_content_is_dead_lettered_naming_the_first_offset(
+    dedup: Deduplicating,
+) -> None:
+    first = example_application()
+    dedup.committed([FakeMessage(orjson.dumps(first), off=7)])
+    changed = example_application()
+    changed["finances"]["monthly_income"] = 40.0  # same event_id, other content
+    outcome = dedup.committed([FakeMessage(orjson.dumps(changed), off=8)])
+
+    assert [r.topic for r in outcome.records] == ["dlq"]
+    assert outcome.dead_letter_reasons == ["conflicting_duplicate"]
+    assert outcome.duplicates == 0
+    headers = dict(outcome.records[0].headers or [])
+    assert headers[HEADER_FIRST_OFFSET] == b"7"
+    context = parse_dead_letter_headers(outcome.records[0].headers or [])
+    assert context.reason is DeadLetterReason.CONFLICTING_DUPLICATE
+    assert "40" not in context.message  # never an applicant's value
+    # The first score stands: the same content as the first is still a plain duplicate.
+    assert dedup.committed([FakeMessage(orjson.dumps(first), off=9)]).duplicates == 1
+
+
+def test_a_conflict_within_one_batch_is_caught_too(dedup: Deduplicating) -> None:
+    first = example_application()
+    changed = example_application()
+    changed["finances"]["monthly_income"] = 40.0
+    outcome = dedup.committed(
+        [FakeMessage(orjson.dumps(first), off=0), FakeMessage(orjson.dumps(changed), off=1)]
+    )
+    assert [r.topic for r in outcome.records] == ["out", "dlq"]
+
+
+def test_a_dead_lettered_event_is_not_remembered(dedup: Deduplicating) -> None:
     broken = example_application()
     broken["loan"]["amount"] = "1000"  # a string: schema violation
-    outcome = pipeline([FakeMessage(orjson.dumps(broken), off=0)])
+    outcome = dedup.committed([FakeMessage(orjson.dumps(broken), off=0)])
     assert [r.topic for r in outcome.records] == ["dlq"]
     assert outcome.duplicates == 0
+    assert outcome.changelog == []
 
 
 def test_with_a_registry_framed_and_plain_inputs_are_scored_and_unknown_ids_dead_lettered(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -50,6 +51,10 @@ def scorer_settings(
             "instance_id": f"{group_id}-member",
             "batch_max_events": 200,
             "statistics_interval_ms": 1000,
+            # One state volume per member, kept across a loop restarted under the same identity.
+            "state_dir": Path(tempfile.gettempdir())
+            / "loan-scorer-test-state"
+            / str(overrides.get("instance_id", f"{group_id}-member")),
             **overrides,
         }
     )

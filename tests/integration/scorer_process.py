@@ -57,6 +57,9 @@ class ScorerProcess:
             "LOAN_SCORER_INSTANCE_ID": f"{group_id}-proc",
             "LOAN_SCORER_BATCH_MAX_EVENTS": "100",
             "LOAN_SCORER_STATISTICS_INTERVAL_MS": "1000",
+            # The process's own state volume: a restart of this object reuses it, as a pod of a
+            # StatefulSet does; another object (another log file) starts without one.
+            "LOAN_SCORER_STATE_DIR": str(log_file.with_name(log_file.stem + ".state")),
             **env,
         }
         self.process: subprocess.Popen[bytes] | None = None

@@ -1,0 +1,37 @@
+"""What one committed batch adds to the metrics: decisions, scores, dead letters, duplicates."""
+
+from __future__ import annotations
+
+import collections
+
+from consumer.records import BatchOutcome
+from consumer.telemetry.metrics import ScorerMetrics
+
+
+def record_batch(metrics: ScorerMetrics, outcome: BatchOutcome, now: float) -> None:
+    """Counters once per label set and batch, not per event (a label lookup and a lock each);
+    `now` (epoch seconds) dates the end-to-end latency of each score."""
+    scored: collections.Counter[tuple[str, str]] = collections.Counter()
+    out_of_range: collections.Counter[str] = collections.Counter()
+    for fact in outcome.scored:
+        scored[fact.decision, fact.model_version] += 1
+        metrics.probability_of_default.observe(fact.probability_of_default)
+        metrics.end_to_end_latency.observe(max(0.0, now - fact.occurred_at_epoch_s))
+        out_of_range.update(fact.out_of_range)
+    for (decision, model_version), count in scored.items():
+        metrics.events_scored.labels(decision, model_version).inc(count)
+    for field, count in out_of_range.items():
+        metrics.out_of_range.labels(field).inc(count)
+    by_model = collections.Counter(
+        (fact.model_version, fact.model_role or "champion", fact.decision)
+        for facts in (outcome.scored, outcome.shadow_scored)
+        for fact in facts
+    )
+    for labels, count in by_model.items():
+        metrics.model_scores.labels(*labels).inc(count)
+    for model_version in outcome.shadow_failures:
+        metrics.shadow_errors.labels(model_version).inc()
+    for reason in outcome.dead_letter_reasons:
+        metrics.dead_letters.labels(reason).inc()
+    if outcome.duplicates:
+        metrics.duplicates.inc(outcome.duplicates)
