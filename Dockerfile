@@ -87,9 +87,20 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 
 # A fixed numeric non-root user, so Kubernetes' runAsNonRoot can verify it without a name lookup.
+#
+# And the directory of the scorer's state (LOAN_SCORER_STATE_DIR below): the scored event ids of
+# each assigned input partition, one RocksDB store per partition. The root filesystem is read-only
+# at run time (compose `read_only`, the chart's readOnlyRootFilesystem), so the settings' default,
+# `state` under /app, could not be written: the state gets a directory of its own, meant to be a
+# volume (compose mounts a named one, the chart an emptyDir or a PVC). It is a cache of a
+# compacted changelog topic: losing it is safe (a cold restore from the changelog), keeping it
+# across a restart means reading only the changelog's tail. Owned by the image's user and group 0,
+# group-writable: an empty volume mounted here starts with this ownership (Docker copies it), and
+# an arbitrary UID in group 0 (OpenShift) can write to it too.
 RUN groupadd --system --gid 10001 loanscorer \
     && useradd --system --uid 10001 --gid 10001 --no-create-home \
-       --home-dir /nonexistent --shell /usr/sbin/nologin loanscorer
+       --home-dir /nonexistent --shell /usr/sbin/nologin loanscorer \
+    && install -d -o 10001 -g 0 -m 0770 /var/lib/loan-scorer/state
 
 WORKDIR /app
 # Owned by root and not writable by the scorer: code and model are read-only at run time.
@@ -108,10 +119,14 @@ ENV PATH=/app/.venv/bin:$PATH \
     MPLBACKEND=Agg \
     MPLCONFIGDIR=/tmp/matplotlib \
     LOAN_SCORER_MODEL_DIR=/app/model \
+    LOAN_SCORER_STATE_DIR=/var/lib/loan-scorer/state \
     LOAN_SCORER_HTTP_PORT=8000
 
 USER 10001:10001
 EXPOSE 8000
+# Even `docker run --read-only` without a mount gets a writable (anonymous) volume here, so the
+# scorer never fails at its first batch for want of a state directory.
+VOLUME ["/var/lib/loan-scorer/state"]
 
 # Slim images have no curl: ask /healthz with the standard library. Exit 1 on any error or non-2xx.
 # /healthz is on the ops port when one is set (LOAN_SCORER_HTTP_OPS_PORT), else on the API's.

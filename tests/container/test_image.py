@@ -134,7 +134,7 @@ class Container:
         return int(result.stdout.strip()), elapsed
 
     def remove(self) -> None:
-        docker("rm", "--force", self.name)
+        docker("rm", "--force", "--volumes", self.name)
 
 
 @pytest.fixture

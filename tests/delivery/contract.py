@@ -48,6 +48,8 @@ ENVIRONMENT = frozenset(
         "LOAN_SCORER_API_DOCS_ENABLED",
         "LOAN_SCORER_HTTP_TLS_CERT_FILE",
         "LOAN_SCORER_HTTP_TLS_KEY_FILE",
+        "LOAN_SCORER_STATE_DIR",
+        "LOAN_SCORER_STATE_CACHE_MB",
     }
 )
 
@@ -60,7 +62,9 @@ METRICS: dict[str, tuple[MetricType, frozenset[str]]] = {
     "loan_scorer_kafka_retries_total": ("counter", frozenset({"operation"})),
     "loan_scorer_undeliverable_records_total": ("counter", frozenset()),
     "loan_scorer_duplicates_total": ("counter", frozenset()),
-    "loan_scorer_dedup_ids": ("gauge", frozenset()),
+    "loan_scorer_state_ids": ("gauge", frozenset()),
+    "loan_scorer_state_bytes_on_disk": ("gauge", frozenset()),
+    "loan_scorer_state_restore_records_total": ("counter", frozenset()),
     "loan_scorer_out_of_range_total": ("counter", frozenset({"field"})),
     "loan_scorer_batch_events": ("histogram", frozenset()),
     "loan_scorer_scoring_duration_seconds": ("histogram", frozenset()),

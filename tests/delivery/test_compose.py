@@ -136,6 +136,24 @@ def test_scorer_is_hardened_and_drains_before_sigkill(services: dict[str, Any]) 
     assert grace > int(scorer["environment"]["LOAN_SCORER_SHUTDOWN_TIMEOUT_S"])
 
 
+def test_the_scorer_state_is_on_a_named_volume(services: dict[str, Any]) -> None:
+    """The root is read-only, so RocksDB's directory is a volume: a named one, which survives
+    `docker compose restart` (the scorer then reads only the changelog's tail), at the directory
+    the image names."""
+    scorer = services["scorer"]
+    state_dir = scorer["environment"]["LOAN_SCORER_STATE_DIR"]
+    image_env = re.search(r"LOAN_SCORER_STATE_DIR=(\S+)", (REPO / "Dockerfile").read_text())
+    assert image_env, "the Dockerfile sets LOAN_SCORER_STATE_DIR"
+    assert state_dir == image_env[1]
+    mounts = {
+        target: source for source, target in (volume.split(":")[:2] for volume in scorer["volumes"])
+    }
+    assert mounts[state_dir] == "scorer-state"
+    document = yaml.safe_load(COMPOSE.read_text())
+    assert "scorer-state" in document["volumes"], "a named volume, not a host directory"
+    assert scorer["read_only"] is True
+
+
 def test_environment_uses_only_the_settings_contract(services: dict[str, Any]) -> None:
     for name in ("scorer", "producer"):
         names = set(services[name]["environment"])

@@ -132,6 +132,29 @@ def test_model_dir_and_port_are_set() -> None:
     assert ("EXPOSE", "8000") in runtime
 
 
+STATE_DIR = "/var/lib/loan-scorer/state"
+
+
+def test_the_state_dir_is_set_created_for_the_user_and_a_volume() -> None:
+    """The root is read-only at run time: RocksDB's directory is created in the image, owned by
+    the scorer's user (group 0 for OpenShift's arbitrary UIDs), so a volume mounted there starts
+    writable, and declared a VOLUME after it is made (later changes to a VOLUME are dropped)."""
+    _builder, runtime = _stages()
+    env = " ".join(rest for keyword, rest in runtime if keyword == "ENV")
+    assert f"LOAN_SCORER_STATE_DIR={STATE_DIR}" in env
+    keywords = [keyword for keyword, _rest in runtime]
+    (created,) = [
+        index
+        for index, (keyword, rest) in enumerate(runtime)
+        if keyword == "RUN" and STATE_DIR in rest
+    ]
+    made = rf"install -d -o 10001 -g 0 -m 0?770 {re.escape(STATE_DIR)}"
+    assert re.search(made, runtime[created][1])
+    volume = keywords.index("VOLUME")
+    assert json.loads(runtime[volume][1]) == [STATE_DIR]
+    assert created < volume
+
+
 def test_dockerignore_is_an_allow_list_without_secrets_or_venv() -> None:
     lines = [
         line.strip()

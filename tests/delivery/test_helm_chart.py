@@ -437,6 +437,13 @@ def test_pdb_is_on_by_default(default_render: list[Manifest]) -> None:
             ["--set", "metrics.prometheusRule.enabled=true", "--set", "fullnameOverride=scorer"],
             'select scrape jobs whose name contains "loan-scorer"',
         ),
+        (["--set", "state.sizeLimt=1Gi"], "additional properties 'sizeLimt' not allowed"),
+        (
+            ["--set", "state.persistence.enabled=true"],
+            "state.persistence.enabled needs workload.kind: StatefulSet",
+        ),
+        (["--set", "state.cacheMb=16"], "/state/cacheMb"),
+        (["--set", "state.dir=/tmp"], "/state/dir"),
     ],
     ids=[
         "keda-and-hpa",
@@ -455,6 +462,10 @@ def test_pdb_is_on_by_default(default_render: list[Manifest]) -> None:
         "jwks-without-issuer",
         "policy-twice",
         "alerts-cannot-find-the-job",
+        "unknown-state-value",
+        "state-claim-without-statefulset",
+        "state-cache-too-small",
+        "state-dir-on-tmp",
     ],
 )
 def test_chart_refuses_unsafe_values(helm: Path, args: list[str], message: str) -> None:
@@ -661,3 +672,107 @@ def test_openshift_values_leave_user_and_groups_to_the_platform(helm: Path) -> N
 @pytest.mark.parametrize("key", ["podSecurityContext.runAsUser", "securityContext.runAsUser"])
 def test_the_schema_refuses_uid_zero(helm: Path, key: str) -> None:
     assert "minimum: got 0, want 1" in _template_fails(helm, "--set", f"{key}=0")
+
+
+STATE_DIR = "/var/lib/loan-scorer/state"
+
+
+def _state_volume(manifests: list[Manifest]) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The container's mount of the state directory (the one LOAN_SCORER_STATE_DIR names), and
+    the pod volume behind it (None when a volumeClaimTemplate provides it)."""
+    config = _one(manifests, "ConfigMap")["data"]
+    pod = _pod_spec(manifests)
+    (container,) = pod["containers"]
+    (mount,) = [m for m in container["volumeMounts"] if m["name"] == "state"]
+    assert mount["mountPath"] == config["LOAN_SCORER_STATE_DIR"]
+    assert not mount.get("readOnly")
+    volumes = [v for v in pod["volumes"] if v["name"] == "state"]
+    return mount, volumes[0] if volumes else None
+
+
+@pytest.mark.parametrize("render", RENDERS)
+def test_the_state_is_an_emptydir_by_default(render: str, request: pytest.FixtureRequest) -> None:
+    """The read-only root leaves nowhere for RocksDB: the state directory is a volume of its
+    own, an emptyDir with a size limit unless persistence is on (a StatefulSet included)."""
+    manifests = request.getfixturevalue(render)
+    config = _one(manifests, "ConfigMap")["data"]
+    assert config["LOAN_SCORER_STATE_DIR"] == STATE_DIR
+    assert config["LOAN_SCORER_STATE_CACHE_MB"] == "64"
+    mount, volume = _state_volume(manifests)
+    assert mount == {"name": "state", "mountPath": STATE_DIR}
+    assert volume == {"name": "state", "emptyDir": {"sizeLimit": "2Gi"}}
+    assert "volumeClaimTemplates" not in _workload(manifests)["spec"]
+    settings = Settings.model_validate(
+        {
+            "state_dir": config["LOAN_SCORER_STATE_DIR"],
+            "state_cache_mb": config["LOAN_SCORER_STATE_CACHE_MB"],
+        }
+    )
+    assert (str(settings.state_dir), settings.state_cache_mb) == (STATE_DIR, 64)
+
+
+def test_state_values_reach_the_scorer(helm: Path) -> None:
+    rendered = _template(
+        helm,
+        "--set",
+        "state.dir=/data/state",
+        "--set",
+        "state.cacheMb=256",
+        "--set",
+        "state.sizeLimit=8Gi",
+    )
+    config = _one(rendered, "ConfigMap")["data"]
+    assert (config["LOAN_SCORER_STATE_DIR"], config["LOAN_SCORER_STATE_CACHE_MB"]) == (
+        "/data/state",
+        "256",
+    )
+    mount, volume = _state_volume(rendered)
+    assert mount["mountPath"] == "/data/state"
+    assert volume == {"name": "state", "emptyDir": {"sizeLimit": "8Gi"}}
+
+
+PERSISTENT_STATE = (
+    "--set",
+    "workload.kind=StatefulSet",
+    "--set",
+    "state.persistence.enabled=true",
+)
+
+
+@pytest.fixture(scope="module")
+def persistent_render(helm: Path) -> list[Manifest]:
+    return _template(helm, *PERSISTENT_STATE, "--set", "state.persistence.size=10Gi")
+
+
+def test_a_statefulset_with_persistence_claims_a_volume_per_pod(
+    persistent_render: list[Manifest],
+) -> None:
+    """A claim per pod (state-<pod name>), kept across restarts: no emptyDir for the state."""
+    statefulset = _workload(persistent_render)
+    assert statefulset["kind"] == "StatefulSet"
+    mount, volume = _state_volume(persistent_render)
+    assert mount == {"name": "state", "mountPath": STATE_DIR}
+    assert volume is None, "the claim template provides the state volume, not an emptyDir"
+    (claim,) = statefulset["spec"]["volumeClaimTemplates"]
+    assert claim["metadata"]["name"] == "state"
+    assert claim["metadata"]["labels"] == statefulset["spec"]["selector"]["matchLabels"]
+    assert claim["spec"] == {
+        "accessModes": ["ReadWriteOnce"],
+        "resources": {"requests": {"storage": "10Gi"}},
+    }, "no storageClassName: the cluster's default class"
+
+
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
+def test_the_persistent_statefulset_is_valid_kubernetes(
+    persistent_render: list[Manifest], version: str, tmp_path: Path
+) -> None:
+    _validate(persistent_render, tmp_path, version)
+
+
+@pytest.mark.parametrize(("value", "rendered"), [("fast-ssd", "fast-ssd"), ("-", "")])
+def test_the_state_claims_storage_class(helm: Path, value: str, rendered: str) -> None:
+    manifests = _template(
+        helm, *PERSISTENT_STATE, "--set", f"state.persistence.storageClassName={value}"
+    )
+    (claim,) = _workload(manifests)["spec"]["volumeClaimTemplates"]
+    assert claim["spec"]["storageClassName"] == rendered

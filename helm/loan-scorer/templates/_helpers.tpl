@@ -145,6 +145,9 @@ checks them; each failure says what to change.
 {{- if and .Values.keda.enabled .Values.keda.sasl (not .Values.kafka.auth.existingSecret) }}
 {{- fail "keda.sasl is set but kafka.auth.existingSecret is empty: KEDA needs the SASL credentials too." }}
 {{- end }}
+{{- if and .Values.state.persistence.enabled (ne .Values.workload.kind "StatefulSet") }}
+{{- fail "state.persistence.enabled needs workload.kind: StatefulSet: the claim per pod is a volumeClaimTemplate, which a Deployment has not. Set workload.kind=StatefulSet, or leave persistence off (an emptyDir)." }}
+{{- end }}
 {{- end }}
 
 {{/* Where the API's credential Secrets are mounted: whole directories, so Secret updates (symlink
