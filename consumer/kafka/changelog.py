@@ -20,7 +20,7 @@ from consumer.kafka.topics import partition_count
 from consumer.pipeline.dedup import changelog_entries
 from consumer.state.errors import ChangelogError
 from consumer.state.partitions import ChangelogChunk
-from consumer.state.store import ScoredId
+from consumer.state.scored_id import ScoredId
 
 logger = logging.getLogger(__name__)
 

@@ -40,7 +40,7 @@ from consumer.records import (
     UtcClock,
     utc_now,
 )
-from consumer.state.store import ScoredId
+from consumer.state.scored_id import ScoredId
 from schemas.application_v1 import LoanApplicationSubmitted
 from schemas.encode import encode_loan_scored
 from schemas.score_v1 import ModelRole

@@ -32,7 +32,7 @@ from typing import Protocol
 import orjson
 
 from consumer.state.hashing import UNKNOWN_CONTENT_HASH
-from consumer.state.store import UNKNOWN_INPUT_OFFSET, ScoredId
+from consumer.state.scored_id import UNKNOWN_INPUT_OFFSET, ScoredId
 
 
 class ScoredIds(Protocol):

@@ -36,7 +36,7 @@ from consumer.records import (
     utc_now,
 )
 from consumer.state.hashing import content_hash
-from consumer.state.store import ScoredId
+from consumer.state.scored_id import ScoredId
 from consumer.telemetry.drift import DriftMonitor
 from schemas.application_v1 import LoanApplicationSubmitted
 from schemas.dead_letter import HEADER_FIRST_OFFSET, dead_letter_headers, with_dead_letter_headers

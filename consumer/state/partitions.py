@@ -44,7 +44,8 @@ from consumer.state.errors import (
     StoreLockedError,
     StoreOpenError,
 )
-from consumer.state.store import PartitionStore, ScoredId
+from consumer.state.scored_id import ScoredId
+from consumer.state.store import PartitionStore
 
 logger = logging.getLogger(__name__)
 

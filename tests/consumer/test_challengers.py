@@ -26,7 +26,7 @@ from consumer.pipeline.scoring import ScoringPipeline
 from consumer.records import BatchOutcome, OutboundRecord
 from consumer.runtime.assets import ScoringAssets, load_assets
 from consumer.state.partitions import PartitionStates
-from consumer.state.store import ScoredId
+from consumer.state.scored_id import ScoredId
 from schemas.decode import decode_application, decode_loan_scored
 from schemas.examples import example_application
 from schemas.score_v1 import ModelRole

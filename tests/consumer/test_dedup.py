@@ -15,7 +15,7 @@ from consumer.pipeline.dedup import (
 )
 from consumer.state.errors import ChangelogError
 from consumer.state.hashing import UNKNOWN_CONTENT_HASH, content_hash
-from consumer.state.store import UNKNOWN_INPUT_OFFSET, ScoredId
+from consumer.state.scored_id import UNKNOWN_INPUT_OFFSET, ScoredId
 
 FIRST = ScoredId(1_000.0, content_hash(b"income 150"), 42)
 

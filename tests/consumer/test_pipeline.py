@@ -19,7 +19,7 @@ from consumer.records import BatchOutcome
 from consumer.runtime.assets import load_assets
 from consumer.state.hashing import UNKNOWN_CONTENT_HASH
 from consumer.state.partitions import PartitionStates
-from consumer.state.store import UNKNOWN_INPUT_OFFSET, ScoredId
+from consumer.state.scored_id import UNKNOWN_INPUT_OFFSET, ScoredId
 from consumer.telemetry.logs import configure_logging
 from schemas.dead_letter import HEADER_FIRST_OFFSET, parse_dead_letter_headers
 from schemas.decode import decode_loan_scored

@@ -14,7 +14,7 @@ from consumer.kafka.changelog import KafkaChangelog, ensure_changelog
 from consumer.pipeline.dedup import changelog_batch_key, changelog_batch_value
 from consumer.state.errors import ChangelogError
 from consumer.state.hashing import content_hash
-from consumer.state.store import ScoredId
+from consumer.state.scored_id import ScoredId
 from tests.conftest import TopicFactory
 
 pytestmark = pytest.mark.integration

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from consumer.state.errors import ChangelogError
 from consumer.state.partitions import ChangelogChunk
-from consumer.state.store import ScoredId
+from consumer.state.scored_id import ScoredId
 
 
 class FakeChangelog:

@@ -11,7 +11,8 @@ from consumer.state import checkpoint
 from consumer.state.errors import ChangelogError
 from consumer.state.hashing import content_hash
 from consumer.state.partitions import CHECKPOINT_FILE, STORE_DIR, PartitionStates
-from consumer.state.store import PartitionStore, ScoredId
+from consumer.state.scored_id import ScoredId
+from consumer.state.store import PartitionStore
 from tests.consumer.state.changelog_fake import FakeChangelog
 from tests.consumer.state.stores import T0, WINDOW_S, Clock
 

@@ -14,13 +14,8 @@ from consumer.state.errors import (
     StoreLockedError,
 )
 from consumer.state.hashing import UNKNOWN_CONTENT_HASH
-from consumer.state.store import (
-    PartitionStore,
-    ScoredId,
-    bucket_seconds,
-    decode_value,
-    encode_value,
-)
+from consumer.state.scored_id import ScoredId, bucket_seconds, decode_value, encode_value
+from consumer.state.store import PartitionStore
 from tests.consumer.state.stores import BUCKET_S, T0, WINDOW_S, Clock, Stores
 
 HASH_A = bytes(range(1, 17))
