@@ -135,6 +135,15 @@ class ScorerProcess:
             self.process.kill()
             self.process.wait(10)
 
+    def metric(self, name: str) -> float:
+        """The sum of a metric's unlabelled series on /metrics (a counter's `_total`)."""
+        exposition = httpx.get(f"http://127.0.0.1:{self.port}/metrics", timeout=5).text
+        return sum(
+            float(line.rpartition(" ")[2])
+            for line in exposition.splitlines()
+            if line.startswith(f"{name} ")
+        )
+
     def logs(self) -> str:
         return self.log_file.read_text(errors="replace")[-6000:]
 

@@ -9,7 +9,6 @@ import uuid
 from collections import Counter
 from pathlib import Path
 
-import httpx
 import orjson
 import pytest
 from confluent_kafka import Consumer, TopicPartition
@@ -27,15 +26,6 @@ from tests.kafka_io import consume, produce
 pytestmark = pytest.mark.integration
 
 EVENTS = 600
-
-
-def _metric(scorer: ScorerProcess, name: str) -> float:
-    exposition = httpx.get(f"http://127.0.0.1:{scorer.port}/metrics", timeout=5).text
-    return sum(
-        float(line.rpartition(" ")[2])
-        for line in exposition.splitlines()
-        if line.startswith(f"{name} ")
-    )
 
 
 def _topics(kafka_admin: AdminClient, run: str) -> ScorerTopics:
@@ -143,8 +133,8 @@ def test_resent_events_are_scored_once_across_a_restart(
         ids = Counter(decode_loan_scored(r.value).application_id for r in scores)
         assert len(scores) == EVENTS, f"{len(scores)} scores\n{second.logs()}"
         assert max(ids.values()) == 1
-        assert _metric(second, "loan_scorer_duplicates_total") == EVENTS // 2
-        restored = _metric(second, "loan_scorer_state_restore_records_total")
+        assert second.metric("loan_scorer_duplicates_total") == EVENTS // 2
+        restored = second.metric("loan_scorer_state_restore_records_total")
         if stop == "SIGTERM":
             # The checkpoint at the clean stop reached the end: at most a commit marker a
             # partition is read again.
@@ -199,6 +189,6 @@ def test_the_same_id_with_other_content_is_dead_lettered_as_a_conflict(
             kafka_bootstrap, topics.output, expected=1, group_id=f"{group_id}-o2", settle_s=2.0
         )
         assert len(scores) == 1
-        assert _metric(scorer, "loan_scorer_duplicates_total") == 1
+        assert scorer.metric("loan_scorer_duplicates_total") == 1
     finally:
         scorer.kill()

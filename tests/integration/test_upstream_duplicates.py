@@ -8,7 +8,6 @@ import uuid
 from collections import Counter
 from pathlib import Path
 
-import httpx
 import pytest
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
@@ -22,15 +21,6 @@ from tests.kafka_io import consume, produce
 pytestmark = pytest.mark.integration
 
 EVENTS = 1000
-
-
-def _metric(scorer: ScorerProcess, name: str) -> float:
-    exposition = httpx.get(f"http://127.0.0.1:{scorer.port}/metrics", timeout=5).text
-    return sum(
-        float(line.rpartition(" ")[2])
-        for line in exposition.splitlines()
-        if line.startswith(f"{name} ")
-    )
 
 
 def test_events_resent_with_their_ids_are_scored_once_through_a_kill_9(
@@ -90,12 +80,12 @@ def test_events_resent_with_their_ids_are_scored_once_through_a_kill_9(
         assert set(ids) == {e.key.decode() for e in events}
         assert max(ids.values()) == 1
         # The restarted scorer met at least the half sent after the kill.
-        assert _metric(second, "loan_scorer_duplicates_total") >= EVENTS // 2
+        assert second.metric("loan_scorer_duplicates_total") >= EVENTS // 2
         # Every id scored, restored from the changelog or scored since, is held (RocksDB's
         # estimate, refreshed every 5 s).
         deadline = time.monotonic() + 15
-        while _metric(second, "loan_scorer_state_ids") < EVENTS and time.monotonic() < deadline:
+        while second.metric("loan_scorer_state_ids") < EVENTS and time.monotonic() < deadline:
             time.sleep(0.5)
-        assert EVENTS <= _metric(second, "loan_scorer_state_ids") <= EVENTS * 1.2
+        assert EVENTS <= second.metric("loan_scorer_state_ids") <= EVENTS * 1.2
     finally:
         second.kill()
