@@ -10,6 +10,7 @@ BIN := $(VENV)/bin
 MODEL_DIR ?= build/model
 KAFKA_PORT ?= 9092
 BENCH_KAFKA_PORT ?= 29092
+BENCH_STATE_KAFKA_PORT ?= 29095
 REGISTRY_PORT ?= 8081
 BENCH_ARGS ?=
 
@@ -64,6 +65,11 @@ test: install lint typecheck model ## Lint, type-check and run every test agains
 bench: install model ## Throughput, latency and cost on a broker of its own (port 29092; 5-8 min); BENCH_ARGS=--quick
 	env -u LOAN_SCORER_KAFKA_BOOTSTRAP_SERVERS KAFKA_PORT=$(BENCH_KAFKA_PORT) \
 		scripts/with-kafka.sh $(BIN)/python -m benchmarks.bench --model-dir $(MODEL_DIR) $(BENCH_ARGS)
+
+.PHONY: bench-state
+bench-state: install model ## The state store at 10 M ids: RSS, disk, restarts, cold restore (own broker, port 29095; its controller 29096); BENCH_ARGS="--ids 300000"
+	env -u LOAN_SCORER_KAFKA_BOOTSTRAP_SERVERS KAFKA_PORT=$(BENCH_STATE_KAFKA_PORT) \
+		scripts/with-kafka.sh $(BIN)/python -m benchmarks.state_bench --model-dir $(MODEL_DIR) $(BENCH_ARGS)
 
 .PHONY: soak-rss
 .PHONY: challenger bench-shadow
