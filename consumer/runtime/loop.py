@@ -27,13 +27,14 @@ from consumer.delivery.mode import DeliveryMode
 from consumer.kafka.batching import consume_batch
 from consumer.kafka.calls import INITIAL_BACKOFF_S, MAX_BACKOFF_S
 from consumer.kafka.config import consumer_config
-from consumer.kafka.errors import FatalKafkaError, StopScoringError
+from consumer.kafka.errors import FatalKafkaError
 from consumer.kafka.offsets import offset_ranges
 from consumer.kafka.partition_tracker import PartitionTracker
 from consumer.kafka.produce import produce_record
 from consumer.kafka.rewind import FaultInjector, rewind, rewind_to_committed
 from consumer.kafka.stats import brokers_up, consumer_lags
 from consumer.records import BatchOutcome, BatchProcessor
+from consumer.runtime.state_keeper import StateKeeper
 from consumer.state.errors import ChangelogError, StateError
 from consumer.state.partitions import PartitionStates
 from consumer.telemetry import audit
@@ -47,9 +48,6 @@ logger = logging.getLogger(__name__)
 
 # Client errors that no wait fixes (wrong credentials, a certificate we do not trust), with the
 # step that failed; librdkafka keeps reconnecting (every 2 s or more: consumer/config/settings.py).
-# How often the state gauges (ids held, bytes on disk: a walk of the store directories) refresh.
-STATE_GAUGES_INTERVAL_S = 5.0
-
 SECURITY_ERRORS = {
     KafkaError._AUTHENTICATION: "authentication",
     KafkaError._SSL: "TLS handshake",
@@ -95,8 +93,9 @@ class ScoringLoop:
         )
         self._consumer: Consumer | None = None
         self._retry_backoff_s = INITIAL_BACKOFF_S
-        self._state = state
-        self._state_gauges_at = 0.0
+        self._state = (
+            StateKeeper(state, metrics, settings.input_topic) if state is not None else None
+        )
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -153,8 +152,7 @@ class ScoringLoop:
         self._readiness.set_stopping()
         self._delivery.close()
         if self._state is not None:
-            with contextlib.suppress(StateError):
-                self._state.close()
+            self._state.close()
         if self._consumer is not None:
             # Leaves the group now, so the partitions move to another member without waiting
             # for the session to time out (at-least-once also commits its stored offsets here).
@@ -171,7 +169,9 @@ class ScoringLoop:
             consumer, self._settings.batch_max_events, self._settings.batch_linger_ms / 1000
         )
         self._resync_reassigned()
-        self._refresh_state_gauges()
+        if self._state is not None:
+            self._state.restore_assigned(self._tracker.assigned)
+            self._state.refresh_gauges()
         messages = [m for m in polled if self._usable(m)]
         if not messages:
             if self._drift is not None:  # quiet: the PSI of everything committed so far
@@ -194,7 +194,8 @@ class ScoringLoop:
             return
         self._metrics.scoring_duration.observe(outcome.scoring_seconds)
         if self._delivery.publish(messages, outcome):
-            self._commit_state()
+            if self._state is not None:
+                self._state.commit()
             self._retry_backoff_s = INITIAL_BACKOFF_S
             self._readiness.set_broker_reachable(True)
             self._record_outcome(outcome)
@@ -203,28 +204,6 @@ class ScoringLoop:
             if self._state is not None:
                 self._state.discard()
             self._pause_before_retry()
-
-    def _commit_state(self) -> None:
-        """The batch committed: its scored ids go into the state stores (consumer/state/
-        partitions.py). A store that cannot be written (a full disk) stops the loop: scoring on
-        would let duplicates through unseen."""
-        if self._state is None:
-            return
-        try:
-            self._state.commit()
-        except StateError as error:
-            raise StopScoringError(f"state store: {error}") from error
-
-    def _refresh_state_gauges(self) -> None:
-        """Ids held and bytes on disk (a walk of the store directories): every few seconds,
-        busy or idle."""
-        now = time.monotonic()
-        if self._state is None or now - self._state_gauges_at < STATE_GAUGES_INTERVAL_S:
-            return
-        self._state_gauges_at = now
-        with contextlib.suppress(StateError):  # a store closing meanwhile: next time
-            self._metrics.state_ids.set(self._state.ids_held)
-            self._metrics.state_bytes_on_disk.set(self._state.bytes_on_disk())
 
     def _pause_before_retry(self) -> None:
         """The batch was rolled back and rewound: read it again after a pause, so a broker away
@@ -278,6 +257,8 @@ class ScoringLoop:
 
     def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self._tracker.assign((tp.topic, tp.partition) for tp in partitions)
+        if self._state is not None:
+            self._state.assigned(tp.partition for tp in partitions)
         self._readiness.set_assignment("assigned", len(self._tracker.assigned))
         logger.info(
             "partitions assigned",
@@ -300,8 +281,7 @@ class ScoringLoop:
         keys = [(tp.topic, tp.partition) for tp in partitions]
         self._tracker.revoke(keys)
         if self._state is not None:
-            with contextlib.suppress(StateError):  # the next owner restores from the changelog
-                self._state.revoke(p for t, p in keys if t == self._settings.input_topic)
+            self._state.revoke(keys)
         self._delivery.on_revoke(keys, stopping=self._stop.is_set())
         for topic, partition in keys:
             with contextlib.suppress(KeyError):

@@ -135,6 +135,15 @@ class PartitionStates:
             state.pending.clear()
             state.expected_offset = last[partition] + 1
 
+    def restore(self, partitions: Iterable[int]) -> None:
+        """Open and catch up partitions just assigned, before their first batch arrives, so
+        `/readyz` says `restoring state` from the assignment on (a partition restored only at its
+        first record let /readyz answer 200 meanwhile). Their first batch then finds them at the
+        changelog's end and reads nothing."""
+        for partition in partitions:
+            if partition not in self._partitions:
+                self._catch_up(partition, None)
+
     def lookup(self, partition: int, event_ids: Collection[str]) -> dict[str, ScoredId]:
         """The ids scored within the window (committed, or staged earlier in this batch)."""
         state = self._partitions[partition]

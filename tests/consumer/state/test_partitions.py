@@ -287,3 +287,18 @@ def test_a_store_is_opened_once_per_partition(tmp_path: Path, clock: Clock) -> N
     states.prepare([(0, 0)])  # a rewind catches up, it does not reopen
     assert made == [tmp_path / TOPIC / "0" / STORE_DIR]
     states.close()
+
+
+def test_an_assigned_partition_is_restored_before_its_first_batch(
+    states: PartitionStates, changelog: FakeChangelog, progress: Progress
+) -> None:
+    for i in range(3):
+        changelog.append(0, [(f"e-{i}", scored(T0))])
+
+    states.restore([0])
+    assert progress.done == [0]  # /readyz said "restoring state" from the assignment on
+    states.restore([0])  # already restored: nothing read again
+    states.prepare([(0, 50)])  # its first batch: at the changelog's end already
+
+    assert changelog.reads == [(0, 0)]
+    assert "e-2" in states.lookup(0, ["e-2"])
