@@ -118,10 +118,14 @@ def test_a_dead_letter_the_dlq_topic_refuses_becomes_a_truncated_one_and_the_par
         dead = consume(kafka_bootstrap, topics.dlq, expected=1, group_id=group_id + "-d")
 
     assert {r.key for r in scores} == {records[i][0] for i in (0, 2, 3)}
-    # At-least-once re-sends the valid neighbours with every refused attempt, but their ids went
-    # to the changelog of scored ids with the first attempt, so the copies are dropped: no loss,
-    # and no duplicate in either mode.
-    assert len(scores) == 3
+    # At-least-once re-sends the valid neighbours with every refused attempt (3, then the
+    # truncated copy): their ids reach the changelog only once every score of the batch is
+    # delivered (issue 22: an id written beside a score that failed lost that score), so the
+    # copies are scored again, the at-least-once cost. Exactly-once sends each once.
+    if delivery == "exactly-once":
+        assert len(scores) == 3
+    else:
+        assert len(scores) >= 3
     [letter] = dead
     headers = dict(letter.headers)
     assert letter.value == poison[: len(letter.value or b"")]

@@ -12,6 +12,7 @@ import pytest
 from schemas.decode import MAX_EVENT_BYTES, decode_application
 from schemas.errors import (
     MAX_MESSAGE_CHARS,
+    ConflictingDuplicateError,
     DeadLetterReason,
     EventDecodeError,
     InvalidJsonError,
@@ -24,7 +25,7 @@ from schemas.errors import (
 from schemas.examples import example_application, example_application_json
 
 
-def test_the_reason_classes_are_the_seven_documented_strings() -> None:
+def test_the_reason_classes_are_the_eight_documented_strings() -> None:
     assert {reason.value for reason in DeadLetterReason} == {
         "oversize",
         "invalid_json",
@@ -33,8 +34,10 @@ def test_the_reason_classes_are_the_seven_documented_strings() -> None:
         "scoring_error",
         "unwritable",
         "unknown_schema",
+        "conflicting_duplicate",
     }
     assert RecordScoringError.reason == "scoring_error"
+    assert ConflictingDuplicateError.reason == "conflicting_duplicate"
     assert OversizeError.reason == "oversize"
     assert InvalidJsonError.reason == "invalid_json"
     assert SchemaViolationError.reason == "schema_violation"
