@@ -35,11 +35,12 @@ from benchmarks.phases import QUICK, VARIANTS, Measurements, Run, Sizes
 from benchmarks.provenance import REPO
 from benchmarks.report import BenchResults, summary, tables
 from benchmarks.stages import score_one_ms, stage_profile
-from benchmarks.stats import Rounds, json_line, results_entry
+from benchmarks.stats import Rounds, json_line
 from benchmarks.testbed import (
     BATCH_MAX_EVENTS,
     BenchTestbed,
     add_testbed_arguments,
+    finish_run,
     log,
     testbed_from_arguments,
 )
@@ -133,23 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         testbed.cleanup()
     numbers["bench_seconds"] = round(time.monotonic() - started)
-    line = json_line(numbers)
-    print(report)
-    for problem in testbed.problems:
-        print(f"PROBLEM: {problem}")
-    print(line, flush=True)
-    if str(args.results) != "-":
-        with args.results.open("a") as results:
-            results.write(
-                results_entry(
-                    date=numbers["date"],
-                    commit=numbers["commit"],
-                    machine=numbers["machine"],
-                    tables=report,
-                    line=line,
-                )
-            )
-    return 1 if testbed.problems else 0
+    return finish_run(testbed, numbers, report, json_line(numbers), args.results)
 
 
 if __name__ == "__main__":

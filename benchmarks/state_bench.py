@@ -52,8 +52,13 @@ from benchmarks.state_report import (
     tables,
     window_eps,
 )
-from benchmarks.stats import results_entry
-from benchmarks.testbed import BenchTestbed, add_testbed_arguments, log, testbed_from_arguments
+from benchmarks.testbed import (
+    BenchTestbed,
+    add_testbed_arguments,
+    finish_run,
+    log,
+    testbed_from_arguments,
+)
 from tests.integration.scorer_harness import ScorerTopics
 from tests.integration.scorer_process import ScorerProcess
 
@@ -333,16 +338,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         testbed.cleanup()
     numbers["bench_seconds"] = round(time.monotonic() - started)
-    line = json_line(numbers)
-    print(report)
-    for problem in testbed.problems:
-        print(f"PROBLEM: {problem}")
-    print(line, flush=True)
-    if str(args.results) != "-":
-        with args.results.open("a") as results:
-            entry = {key: numbers[key] for key in ("date", "commit", "machine")}
-            results.write(results_entry(**entry, tables=report, line=line))
-    return 1 if testbed.problems else 0
+    return finish_run(testbed, numbers, report, json_line(numbers), args.results)
 
 
 if __name__ == "__main__":

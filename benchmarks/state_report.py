@@ -16,6 +16,7 @@ from typing import Any, Final
 
 import orjson
 
+from benchmarks.stats import json_line as stats_json_line
 from benchmarks.stats import table
 from schemas.examples import example_application
 
@@ -221,11 +222,8 @@ def summarize(
 
 
 def json_line(summary: dict[str, Any]) -> str:
-    """The agreed keys first, in their order, then any extra."""
-    missing = [key for key in JSON_KEYS if key not in summary]
-    if missing:
-        raise ValueError(f"summary lacks {missing}")
-    return orjson.dumps({key: summary[key] for key in JSON_KEYS} | summary).decode()
+    """The agreed keys of this bench first, in their order, then any extra."""
+    return stats_json_line(summary, JSON_KEYS)
 
 
 def _met(value: float | None, bound: float) -> str:

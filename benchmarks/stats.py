@@ -155,12 +155,12 @@ JSON_KEYS = (
 )
 
 
-def json_line(summary: dict[str, Any]) -> str:
+def json_line(summary: dict[str, Any], keys: Sequence[str] = JSON_KEYS) -> str:
     """The one machine-readable line: the agreed keys first, in their order, then any extra."""
-    missing = [key for key in JSON_KEYS if key not in summary]
+    missing = [key for key in keys if key not in summary]
     if missing:
         raise ValueError(f"summary lacks {missing}")
-    ordered = {key: summary[key] for key in JSON_KEYS} | summary
+    ordered = {key: summary[key] for key in keys} | summary
     return orjson.dumps(ordered).decode()
 
 

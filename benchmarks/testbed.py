@@ -14,9 +14,11 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 from benchmarks.kafka_side import create_topics, delete_topics
 from benchmarks.provenance import REPO
+from benchmarks.stats import results_entry
 from consumer.api.api_keys import new_key
 from consumer.config.settings import Settings
 from tests.integration.scorer_harness import ScorerTopics
@@ -129,3 +131,31 @@ def testbed_from_arguments(
         parser.error("no broker: give --bootstrap or LOAN_SCORER_KAFKA_BOOTSTRAP_SERVERS")
     args.workdir.mkdir(parents=True, exist_ok=True)
     return BenchTestbed(args.bootstrap, args.model_dir, args.workdir)
+
+
+def finish_run(
+    testbed: BenchTestbed,
+    numbers: dict[str, Any],
+    report: str,
+    line: str,
+    results: Path,
+) -> int:
+    """What every bench does at its end: the tables, any problem, the JSON line last (what CI
+    and the notes quote), the run appended to RESULTS.md unless `results` is '-'; exit 1 on a
+    problem."""
+    print(report)
+    for problem in testbed.problems:
+        print(f"PROBLEM: {problem}")
+    print(line, flush=True)
+    if str(results) != "-":
+        with results.open("a") as appended:
+            appended.write(
+                results_entry(
+                    date=numbers["date"],
+                    commit=numbers["commit"],
+                    machine=numbers["machine"],
+                    tables=report,
+                    line=line,
+                )
+            )
+    return 1 if testbed.problems else 0
