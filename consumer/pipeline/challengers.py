@@ -109,10 +109,6 @@ class _BatchPreparedSeen:
     def stage(self, partition: int, event_id: str, scored: ScoredId) -> None:
         self._store.stage(partition, event_id, scored)
 
-    @property
-    def ids_held(self) -> int:
-        return self._store.ids_held
-
 
 def batch_prepared(store: ScoredIds | None) -> ScoredIds | None:
     """What the champion's and canaries' pipelines get as their store when canaries split the

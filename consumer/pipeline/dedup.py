@@ -48,9 +48,6 @@ class ScoredIds(Protocol):
         """The id is scored in the batch about to be committed."""
         ...
 
-    @property
-    def ids_held(self) -> int: ...
-
 
 class Seen(Enum):
     NEW = "new"
