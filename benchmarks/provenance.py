@@ -27,6 +27,16 @@ def git_commit() -> str:
         return "unknown"
 
 
+def git(*args: str) -> str:
+    """`git -C REPO ARGS...`'s output: the bench's own repository, arguments it chose itself."""
+    return subprocess.run(  # noqa: S603  # our own arguments
+        ["git", "-C", str(REPO), *args],  # noqa: S607  # git from PATH
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+
+
 def machine() -> str:
     model = "unknown CPU"
     cpuinfo = Path("/proc/cpuinfo")

@@ -9,6 +9,11 @@ start: SIGTERM with the local state, `kill -9` with it, and `kill -9` with the s
 deleted (a cold restore of the whole changelog): time to /readyz 200 after the restore and to the
 first new committed score, and the records restored.
 
+Before all that, the same N events go through the scorer of `--baseline` (a commit whose scorer
+still kept the scored ids in a Python dict; a git worktree of it, on the same input topic under its
+own group and output topics): its events/s at 0 and at N ids and its RSS, the comparison the
+targets ask for, measured in the same run.
+
 It prints a table and, last, one JSON line, and appends both to benchmarks/RESULTS.md (the report
 is state_report.py). `--ids 300000` is a quick run.
 """
@@ -30,8 +35,8 @@ from typing import Any
 import httpx
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
-from benchmarks.kafka_side import CommitWatcher, rss_mb
-from benchmarks.provenance import REPO, git_commit, machine
+from benchmarks.kafka_side import CommitWatcher, create_topics, rss_mb
+from benchmarks.provenance import REPO, git, git_commit, machine
 from benchmarks.state_report import (
     RESTART_EVENTS,
     TEN_MILLION,
@@ -67,6 +72,8 @@ POLL_INTERVAL_S = 0.1
 STALL_S = 180.0  # no id committed for this long: the run is abandoned
 GAUGES_S = 6.0  # loan_scorer_state_ids and _bytes_on_disk are refreshed every 5 s
 CHANGELOG_SUFFIX = "-scored-ids-changelog"  # Settings.changelog_topic's default
+# The last commit whose scorer kept the scored ids in a Python dict (before the state store).
+BASELINE_REF = "98d5c4f"
 
 
 def produce(bootstrap: str, topic: str, template: EventTemplate, indices: range) -> float:
@@ -156,6 +163,39 @@ class NewScores:
         self._consumer.close()
 
 
+def score_all(
+    proc: ScorerProcess, bootstrap: str, group: str, topic: str, ids: int
+) -> tuple[list[Sample], float]:
+    """Start `proc` and sample the group's committed offsets on `topic` and its RSS until `ids`
+    are committed; the samples and the RSS at /readyz 200."""
+    proc.start()
+    proc.wait_ready(120)
+    assert proc.process is not None
+    pid = proc.process.pid
+    rss_start = rss_mb(pid)
+    watcher = CommitWatcher(bootstrap, group, topic)
+    samples: list[Sample] = []
+    progress_at, logged_at = time.monotonic(), 0.0
+    try:
+        while True:
+            if proc.process.poll() is not None:
+                raise RuntimeError(f"the scorer exited:\n{proc.logs()}")
+            sample = Sample(time.monotonic(), watcher.committed(), rss_mb(pid))
+            if samples and sample.committed > samples[-1].committed:
+                progress_at = sample.at
+            samples.append(sample)
+            if sample.committed >= ids:
+                return samples, rss_start
+            if sample.at - progress_at > STALL_S:
+                raise RuntimeError(f"stalled {STALL_S:.0f} s at {sample.committed:,} ids")
+            if sample.at - logged_at >= 30:
+                logged_at = sample.at
+                log(f"{sample.committed:,} of {ids:,} ids, RSS {sample.rss_mb:.0f} MB")
+            time.sleep(SAMPLE_INTERVAL_S)
+    finally:
+        watcher.close()
+
+
 class StateBench:
     """One run: the topics, the scorer process and its state directory, and each phase."""
 
@@ -180,37 +220,21 @@ class StateBench:
         assert self.proc.process is not None
         return self.proc.process.pid
 
-    def fill(self) -> dict[str, Any]:
-        """Produce the N ids, start the scorer, sample until every one is committed."""
+    def produce_all(self) -> float:
+        """Produce the N ids once, for the baseline and the store alike; events/s."""
         log(f"producing {self.ids:,} events to {self.topics.input}")
         produce_eps = produce(
             self.testbed.bootstrap, self.topics.input, self.template, range(self.ids)
         )
-        log(f"produced at {produce_eps:,.0f} events/s; starting the scorer")
-        self.proc.start()
-        self.proc.wait_ready(120)
-        rss_start = rss_mb(self.pid())
-        watcher = CommitWatcher(self.testbed.bootstrap, self.group, self.topics.input)
-        samples: list[Sample] = []
-        progress_at, logged_at = time.monotonic(), 0.0
-        try:
-            while True:
-                if self.proc.process is not None and self.proc.process.poll() is not None:
-                    raise RuntimeError(f"the scorer exited:\n{self.proc.logs()}")
-                sample = Sample(time.monotonic(), watcher.committed(), rss_mb(self.pid()))
-                if samples and sample.committed > samples[-1].committed:
-                    progress_at = sample.at
-                samples.append(sample)
-                if sample.committed >= self.ids:
-                    break
-                if sample.at - progress_at > STALL_S:
-                    raise RuntimeError(f"stalled {STALL_S:.0f} s at {sample.committed:,} ids")
-                if sample.at - logged_at >= 30:
-                    logged_at = sample.at
-                    log(f"{sample.committed:,} of {self.ids:,} ids, RSS {sample.rss_mb:.0f} MB")
-                time.sleep(SAMPLE_INTERVAL_S)
-        finally:
-            watcher.close()
+        log(f"produced at {produce_eps:,.0f} events/s")
+        return produce_eps
+
+    def fill(self) -> dict[str, Any]:
+        """Start the scorer with the store; sample until every one of the N ids is committed."""
+        log("starting the scorer with the state store")
+        samples, rss_start = score_all(
+            self.proc, self.testbed.bootstrap, self.group, self.topics.input, self.ids
+        )
         at_edge, at_n = first_at_least(samples, self.edge), samples[-1]
         assert at_edge is not None
         exposition = self.metrics()
@@ -228,7 +252,42 @@ class StateBench:
             "state_bytes_on_disk": bytes_under(self.state_dir),
             "state_bytes_metric": metric_sum(exposition, "loan_scorer_state_bytes_on_disk"),
             "state_ids_metric": metric_sum(exposition, "loan_scorer_state_ids"),
-            "produce_eps": produce_eps,
+        }
+
+    def baseline(self, ref: str) -> dict[str, Any]:
+        """The same N events through `ref`'s scorer (the in-memory store), from a worktree of
+        it, on the same input topic under its own group: events/s at 0 and N ids, and RSS."""
+        worktree = Path(tempfile.mkdtemp(prefix="loan-scorer-baseline-")) / "tree"
+        git("worktree", "add", "--detach", str(worktree), ref)
+        commit = git("-C", str(worktree), "rev-parse", "--short", "HEAD")
+        topics = ScorerTopics(
+            self.topics.input, self.topics.output + "-baseline", self.topics.dlq + "-baseline"
+        )
+        create_topics(self.testbed.bootstrap, {topics.output: 6, topics.dlq: 1})
+        group = f"{self.testbed.prefix}-baseline"
+        self.testbed.created_topics += [topics.output, topics.dlq, group + CHANGELOG_SUFFIX]
+        # PYTHONPATH puts the worktree's packages before the installed (editable) project.
+        proc = self.testbed.process("baseline", topics, group, PYTHONPATH=str(worktree))
+        log(f"starting the baseline scorer ({ref} = {commit}, in-memory store)")
+        try:
+            samples, rss_start = score_all(
+                proc, self.testbed.bootstrap, group, self.topics.input, self.ids
+            )
+        finally:
+            if proc.process is not None and proc.process.poll() is None:
+                self.testbed.stop(proc)
+            git("worktree", "remove", "--force", str(worktree))
+        at_edge, at_n = first_at_least(samples, self.edge), samples[-1]
+        assert at_edge is not None
+        return {
+            "baseline_commit": commit,
+            "baseline_eps_at_0": window_eps(samples, 0, self.edge),
+            "baseline_eps_at_n": window_eps(samples, self.ids - self.edge, self.ids),
+            "baseline_rss_mb_start": rss_start,
+            "baseline_rss_mb_at_n": at_n.rss_mb,
+            "baseline_rss_mb_per_million": rss_mb_per_million(
+                at_edge.rss_mb, at_n.rss_mb, self.ids, self.edge
+            ),
         }
 
     def restart(self, name: str, *, kill: bool, wipe: bool, timeout_s: float) -> Restart:
@@ -293,14 +352,17 @@ class StateBench:
             self.testbed.stop(self.proc)
 
 
-def run(testbed: BenchTestbed, ids: int) -> tuple[dict[str, Any], str]:
+def run(testbed: BenchTestbed, ids: int, baseline_ref: str) -> tuple[dict[str, Any], str]:
     """Every phase, in order; the summary and the tables."""
     state_dir = Path(tempfile.mkdtemp(prefix="loan-scorer-state-bench-"))
     bench = StateBench(testbed, ids, state_dir)
     with contextlib.ExitStack() as cleanup:  # stop the scorer, then delete its state
         cleanup.callback(shutil.rmtree, state_dir, ignore_errors=True)
         cleanup.callback(bench.close)
-        filled = bench.fill()
+        produce_eps = bench.produce_all()
+        baseline = bench.baseline(baseline_ref) if baseline_ref else {}
+        log(f"baseline: {baseline}")
+        filled = {**bench.fill(), **baseline, "produce_eps": produce_eps}
         log(f"filled: {filled}")
         warm, cold_s = 300.0, 600.0 + 600.0 * ids / TEN_MILLION
         restarts = [
@@ -321,6 +383,11 @@ def run(testbed: BenchTestbed, ids: int) -> tuple[dict[str, Any], str]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.state_bench", description=__doc__)
     parser.add_argument("--ids", type=int, default=TEN_MILLION, help="distinct ids to score")
+    parser.add_argument(
+        "--baseline",
+        default=BASELINE_REF,
+        help="a commit whose scorer keeps the ids in memory, to compare with ('' for none)",
+    )
     add_testbed_arguments(parser)
     parser.add_argument(
         "--results",
@@ -334,7 +401,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     testbed = testbed_from_arguments(parser, args)
     started = time.monotonic()
     try:
-        numbers, report = run(testbed, args.ids)
+        numbers, report = run(testbed, args.ids, args.baseline)
     finally:
         testbed.cleanup()
     numbers["bench_seconds"] = round(time.monotonic() - started)

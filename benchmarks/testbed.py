@@ -33,6 +33,7 @@ MODULES = {  # what `python -m` runs for each variant
     "naive": "benchmarks.variants naive",
     "scorer": "consumer run",
     "scorer+api": "consumer run",
+    "baseline": "consumer run",  # another commit's scorer, from PYTHONPATH (make bench-state)
 }
 BATCH_MAX_EVENTS: int = Settings.model_fields["batch_max_events"].default
 

@@ -17,6 +17,7 @@ from benchmarks.state_report import (
     bytes_under,
     cold_restore_target_s,
     edge_ids,
+    eps_ratio,
     first_at_least,
     json_line,
     metric_sum,
@@ -185,6 +186,12 @@ def _summary(**overrides: Any) -> dict[str, Any]:
         "reference_scorer_eps": 20_000,
         "reference_commit": "c99ce3a",
         "reference_date": "2026-11-28",
+        "baseline_commit": "98d5c4f",
+        "baseline_eps_at_0": 19_000.0,
+        "baseline_eps_at_n": 18_500.0,
+        "eps_ratio_at_0": 0.947,
+        "eps_ratio_at_n": 0.919,
+        "baseline_rss_mb_per_million": 271.0,
     }
     return summary | overrides
 
@@ -196,15 +203,27 @@ def test_json_line_puts_the_agreed_keys_first() -> None:
         json_line({"ids": 1})
 
 
-def test_targets_judge_each_bound_and_never_the_unmeasured_comparison() -> None:
+_COMPARISON = "throughput at 0 ids / the in-memory store's, same run"
+
+
+def test_targets_judge_each_bound_and_the_same_run_comparison() -> None:
     rows = {row[0]: row for row in target_rows(_summary())}
     assert rows["RSS growth per million ids held (MB)"][3] == "yes"
     assert rows["restart (SIGTERM) to first new committed score (s)"][3] == "yes"
     assert rows["restart after kill -9 to first new committed score (s)"][3] == "**no**"
     assert rows["cold restore of 10,000,000 ids to /readyz 200 (s)"][3] == "yes"
-    comparison = rows["throughput at 0 ids / in-memory store's"]
-    assert comparison[1] == "0.90"
-    assert str(comparison[3]).startswith("not measured")
+    assert rows[_COMPARISON][1:] == ["0.947", ">= 0.9", "yes"]
+    slower = {row[0]: row for row in target_rows(_summary(eps_ratio_at_0=0.85))}
+    assert slower[_COMPARISON][3] == "**no**"
+    unmeasured = {row[0]: row for row in target_rows(_summary(eps_ratio_at_0=None))}
+    assert str(unmeasured[_COMPARISON][3]).startswith("not measured")
+
+
+def test_eps_ratio_needs_both_sides() -> None:
+    assert eps_ratio(15_000.0, 16_000.0) == 0.938
+    assert eps_ratio(None, 16_000.0) is None
+    assert eps_ratio(15_000.0, None) is None
+    assert eps_ratio(15_000.0, 0.0) is None
 
 
 def test_a_missing_measurement_is_neither_met_nor_missed() -> None:
@@ -220,6 +239,9 @@ def test_tables_name_the_reference_or_its_absence() -> None:
     assert "20,000 events/s" in text
     assert "c99ce3a" in text
     assert "holds no" in tables(_summary(reference_scorer_eps=None), [restart])
+    assert "| events/s, first 200,000 ids | 18,000 | 19,000 | 0.947 |" in text
+    assert "baseline 98d5c4f" in text
+    assert "baseline not run" in tables(_summary(baseline_commit=None), [restart])
 
 
 def test_summarize_rounds_and_names_each_restart() -> None:
@@ -255,3 +277,12 @@ def test_summarize_rounds_and_names_each_restart() -> None:
     assert summary["restored_records_kill9"] == 20.0
     assert summary["reference_scorer_eps"] is None
     assert summary["produce_eps"] == 250_000
+    assert summary["baseline_eps_at_0"] is None
+    assert summary["eps_ratio_at_0"] is None
+    with_baseline = summarize(
+        {**filled, "baseline_commit": "98d5c4f", "baseline_eps_at_0": 13_000.04}, restarts,
+        provenance,
+    )  # fmt: skip
+    assert with_baseline["baseline_commit"] == "98d5c4f"
+    assert with_baseline["baseline_eps_at_0"] == 13_000.0
+    assert with_baseline["eps_ratio_at_0"] == 0.95
