@@ -266,8 +266,10 @@ class StateBench:
         create_topics(self.testbed.bootstrap, {topics.output: 6, topics.dlq: 1})
         group = f"{self.testbed.prefix}-baseline"
         self.testbed.created_topics += [topics.output, topics.dlq, group + CHANGELOG_SUFFIX]
-        # PYTHONPATH puts the worktree's packages before the installed (editable) project.
-        proc = self.testbed.process("baseline", topics, group, PYTHONPATH=str(worktree))
+        # Run from the worktree: `python -m` imports its packages before the installed (editable)
+        # project (PYTHONPATH alone does not: the working directory comes first).
+        proc = self.testbed.process("baseline", topics, group, cwd=worktree)
+        proc.unset("LOAN_SCORER_STATE_DIR")  # unknown there, and refused
         log(f"starting the baseline scorer ({ref} = {commit}, in-memory store)")
         try:
             samples, rss_start = score_all(

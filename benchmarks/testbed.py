@@ -74,13 +74,20 @@ class BenchTestbed:
         return topics
 
     def api_keys_file(self) -> Path:
-        path = self.workdir / "api-keys"
+        path = self.workdir.resolve() / "api-keys"
         path.write_text(BENCH_KEY_LINE + "\n")
         return path
 
     def process(
-        self, variant: str, topics: ScorerTopics, group: str, **extra_env: str
+        self,
+        variant: str,
+        topics: ScorerTopics,
+        group: str,
+        cwd: Path | None = None,
+        **extra_env: str,
     ) -> ScorerProcess:
+        """A scorer process; `cwd` runs another checkout's `consumer` (`python -m` imports from
+        the working directory first), so every path it is given is absolute."""
         env = {
             "LOAN_SCORER_DELIVERY": "exactly-once",
             "LOAN_SCORER_LOG_LEVEL": "WARNING",
@@ -91,15 +98,17 @@ class BenchTestbed:
             "LOAN_SCORER_API_RATE_BURST": "100000",
             **extra_env,
         }
-        return ScorerProcess(
+        proc = ScorerProcess(
             self.bootstrap,
             topics,
             group,
-            self.model_dir,
-            self.workdir / f"{group}.log",
+            self.model_dir.resolve(),
+            self.workdir.resolve() / f"{group}.log",
             module=MODULES[variant],
             **env,
         )
+        proc.cwd = cwd
+        return proc
 
     def stop(self, proc: ScorerProcess) -> None:
         code, _seconds = proc.terminate(60)

@@ -41,6 +41,7 @@ class ScorerProcess:
         the same way (the benchmark's reference consumers)."""
         self.port = free_port()
         self._module = module
+        self.cwd: Path | None = None  # where it runs; another checkout's `consumer` (bench)
         self.log_file = log_file
         self._env = {
             # A registry is used only when a test passes one (its contracts must be registered
@@ -65,6 +66,12 @@ class ScorerProcess:
         self.process: subprocess.Popen[bytes] | None = None
         self._log_size_at_start = 0
 
+    def unset(self, *names: str) -> None:
+        """Leave variables out of its environment: another version of the scorer refuses the
+        LOAN_SCORER_ variables it does not know (the bench's baseline)."""
+        for name in names:
+            self._env.pop(name, None)
+
     def start(self) -> None:
         self._log_size_at_start = self.log_file.stat().st_size if self.log_file.exists() else 0
         with self.log_file.open("ab") as log:
@@ -73,6 +80,7 @@ class ScorerProcess:
                 env=self._env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                cwd=self.cwd,
             )
 
     def wait_ready(self, timeout_s: float = 60.0, startup_s: float = STARTUP_BOUND_S) -> None:
