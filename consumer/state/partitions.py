@@ -7,7 +7,9 @@ The life of one partition's state, as Kafka Streams and Quix Streams run it:
   checkpoint, an unreadable one, a corrupt or incompatible store, or a store that claims more than
   the changelog holds: destroy it and restore from the start of the window, streamed chunk by
   chunk (memory is one chunk and the store's caches). Each chunk is written with its offset in
-  one WriteBatch, so a restore that fails, or a `kill -9` during it, resumes where it was;
+  one WriteBatch, so a restore that fails resumes where it was; and the checkpoint file is
+  written about once a second during a restore too, so a `kill -9` during one resumes from
+  there rather than from the start (a store without a checkpoint is not trusted);
 - **each batch**: `lookup` answers from the store; the ids the batch scores are **staged** in
   memory; `commit` writes them only once the Kafka transaction that wrote their changelog records
   has committed; `discard` drops them after an abort. So the store never holds an id the
@@ -268,10 +270,16 @@ class PartitionStates:
         )
         if self._listener is not None:
             self._listener.restoring(partition, 0, total)
+        checkpointed_at = self._clock()
         for entries, next_offset in self._source.read(partition, start):
             state.store.apply(dict(entries), next_offset)
             done = min(next_offset - start, total)
             self.restored_records += len(entries)
+            if self._clock() - checkpointed_at >= CHECKPOINT_INTERVAL_S:
+                # A process killed mid-restore resumes here: without a checkpoint file its
+                # store would be untrusted, destroyed and restored from the start again.
+                checkpointed_at = self._clock()
+                self._checkpoint(partition, state)
             now = time.monotonic()
             if now - last_report >= PROGRESS_INTERVAL_S:
                 last_report = now

@@ -10,7 +10,12 @@ import pytest
 from consumer.state import checkpoint
 from consumer.state.errors import ChangelogError
 from consumer.state.hashing import content_hash
-from consumer.state.partitions import CHECKPOINT_FILE, STORE_DIR, PartitionStates
+from consumer.state.partitions import (
+    CHECKPOINT_FILE,
+    STORE_DIR,
+    ChangelogChunk,
+    PartitionStates,
+)
 from consumer.state.scored_id import ScoredId
 from consumer.state.store import PartitionStore
 from tests.consumer.state.changelog_fake import FakeChangelog
@@ -189,6 +194,59 @@ def test_a_failed_restore_resumes_where_it_stopped(
 
     assert changelog.reads == [(0, 0), (0, 2)]  # never from zero again
     assert len(states.lookup(0, [f"e-{i}" for i in range(6)])) == 6
+
+
+class Killed(BaseException):
+    """The process dies: nothing after it runs, no checkpoint at close."""
+
+
+class KilledAfter(FakeChangelog):
+    """A changelog whose read advances the clock a second a chunk and kills the process after
+    `kill_after` chunks."""
+
+    def __init__(self, clock: Clock, kill_after: int) -> None:
+        super().__init__()
+        self.clock = clock
+        self.kill_after: int | None = kill_after
+
+    def read(self, partition: int, start: int) -> Iterator[ChangelogChunk]:
+        for n, chunk in enumerate(super().read(partition, start)):
+            if self.kill_after is not None and n >= self.kill_after:
+                raise Killed
+            self.clock.now += 1.0
+            yield chunk
+
+
+def test_a_restore_killed_midway_resumes_from_its_last_checkpoint(
+    tmp_path: Path, clock: Clock
+) -> None:
+    changelog = KilledAfter(clock, kill_after=3)
+    for i in range(10):
+        changelog.append(0, [(f"e-{i}", scored(T0))])
+    opened: list[PartitionStore] = []
+
+    def store(path: Path) -> PartitionStore:
+        opened.append(PartitionStore(path, window_s=WINDOW_S, clock=clock))
+        return opened[-1]
+
+    first = PartitionStates(
+        tmp_path, changelog_topic=TOPIC, window_s=WINDOW_S, source=changelog, clock=clock,
+        store_factory=store,
+    )  # fmt: skip
+    with pytest.raises(Killed):
+        first.prepare([(0, 0)])
+    opened[0].close()  # the lock dies with the process; `first` never closes (no checkpoint)
+    saved = checkpoint.read(tmp_path / TOPIC / "0" / CHECKPOINT_FILE)
+    assert saved is not None
+    assert 0 < saved.next_offset < 10
+
+    changelog.kill_after = None
+    again = new_states(tmp_path, changelog, clock)
+    again.prepare([(0, 0)])
+
+    assert changelog.reads == [(0, 0), (0, saved.next_offset)]  # not from zero again
+    assert len(again.lookup(0, [f"e-{i}" for i in range(10)])) == 10
+    again.close()
 
 
 def test_a_cold_restore_skips_records_older_than_the_window(
