@@ -36,7 +36,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.faults]
 PARTITIONS = 3
 PADDED_IDS = 900_000  # a history whose cold restore takes seconds, so a kill lands within it
 CHANGELOG_SUFFIX = "-scored-ids-changelog"  # Settings.changelog_topic's default
-_RESTORING = re.compile(r"restoring state: ([\d,]+) of ([\d,]+) records")
+_RESTORING = re.compile(r"restoring state: ([\d,]+) of ([\d,]+) records \(partition (\d+)\)")
 
 
 def _scorer(
@@ -151,7 +151,8 @@ def _pad_changelog(bootstrap: str, topic: str, ids_per_partition: int) -> int:
     return records
 
 
-def _restoring(scorer: Scorer) -> tuple[int, int] | None:
+def _restoring(scorer: Scorer) -> tuple[int, int, int] | None:
+    """(records done, of, partition) of the restore /readyz reports, if one is under way."""
     try:
         answer = httpx.get(f"http://127.0.0.1:{scorer.port}/readyz", timeout=1)
     except httpx.HTTPError:
@@ -159,8 +160,16 @@ def _restoring(scorer: Scorer) -> tuple[int, int] | None:
     found = _RESTORING.search(answer.text)
     if found is None:
         return None
-    done, total = (int(g.replace(",", "")) for g in found.groups())
-    return done, total
+    done, total, partition = (int(g.replace(",", "")) for g in found.groups())
+    return done, total, partition
+
+
+def _checkpointed_mid_restore(scorer: Scorer, state: Path) -> bool:
+    """A partition is mid-restore and its checkpoint file is already written."""
+    progress = _restoring(scorer)
+    if progress is None or not 0 < progress[0] < progress[1]:
+        return False
+    return any(state.glob(f"*{CHANGELOG_SUFFIX}/{progress[2]}/{CHECKPOINT_FILE}"))
 
 
 def test_kill_9_during_a_restore_resumes_from_its_checkpoint(
@@ -194,16 +203,12 @@ def test_kill_9_during_a_restore_resumes_from_its_checkpoint(
 
         scorer = _scorer(fault_broker, topics, group, model_dir, tmp_path, state)
         scorer.start()
-        deadline, progress = time.monotonic() + 300, None
-        while not list(state.glob(f"*{CHANGELOG_SUFFIX}/*/{CHECKPOINT_FILE}")):
-            assert time.monotonic() < deadline, scorer.logs()
+        deadline = time.monotonic() + 300
+        while not _checkpointed_mid_restore(scorer, state):
+            assert time.monotonic() < deadline, f"no checkpoint mid-restore\n{scorer.logs()}"
             assert scorer.alive(), scorer.logs()
-            progress = _restoring(scorer) or progress
             time.sleep(0.05)
-        progress = _restoring(scorer)
         scorer.kill9()
-        assert progress is not None, "no restore under way when the checkpoint appeared"
-        assert 0 < progress[0] < progress[1], progress
 
         scorer = _scorer(fault_broker, topics, group, model_dir, tmp_path, state)
         scorer.start()
