@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
+from typing import Final
 
 import numpy as np
 from pydantic import ValidationError
@@ -58,6 +59,24 @@ logger = logging.getLogger(__name__)
 
 # The plain JSON of a LoanScored -> the record value in a schema registry's wire format.
 ScoreFraming = Callable[[bytes], bytes]
+
+
+# Event ids named in the one line a batch of upstream duplicates logs: a storm of re-sent events
+# (an upstream replaying a day) would otherwise write a line per event; the counter counts all.
+DUPLICATES_NAMED_PER_LINE: Final = 20
+
+
+def log_duplicates(duplicates: list[tuple[str, int]]) -> None:
+    """One line per batch: how many, and the first ids with the offset of their first score."""
+    named = duplicates[:DUPLICATES_NAMED_PER_LINE]
+    logger.info(
+        "upstream duplicates not scored again",
+        extra={
+            "count": len(duplicates),
+            "event_ids": [event_id for event_id, _ in named],
+            "first_offsets": [offset for _, offset in named],
+        },
+    )
 
 
 class ScoringPipeline:
@@ -121,6 +140,7 @@ class ScoringPipeline:
                 continue
             decoded.append((position, application))
         hashes: dict[int, bytes] = {}
+        duplicates: list[tuple[str, int]] = []  # (event_id, offset of its first score)
         if self._seen is None:
             kept = decoded
         else:
@@ -139,10 +159,7 @@ class ScoringPipeline:
                     kept.append((position, application))
                     continue
                 if seen is Seen.DUPLICATE:
-                    logger.info(
-                        "upstream duplicate not scored again",
-                        extra={"event_id": key[1], "first_offset": first.input_offset},
-                    )
+                    duplicates.append((key[1], first.input_offset))
                     skipped.append(position)
                     continue
                 conflict = ConflictingDuplicateError(
@@ -152,6 +169,8 @@ class ScoringPipeline:
                     message, conflict, [(HEADER_FIRST_OFFSET, str(first.input_offset).encode())]
                 )
                 dead_letter_reasons.append(conflict.reason.value)
+        if duplicates:
+            log_duplicates(duplicates)
         for position, application in kept:
             applications.append(application)
             positions.append(position)

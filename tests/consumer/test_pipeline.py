@@ -280,6 +280,26 @@ def test_ids_of_an_aborted_batch_are_not_remembered(dedup: Deduplicating) -> Non
     assert (len(again.records), again.duplicates) == (1, 0)
 
 
+def test_a_batch_of_duplicates_logs_one_line_naming_the_first_ids_and_their_offsets(
+    dedup: Deduplicating, caplog: pytest.LogCaptureFixture
+) -> None:
+    events = [
+        orjson.dumps(example_application(event_id=f"5a0c6f1e-2f4b-4d39-8f53-{i:012d}"))
+        for i in range(25)
+    ]
+    dedup.committed([FakeMessage(e, off=i) for i, e in enumerate(events)])
+
+    with caplog.at_level("INFO", logger="consumer.pipeline.scoring"):
+        outcome = dedup.pipeline([FakeMessage(e, off=100 + i) for i, e in enumerate(events)])
+
+    assert outcome.duplicates == 25
+    [line] = [r for r in caplog.records if "duplicate" in r.getMessage()]
+    fields = vars(line)
+    assert fields["count"] == 25
+    assert fields["event_ids"] == [orjson.loads(e)["event_id"] for e in events[:20]]
+    assert fields["first_offsets"] == list(range(20))
+
+
 def test_an_id_in_the_changelog_from_before_a_restart_is_a_duplicate(
     dedup: Deduplicating,
 ) -> None:
