@@ -215,7 +215,7 @@ def _train(out_dir: Path, seed: int) -> ModelCard:
                 "calibration": method,
                 **against_targets(seed_study, candidate, method),
             },
-            **seed_study["summary"],
+            "candidates": seed_study["summary"],
         },
         fairness=held_out_fairness(
             apps_test=apps_test,
