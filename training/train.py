@@ -1,7 +1,10 @@
 """`train_model`: data set -> v1 applications -> features -> compared, calibrated model -> card.
 
-Candidates and calibrations are chosen over five train/test splits (`training.seed_study`), by
+Candidates and calibrations are chosen over ten train/test splits (`training.seed_study`), by
 cross-validation and out-of-fold validation only; each test split is touched once, to report.
+The card also records what the model may use and the Regulation B age check
+(`training.age_condition`), and the held-out fairness table before and after the protected
+fields left the model (`training.fairness`).
 The shipped model is then fitted on the training split of the given seed, and its metrics are the
 PDs of the compiled scorecard that serves it. The policy is analysed on out-of-fold PDs of the
 training split. Everything random takes the seed, so the same seed gives the same model and
