@@ -21,6 +21,10 @@ from typing import Final, Literal
 import pandas as pd
 
 from schemas.application_v1 import MaritalStatus
+
+# Defined with the fairness measures; re-exported here, where the joiner and the report look.
+from scoring.fairness import AGE_BANDS as AGE_BANDS
+from scoring.fairness import age_band as age_band
 from scoring.policy import DECISIONS, GRADES
 
 logger = logging.getLogger(__name__)
@@ -30,7 +34,6 @@ ROLES: Final[tuple[Role, ...]] = ("champion", "canary", "shadow")
 # Roles whose decision the CRM acts on; a shadow score is recorded and never acted on.
 ACTING_ROLES: Final[tuple[Role, ...]] = ("champion", "canary")
 
-AGE_BANDS: Final[tuple[str, ...]] = ("<25", "25-34", "35-44", "45-54", "55-64", "65+")
 MARITAL_STATUSES: Final[tuple[str, ...]] = tuple(member.value for member in MaritalStatus)
 KNOCK_OUT_PREFIX: Final = "KO"
 
@@ -74,17 +77,6 @@ _DOMAINS: Final[Mapping[str, tuple[str, ...]]] = {
 
 class PairFrameError(ValueError):
     """A frame is not a valid joined-pair frame; the message names the column and the rule."""
-
-
-def age_band(age: int) -> str:
-    """The bounded band of an age in whole years: fairness is measured per band, never per
-    person, and six bands keep every metric label set small."""
-    if age < 25:
-        return "<25"
-    if age >= 65:
-        return "65+"
-    low = 25 + (age - 25) // 10 * 10
-    return f"{low}-{low + 9}"
 
 
 def _check_dtype(frame: pd.DataFrame, column: str, kind: ColumnKind) -> None:

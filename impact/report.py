@@ -28,7 +28,7 @@ import pandas as pd
 from impact.pairs import ACTING_ROLES, validate_pairs
 from impact.report_business_metrics import expected_loss_section, what_if_section
 from impact.report_drift import feature_drift_section, score_drift_section
-from impact.report_fairness import fairness_section
+from impact.report_fairness import fairness_section, fairness_summary
 from impact.report_html import paragraph, version_role_label
 from impact.report_inputs import ReportInput
 from impact.report_model_metrics import (
@@ -41,13 +41,13 @@ from impact.report_model_metrics import (
 # Section id -> heading, in reading order.
 SECTIONS: Final[Mapping[str, str]] = {
     "summary": "Summary",
+    "fairness": "Fairness: adverse-impact ratios, default rates and the promotion gate",
     "score-drift": "Score drift",
     "feature-drift": "Feature drift",
     "performance": "Realised performance per version and role",
     "calibration": "Calibration",
     "champion-challenger": "Champion vs challenger",
     "default-rates": "Default rate by grade and by decision",
-    "fairness": "Fairness by age band and marital status",
     "expected-loss": "Expected loss of the approved book",
     "what-if": "What-if: the same applications under other policies",
 }
@@ -93,6 +93,7 @@ def _summary(data: ReportInput, champion: str) -> str:
         f"Champion: {champion}. Scores present: {versions}.",
         f"Outcomes observed from {pairs['observed_at'].min()} to {pairs['observed_at'].max()}; "
         f"realised default rate of acted-on applications {acting['defaulted'].mean():.1%}.",
+        fairness_summary(data),
         f"Drift baseline: model card {data.card.model_version} (its training data). Loss given "
         f"default for expected loss: {data.lgd:.0%}.",
     ]
@@ -107,13 +108,13 @@ def render_report(data: ReportInput) -> str:
     champion = _champion_version(pairs)
     bodies: dict[str, str] = {
         "summary": _summary(data, champion),
+        "fairness": fairness_section(data),
         "score-drift": score_drift_section(data),
         "feature-drift": feature_drift_section(data),
         "performance": performance_section(data),
         "calibration": calibration_section(data),
         "champion-challenger": champion_challenger_section(data, champion),
         "default-rates": default_rates_section(data),
-        "fairness": fairness_section(data),
         "expected-loss": expected_loss_section(data),
         "what-if": what_if_section(data),
     }

@@ -47,6 +47,9 @@ class ReportInput:
     what_if_policies: Mapping[str, Policy] = field(default_factory=dict)
     recorded_policies: Mapping[str, Policy] = field(default_factory=dict)
     lgd: float = DEFAULT_LGD
+    # The challenger's card, when one scored in shadow: the fairness gate compares its held-out
+    # lowest adverse-impact ratio with the champion's.
+    challenger_card: ModelCard | None = None
 
 
 def bundled_policies() -> dict[str, Policy]:
@@ -76,6 +79,7 @@ def build_report_input(
     generated_at: datetime,
 ) -> ReportInput:
     card = read_card(model_dir)
+    challenger_card = read_card(challenger_model_dir) if challenger_model_dir else None
     features = read_applications(applications_path) if applications_path else None
     if pairs_path is None:
         held_out = held_out_split(card.seed)
@@ -112,4 +116,5 @@ def build_report_input(
         what_if_policies=alternatives,
         recorded_policies=recorded,
         lgd=lgd,
+        challenger_card=challenger_card,
     )

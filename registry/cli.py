@@ -36,19 +36,29 @@ def register(
 @model_app.command()
 def promote(
     version: Annotated[str, typer.Option("--version", help="The registry version number.")],
+    accept_fairness_regression: Annotated[
+        str | None,
+        typer.Option(
+            "--accept-fairness-regression",
+            metavar="REASON",
+            help="Promote even if VERSION's lowest adverse-impact ratio is more than 0.05 below "
+            "the champion's; REASON is written to the registry's lineage.",
+        ),
+    ] = None,
 ) -> None:
-    """Make VERSION the champion (the current one becomes previous-champion)."""
+    """Make VERSION the champion (the current one becomes previous-champion), if it passes the
+    fairness gate."""
     from registry.lifecycle import LifecycleError
     from registry.lifecycle import promote as promote_version
 
     try:
-        move = promote_version(version)
+        move = promote_version(version, accept_fairness_regression)
     except LifecycleError as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(1) from None
     typer.echo(
         f"champion -> version {move.champion} ({move.model_version}); previous: {move.previous}. "
-        "Restart the scorers to serve it (kubectl rollout restart)."
+        f"Fairness gate {move.fairness}. Restart the scorers to serve it (kubectl rollout restart)."
     )
 
 

@@ -1,6 +1,7 @@
 """Promotion and rollback: moving the `champion` alias, one command each.
 
-Aliases are the only thing that changes; versions are immutable. `promote` remembers the
+Aliases are the only thing that changes; versions are immutable (but for the tags that record
+a promotion's fairness verdict). `promote` remembers the
 champion it replaces as `previous-champion`, so `rollback` is one step back without anyone
 having to remember a number. Scorers pick the change up on their next start (a rolling restart,
 `kubectl rollout restart`), which is also when the model is verified again.
@@ -9,22 +10,32 @@ having to remember a number. Scorers pick the change up on their next start (a r
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 
 from registry.store import (
     CHALLENGER,
     CHAMPION,
+    FAIRNESS_ACCEPTED_TAG,
+    FAIRNESS_GATE_TAG,
+    LOWEST_IMPACT_RATIO_TAG,
     MODEL_NAME,
     MODEL_VERSION_TAG,
     PREVIOUS_CHAMPION,
     client,
 )
+from scoring.fairness import fairness_gate
 
 logger = logging.getLogger(__name__)
 
 
 class LifecycleError(RuntimeError):
     """A promotion or rollback that cannot be done (no such version, nothing to roll back to)."""
+
+
+class FairnessGateError(LifecycleError):
+    """A promotion refused because the challenger lowers the lowest adverse-impact ratio by more
+    than the tolerance, and nobody accepted that with a reason."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +45,7 @@ class AliasMove:
     champion: str
     previous: str | None
     model_version: str
+    fairness: str = ""  # the gate's verdict, for the operator's terminal
 
 
 def _alias_version(alias: str) -> str | None:
@@ -55,23 +67,56 @@ def _model_version_of(version: str) -> str:
     return str(found.tags.get(MODEL_VERSION_TAG, "?"))
 
 
-def promote(version: str) -> AliasMove:
+def _lowest_impact_ratio(version: str) -> float | None:
+    """The version's recorded lowest held-out adverse-impact ratio; None if never recorded (a
+    version registered before fairness was measured)."""
+    tag = client().get_model_version(MODEL_NAME, version).tags.get(LOWEST_IMPACT_RATIO_TAG)
+    return float(tag) if tag is not None else None
+
+
+def promote(version: str, accept_fairness_regression: str | None = None) -> AliasMove:
     """Make `version` the champion; the current champion becomes previous-champion. A version
-    that was the challenger stops being it (it now acts on every application)."""
+    that was the challenger stops being it (it now acts on every application).
+
+    Refused (`FairnessGateError`) when its lowest adverse-impact ratio is more than the
+    tolerance below the champion's (`scoring.fairness.fairness_gate`), unless
+    `accept_fairness_regression` gives the reason; the verdict and that reason are written as
+    tags of the promoted version, so the registry's lineage says who accepted what and why."""
     model_version = _model_version_of(version)
     registry = client()
     current = _alias_version(CHAMPION)
     if current == version:
         return AliasMove(version, _alias_version(PREVIOUS_CHAMPION), model_version)
+    challenger_ratio = _lowest_impact_ratio(version)
+    passed, verdict = fairness_gate(
+        math.nan if challenger_ratio is None else challenger_ratio,
+        _lowest_impact_ratio(current) if current is not None else None,
+    )
+    reason = (accept_fairness_regression or "").strip()
+    if not passed and not reason:
+        raise FairnessGateError(
+            f"version {version} not promoted: fairness gate {verdict}. Give "
+            "--accept-fairness-regression REASON to promote it anyway (recorded in the registry)."
+        )
+    registry.set_model_version_tag(MODEL_NAME, version, FAIRNESS_GATE_TAG, verdict)
+    if not passed:
+        registry.set_model_version_tag(MODEL_NAME, version, FAIRNESS_ACCEPTED_TAG, reason)
+        logger.warning("fairness regression accepted for version %s: %s", version, reason)
     if current is not None:
         registry.set_registered_model_alias(MODEL_NAME, PREVIOUS_CHAMPION, current)
     registry.set_registered_model_alias(MODEL_NAME, CHAMPION, version)
     if _alias_version(CHALLENGER) == version:
         registry.delete_registered_model_alias(MODEL_NAME, CHALLENGER)
     logger.info(
-        "promoted %s version %s (%s); previous %s", MODEL_NAME, version, model_version, current
+        "promoted %s version %s (%s); previous %s; fairness %s",
+        MODEL_NAME,
+        version,
+        model_version,
+        current,
+        verdict,
     )
-    return AliasMove(version, current, model_version)
+    accepted = "" if passed else f" (regression accepted: {reason})"
+    return AliasMove(version, current, model_version, f"{verdict}{accepted}")
 
 
 def rollback() -> AliasMove:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from registry.store import (
     EXPERIMENT,
+    LOWEST_IMPACT_RATIO_TAG,
     MODEL_NAME,
     MODEL_VERSION_TAG,
     artifact_location,
@@ -97,6 +98,7 @@ def _log_and_register(model_dir: Path) -> str:
         "loan_scorer.data_sha256": card.training_data.sha256,
         "loan_scorer.artifact_sha256": card.artifact.sha256,
         "mlflow.source.git.commit": code_commit(),
+        LOWEST_IMPACT_RATIO_TAG: repr(float(card.fairness["lowest_impact_ratio"])),
     }
     run = registry.create_run(experiment_id, run_name=card.model_version, tags=tags)
     run_id = run.info.run_id

@@ -25,6 +25,13 @@ DEFAULT_HOME: Final = Path("build/mlflow")
 # The card's model_version, on every registered version: the registry's number is the registry's,
 # the card's version is the one every score names.
 MODEL_VERSION_TAG: Final = "loan_scorer.model_version"
+# The card's lowest held-out adverse-impact ratio, on every registered version: what promotion
+# gates on, readable without downloading the card.
+LOWEST_IMPACT_RATIO_TAG: Final = "loan_scorer.lowest_impact_ratio"
+# Written by `promote` on the version it made champion: the gate's verdict, and the reason a
+# person gave for accepting a fairness regression (the lineage of that decision).
+FAIRNESS_GATE_TAG: Final = "loan_scorer.fairness_gate"
+FAIRNESS_ACCEPTED_TAG: Final = "loan_scorer.fairness_regression_accepted"
 
 _OFFLINE: Final = {
     "MLFLOW_DISABLE_TELEMETRY": "true",

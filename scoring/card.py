@@ -42,6 +42,9 @@ class ModelCard(_Card):
     training_data: TrainingData
     artifact: ArtifactRef
     feature_names: list[str]
+    # Which matrix columns the model reads, which only the policy reads, and which contract
+    # fields only monitoring reads, with why (issue #24).
+    feature_policy: dict[str, Any]
     reference_applicant: dict[str, float]
     training_range: dict[str, dict[str, float]]
     library_versions: dict[str, str]
@@ -50,5 +53,8 @@ class ModelCard(_Card):
     cv_comparison: dict[str, dict[str, Any]]
     calibration_comparison: dict[str, dict[str, float]]
     seed_study: dict[str, Any]
+    # Held-out approval and default rates and adverse-impact ratios per group, before and after
+    # the protected fields left the model; `lowest_impact_ratio` is what promotion gates on.
+    fairness: dict[str, Any]
     validation: dict[str, Any]
     baseline: dict[str, Any]

@@ -21,7 +21,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from schemas.application_v1 import HomeOwnership, JobType, LoanApplicationSubmitted, MaritalStatus
+from schemas.application_v1 import HomeOwnership, JobType, LoanApplicationSubmitted
 
 logger = logging.getLogger(__name__)
 
@@ -54,15 +54,40 @@ NUMERIC_FEATURES: Final[tuple[str, ...]] = (
 
 # One-hot groups follow the contract enums in their declared order, so the column layout is fixed
 # by the v1 contract and not by whichever values happen to occur in a batch.
+# Marital status is not among them: it is a prohibited basis (ECOA, Regulation B) and a protected
+# ground in EU equal-treatment law. The contract keeps the field for the fairness report only.
 ONE_HOT_GROUPS: Final[dict[str, type[StrEnum]]] = {
     "home_ownership": HomeOwnership,
     "job_type": JobType,
-    "marital_status": MaritalStatus,
 }
 
 FEATURE_NAMES: Final[tuple[str, ...]] = NUMERIC_FEATURES + tuple(
     f"{group}={member.value}" for group, enum in ONE_HOT_GROUPS.items() for member in enum
 )
+
+# Columns of the matrix that the policy reads and the model never does. Age stays in the matrix
+# for the knock-out on age at maturity and for drift monitoring; the candidates leave it out
+# (`training.candidates`), so its term in the scorecard is zero for every applicant. It may come
+# back only if the fitted model never raises the log-odds of default of an applicant aged 62 or
+# more above a younger one's (Regulation B, 12 CFR 1002.6(b)(2)), which training checks
+# (`training.age_condition`); measured with age as a curve, it did not hold (docs/mlops.md).
+POLICY_ONLY_FEATURES: Final[tuple[str, ...]] = ("age",)
+MODEL_FEATURES: Final[tuple[str, ...]] = tuple(
+    name for name in FEATURE_NAMES if name not in POLICY_ONLY_FEATURES
+)
+
+# Contract fields the model never reads, and why (written to the model card).
+MONITORING_ONLY_FIELDS: Final[dict[str, str]] = {
+    "applicant.age": (
+        "not a model input: with age as a curve, applicants aged 62 or more scored riskier than "
+        "younger ones, which Regulation B forbids; read only by the age-at-maturity knock-out "
+        "(a referral to review) and by the fairness report (age bands)"
+    ),
+    "applicant.marital_status": (
+        "never a model input nor a reason: a prohibited basis (ECOA, Regulation B) and a "
+        "protected ground in EU equal-treatment law; read only by the fairness report"
+    ),
+}
 
 # Feature name -> reason group: a numeric feature is its own group, a one-hot block is one group
 # (substituting half of a one-hot block would describe an applicant that cannot exist).

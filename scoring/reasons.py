@@ -60,6 +60,9 @@ class ReasonRule:
     direction: Direction
     reportable: bool = True
     when_missing: Reason | None = None
+    # A category block: the sentence names the applicant's own category (a reason must say
+    # what about the application raised the risk, not just "housing").
+    per_category: tuple[Reason, ...] = ()
 
 
 def _rule(
@@ -75,12 +78,23 @@ def _rule(
     return ReasonRule(Reason(code, feature, description), direction, reportable, missing)
 
 
+def _category_rule(code: str, group: str, sentences: dict[str, str]) -> ReasonRule:
+    """A one-hot block's rule: one sentence per category, in the block's column order."""
+    columns = [name.split("=", 1)[1] for name in FEATURE_NAMES if FEATURE_GROUPS[name] == group]
+    if sorted(columns) != sorted(sentences):
+        raise RuntimeError(f"{code} must have a sentence for every category of {group}")
+    per_category = tuple(Reason(code, group, sentences[value]) for value in columns)
+    return ReasonRule(per_category[0], 0, per_category=per_category)
+
+
 # Stable codes: never renumber; a retired group keeps its code reserved. docs/reasons.md lists
 # this catalogue with each direction; a test keeps the two in step.
 CATALOGUE: Final[dict[str, ReasonRule]] = {
     rule.reason.feature: rule
     for rule in (
-        _rule("R01_AGE", "age", -1, "Applicant is younger than typical, which carries more risk"),
+        # Retired from the model (scoring.features.POLICY_ONLY_FEATURES): its term is 0, and it
+        # is never given, whatever a future model does with it. The code stays reserved.
+        _rule("R01_AGE", "age", 0, "Age (never given: not a model input)", reportable=False),
         _rule("R02_JOB_SENIORITY", "job_seniority_years", -1, "Short time with current employer"),
         _rule("R03_PRIOR_RECORDS", "has_prior_records", 1, "Prior records of payment arrears"),
         _rule(
@@ -126,24 +140,29 @@ CATALOGUE: Final[dict[str, ReasonRule]] = {
         ),
         _rule("R16_DEBT_TO_INCOME", "debt_to_annual_income", 1, "Debt is high relative to income"),
         _rule("R17_ASSETS_TO_LOAN", "assets_to_loan", -1, "Assets cover little of the loan"),
-        _rule(
+        _category_rule(
             "R18_HOME_OWNERSHIP",
             "home_ownership",
-            0,
-            "Housing situation carries more risk than the most common one",
+            {
+                "rent": "Rents the home rather than owning it",
+                "owner": "Owns the home",  # the reference category: never adverse in practice
+                "parents": "Lives with parents rather than in an owned or rented home",
+                "private": "Housing is a private arrangement, neither owned nor rented",
+                "other": "Housing is neither owned nor rented",
+            },
         ),
-        _rule(
+        _category_rule(
             "R19_JOB_TYPE",
             "job_type",
-            0,
-            "Type of employment carries more risk than the most common one",
+            {
+                "fixed": "Employed on a fixed contract",  # the reference category
+                "freelance": "Income is from freelance work, not a fixed employment contract",
+                "partime": "Employed part-time, not on a fixed full-time contract",
+                "others": "Employment is neither fixed, freelance nor part-time",
+            },
         ),
-        _rule(
-            "R20_MARITAL_STATUS",
-            "marital_status",
-            0,
-            "Marital status carries more risk than the most common one",
-        ),
+        # R20 (marital status) is retired: marital status is a prohibited basis and is no
+        # longer a feature. The code stays reserved and is never given again.
     )
 }
 
@@ -170,6 +189,7 @@ _REPORTABLE: Final = np.array([rule.reportable for rule in _RULES])
 _MISSING_REPORTABLE: Final = np.array([rule.when_missing is not None for rule in _RULES])
 # The column holding each group's value; categories use it only for a missing check (never NaN).
 _VALUE_COLUMN: Final = np.array([group_columns(group)[0] for group in GROUP_NAMES])
+_COLUMNS: Final = tuple(group_columns(group) for group in GROUP_NAMES)
 
 
 def reference_applicant(features: FloatMatrix) -> FloatVector:
@@ -220,7 +240,7 @@ def top_reasons(
     for row, groups in enumerate(order.tolist()):
         reasons.append(
             tuple(
-                _sentence(_RULES[g], bool(missing[row, g]))
+                _sentence(_RULES[g], bool(missing[row, g]), features[row, _COLUMNS[g]])
                 for g in groups
                 if contribution[row, g] > 0.0
             )
@@ -228,7 +248,9 @@ def top_reasons(
     return reasons
 
 
-def _sentence(rule: ReasonRule, missing: bool) -> Reason:
+def _sentence(rule: ReasonRule, missing: bool, values: FloatVector) -> Reason:
     if missing and rule.when_missing is not None:
         return rule.when_missing
+    if rule.per_category:
+        return rule.per_category[int(np.argmax(values))]
     return rule.reason

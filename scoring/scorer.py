@@ -69,6 +69,18 @@ def _knock_outs(
     return reasons, severity
 
 
+def decisions(
+    features: npt.NDArray[np.float64],
+    pd: npt.NDArray[np.float64],
+    policy: Policy,
+    training_range: TrainingRange,
+) -> list[Decision]:
+    """The decision of each row, cut-offs and knock-outs together, exactly as `score_batch`
+    makes it: for measuring a policy on PDs scored elsewhere (training's fairness table)."""
+    _, severity = _knock_outs(features, policy, training_range)
+    return [DECISIONS[i] for i in np.maximum(policy.decide(pd), severity).tolist()]
+
+
 def score_batch(
     apps: Sequence[LoanApplicationSubmitted],
     model: LoadedModel,

@@ -20,8 +20,10 @@ FloatMatrix = npt.NDArray[np.float64]
 
 # Model feature -> the v1 contract field it is read from, for the raw quantities only (ratios are
 # out of range only because one of these is, or they are ratios of in-range values).
+# Age is not a model input (scoring.features.POLICY_ONLY_FEATURES): an age outside the training
+# range makes no score an extrapolation, and referring older applicants for it would treat them
+# adversely on age alone.
 RANGE_FIELDS: Final[dict[str, str]] = {
-    "age": "applicant.age",
     "job_seniority_years": "applicant.job_seniority_years",
     "monthly_income": "finances.monthly_income",
     "monthly_expenses": "finances.monthly_expenses",

@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 import time
 import uuid
 from collections import Counter
+from pathlib import Path
 
 from confluent_kafka import Consumer, TopicPartition
 
 from consumer.config.settings import Settings
 from consumer.records import header_list
 from consumer.tools.tail import format_score
+from impact.report_fairness import card_fairness_lines
 from schemas.dead_letter import parse_dead_letter_headers
 from schemas.decode import decode_loan_scored
+from scoring.artifact import read_card
+
+
+def fairness_lines() -> list[str]:
+    """The champion's held-out fairness and the gate against the shadow challenger, if any."""
+    card = read_card(Path(os.environ.get("LOAN_SCORER_MODEL_DIR") or "build/model"))
+    challengers = json.loads(os.environ.get("LOAN_SCORER_CHALLENGERS") or "[]")
+    challenger = read_card(Path(challengers[0]["model_dir"])) if challengers else None
+    return card_fairness_lines(card, challenger)
 
 
 def main(expected: int, since_ms: int, timeout_s: float = 180.0) -> int:
@@ -69,6 +82,8 @@ def main(expected: int, since_ms: int, timeout_s: float = 180.0) -> int:
     print("first scores:")
     for line in samples:
         print("  " + line)
+    for line in fairness_lines():
+        print(line)
     return 0 if scored_total + dead_total == expected else 1
 
 

@@ -1,7 +1,10 @@
 """`train_model`: data set -> v1 applications -> features -> compared, calibrated model -> card.
 
-Candidates and calibrations are chosen over five train/test splits (`training.seed_study`), by
+Candidates and calibrations are chosen over ten train/test splits (`training.seed_study`), by
 cross-validation and out-of-fold validation only; each test split is touched once, to report.
+The card also records what the model may use and the Regulation B age check
+(`training.age_condition`), and the held-out fairness table before and after the protected
+fields left the model (`training.fairness`).
 The shipped model is then fitted on the training split of the given seed, and its metrics are the
 PDs of the compiled scorecard that serves it. The policy is analysed on out-of-fold PDs of the
 training split. Everything random takes the seed, so the same seed gives the same model and
@@ -26,17 +29,31 @@ from scoring.additive import PD_FLOOR, compile_scorecard, verify_against
 from scoring.artifact import ARTIFACT_FILE, CARD_FILE, TRUSTED_TYPES, library_versions, sha256_of
 from scoring.baseline import describe
 from scoring.card import ArtifactRef, ModelCard, TrainingData
-from scoring.features import FEATURE_NAMES, build_features
+from scoring.features import (
+    FEATURE_NAMES,
+    MODEL_FEATURES,
+    MONITORING_ONLY_FIELDS,
+    POLICY_ONLY_FEATURES,
+    build_features,
+)
 from scoring.policy import DEFAULT_POLICY_PATH, load_policy
 from scoring.reasons import reference_applicant
 from scoring.training_range import TrainingRange, observed_ranges
+from training.age_condition import check_age_condition
 from training.dataset import DATA_PATH, load_credit_data
 from training.evaluation import ece_noise_floor, ece_noise_p95, evaluate
+from training.fairness import (
+    BEFORE_MODEL_FEATURES,
+    BEFORE_NAMES,
+    held_out_fairness,
+    with_marital_status,
+)
 from training.policy_analysis import analyse_policy
 from training.report import write_report
 from training.seed_study import (
     FOLDS,
     STUDY_SEEDS,
+    against_targets,
     choose,
     out_of_fold,
     recipe,
@@ -79,7 +96,7 @@ def _train(out_dir: Path, seed: int) -> ModelCard:
     X = build_features(data.applications)
     y = np.asarray(data.labels, dtype=np.int64)
 
-    seed_study = study(X, y, tuple(dict.fromkeys((seed, *STUDY_SEEDS))))
+    seed_study = study(X, y, STUDY_SEEDS)
     candidate, method = choose(seed_study)
     logger.info(
         "chosen over %d seeds: %s, calibration %s", len(seed_study["seeds"]), candidate, method
@@ -87,10 +104,15 @@ def _train(out_dir: Path, seed: int) -> ModelCard:
 
     parts = split(X, y, seed)
     X_train, X_test, y_train, y_test = parts.X_train, parts.X_test, parts.y_train, parts.y_test
+    # The same split of the applications themselves, for the fairness groups (train_test_split
+    # shuffles indices alike whatever the array, so row i of X_test is apps_test[i]).
+    index_parts = split(np.arange(len(data.applications), dtype=np.float64)[:, None], y, seed)
+    apps_test = [data.applications[int(i)] for i in index_parts.X_test[:, 0]]
     aucs, validation = out_of_fold(candidate, parts, seed)
     pd_validation = validation[method]
     calibrated = recipe(candidate, method, seed).fit(X_train, y_train)
-    compile_error = verify_against(compile_scorecard(calibrated), calibrated, X)
+    scorecard = compile_scorecard(calibrated)
+    compile_error = verify_against(scorecard, calibrated, X)
     pd_test = served_pd(calibrated, X_test)
     pd_all = served_pd(calibrated, X)
 
@@ -131,12 +153,18 @@ def _train(out_dir: Path, seed: int) -> ModelCard:
 
     policy = load_policy(DEFAULT_POLICY_PATH)
     reference = reference_applicant(X_train)
+    age_condition = check_age_condition(scorecard, reference)
+    apps_train = [data.applications[int(i)] for i in index_parts.X_train[:, 0]]
+    before = recipe(candidate, method, seed, BEFORE_NAMES, BEFORE_MODEL_FEATURES).fit(
+        with_marital_status(X_train, apps_train), y_train
+    )
+    training_range = TrainingRange.from_card(observed_ranges(X))
     versions = library_versions()
     fingerprint = {
         "data_sha256": data.sha256,
         "seed": seed,
         "candidate": candidate,
-        "features": list(FEATURE_NAMES),
+        "features": list(MODEL_FEATURES),
         "params": repr(calibrated.get_params()),
         "versions": versions,
     }
@@ -162,6 +190,12 @@ def _train(out_dir: Path, seed: int) -> ModelCard:
         ),
         artifact=ArtifactRef(file=ARTIFACT_FILE, sha256=sha256_of(artifact_path), format="skops"),
         feature_names=list(FEATURE_NAMES),
+        feature_policy={
+            "model_inputs": list(MODEL_FEATURES),
+            "policy_only": list(POLICY_ONLY_FEATURES),
+            "monitoring_only_fields": dict(MONITORING_ONLY_FIELDS),
+            "age_condition": age_condition,
+        },
         reference_applicant={
             name: float(v) for name, v in zip(FEATURE_NAMES, reference, strict=True)
         },
@@ -177,10 +211,26 @@ def _train(out_dir: Path, seed: int) -> ModelCard:
         metrics=metrics,
         cv_comparison=comparison,
         calibration_comparison=calibration,
-        seed_study=seed_study["summary"],
-        validation=analyse_policy(
-            policy, X_train, y_train, pd_validation, TrainingRange.from_card(observed_ranges(X))
+        seed_study={
+            "seeds": list(seed_study["seeds"]),
+            "chosen": {
+                "candidate": candidate,
+                "calibration": method,
+                **against_targets(seed_study, candidate, method),
+            },
+            "candidates": seed_study["summary"],
+        },
+        fairness=held_out_fairness(
+            apps_test=apps_test,
+            X_test=X_test,
+            y_test=y_test,
+            pd_test=pd_test,
+            policy=policy,
+            training_range=training_range,
+            before=before,
+            reference=reference,
         ),
+        validation=analyse_policy(policy, X_train, y_train, pd_validation, training_range),
         baseline={
             "format": "see scoring/baseline.py: cuts, proportions per bin, missing share",
             "population": "all valid applications of the training data (train and test splits)",

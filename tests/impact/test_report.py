@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
+from html import unescape
 from pathlib import Path
 
 import numpy as np
@@ -22,19 +23,20 @@ from consumer.cli import app
 from impact.dataset_pairs import HeldOut
 from impact.pairs import write_pairs
 from impact.report import render_report
+from impact.report_fairness import card_fairness_lines
 from impact.report_inputs import ReportInput, build_report_input, bundled_policies
 from scoring.artifact import read_card
 from tests.impact.browser import dump_dom, screenshot
 
 SECTION_IDS = [
     "summary",
+    "fairness",
     "score-drift",
     "feature-drift",
     "performance",
     "calibration",
     "champion-challenger",
     "default-rates",
-    "fairness",
     "expected-loss",
     "what-if",
 ]
@@ -135,6 +137,45 @@ def test_report_content_says_what_the_pairs_say(all_pairs: pd.DataFrame, model_d
     assert "no scored applications were given" in html.lower()  # features=None said, not hidden
     assert 'data-table="champion-challenger"' in html
     assert 'data-table="fairness-age_band"' in html
+    # Fairness first-class: the card's held-out lowest ratio and its gate, in the summary.
+    summary = unescape(html.split('<section id="summary">')[1].split("</section>")[0])
+    assert f"{card['fairness']['lowest_impact_ratio']:.3f} on the card's held-out split" in summary
+    assert "Fairness gate, champion" in summary
+    assert 'data-table="fairness-before-after"' in html
+
+
+def test_report_says_when_a_challenger_fails_the_fairness_gate(
+    champion_pairs: pd.DataFrame, model_dir: Path
+) -> None:
+    card = read_card(model_dir)
+    lowest = card.fairness["lowest_impact_ratio"]
+    worse = card.model_copy(
+        update={
+            "model_version": "credit-worse",
+            "fairness": {**card.fairness, "lowest_impact_ratio": lowest - 0.06},
+        }
+    )
+    within = worse.model_copy(
+        update={"fairness": {**card.fairness, "lowest_impact_ratio": lowest - 0.04}}
+    )
+    at = datetime(2026, 11, 27, tzinfo=UTC)
+    failing = render_report(
+        ReportInput(pairs=champion_pairs, card=card, generated_at=at, challenger_card=worse)
+    )
+    assert '<p class="flag">Promotion gate, challenger credit-worse' in failing
+    assert f"fails: lowest adverse-impact ratio {lowest - 0.06:.3f}" in failing
+    passing = render_report(
+        ReportInput(pairs=champion_pairs, card=card, generated_at=at, challenger_card=within)
+    )
+    assert '<p class="ok">Promotion gate, challenger credit-worse' in passing
+    # The demo prints the same, as text: every group with its default rate, and the gate.
+    lines = card_fairness_lines(card, worse)
+    assert lines[-1].startswith("  FAILED: Promotion gate, challenger credit-worse")
+    groups = [
+        row for name in ("age_band", "marital_status") for row in card.fairness["groups"][name]
+    ]
+    assert len(lines) == 2 + len(groups) + 1
+    assert any(f"{groups[0]['default_rate']:.1%}" in line for line in lines)
 
 
 def test_report_without_challenger_or_policies_says_so(

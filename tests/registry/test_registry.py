@@ -15,10 +15,24 @@ from typer.testing import CliRunner
 
 from consumer.cli import app
 from consumer.config.settings import Settings
-from registry.lifecycle import LifecycleError, aliases, promote, rollback, set_challenger
+from registry.lifecycle import (
+    FairnessGateError,
+    LifecycleError,
+    aliases,
+    promote,
+    rollback,
+    set_challenger,
+)
 from registry.register import register_model_dir
 from registry.resolve import fetch_model_dir, load_model_from
-from registry.store import MODEL_NAME, MODEL_VERSION_TAG, client
+from registry.store import (
+    FAIRNESS_ACCEPTED_TAG,
+    FAIRNESS_GATE_TAG,
+    LOWEST_IMPACT_RATIO_TAG,
+    MODEL_NAME,
+    MODEL_VERSION_TAG,
+    client,
+)
 from scoring.artifact import load_model
 from scoring.exceptions import ModelIntegrityError
 from scoring.features import FEATURE_NAMES
@@ -52,6 +66,8 @@ def test_registration_carries_lineage(
     assert run.data.metrics["test_roc_auc"] == pytest.approx(card["metrics"]["test_roc_auc"])
     assert run.data.tags["loan_scorer.data_sha256"] == card["training_data"]["sha256"]
     assert run.data.tags["mlflow.source.git.commit"] != ""
+    lowest = card["fairness"]["lowest_impact_ratio"]
+    assert float(version.tags[LOWEST_IMPACT_RATIO_TAG]) == pytest.approx(lowest)
     artifacts = {item.path for item in registry.list_artifacts(run.info.run_id, "model")}
     assert {"model/model_card.json", "model/model.skops"} <= artifacts
     # The store is the embedded one, under the directory we gave it.
@@ -92,9 +108,13 @@ def test_promote_and_rollback(registered: str) -> None:
     assert first.source is not None
     # A second version of the same artifacts (registering a run's model again is how MLflow
     # makes a new version); aliases are all promotion and rollback touch.
+    same_fairness = first.tags[LOWEST_IMPACT_RATIO_TAG]
     second = str(
         registry.create_model_version(
-            MODEL_NAME, first.source, run_id=first.run_id, tags={MODEL_VERSION_TAG: "second"}
+            MODEL_NAME,
+            first.source,
+            run_id=first.run_id,
+            tags={MODEL_VERSION_TAG: "second", LOWEST_IMPACT_RATIO_TAG: same_fairness},
         ).version
     )
     with pytest.raises(LifecycleError, match="nothing to roll back to"):
@@ -169,3 +189,69 @@ def test_the_service_loads_the_model_the_uri_names(registered: str, model_dir: P
     assert assets.model.model_version == load_model(model_dir).model_version
     with pytest.raises(Exception, match="no-such-alias"):
         load_assets(Settings(model_uri=f"models:/{MODEL_NAME}@no-such-alias"))
+
+
+def _worse_challenger(model_dir: Path, tmp_path: Path, drop: float) -> Path:
+    """The trained model with a card whose held-out lowest adverse-impact ratio is `drop`
+    lower: a challenger that worsens fairness (a new model_version, so a new registry version)."""
+    worse = tmp_path / f"worse-{drop}"
+    shutil.copytree(model_dir, worse)
+    card_path = worse / "model_card.json"
+    card = json.loads(card_path.read_text())
+    card["model_version"] += f"-worse-{drop}"
+    card["fairness"]["lowest_impact_ratio"] -= drop
+    card_path.write_text(json.dumps(card))
+    return worse
+
+
+def test_promote_refuses_a_challenger_that_worsens_fairness_unless_accepted(
+    registered: str, model_dir: Path, tmp_path: Path
+) -> None:
+    promote(registered)  # the trained model is the champion, whatever earlier tests moved
+    champion_ratio = float(
+        client().get_model_version(MODEL_NAME, registered).tags[LOWEST_IMPACT_RATIO_TAG]
+    )
+    worse = register_model_dir(_worse_challenger(model_dir, tmp_path, 0.06), alias="challenger")
+    runner = CliRunner()
+    refused = runner.invoke(app, ["model", "promote", "--version", worse])
+    assert refused.exit_code == 1
+    assert "fairness gate fails" in refused.output
+    assert f"{champion_ratio - 0.06:.3f}" in refused.output
+    assert aliases()["champion"][0] == registered
+    with pytest.raises(FairnessGateError):
+        promote(worse, accept_fairness_regression="   ")  # a blank reason is no reason
+
+    accepted = runner.invoke(
+        app,
+        [
+            "model",
+            "promote",
+            "--version",
+            worse,
+            "--accept-fairness-regression",
+            "committee 2026-12: <25 band reviewed against its default rate",
+        ],
+    )
+    assert accepted.exit_code == 0, accepted.output
+    assert aliases()["champion"][0] == worse
+    tags = client().get_model_version(MODEL_NAME, worse).tags
+    assert (
+        tags[FAIRNESS_ACCEPTED_TAG]
+        == "committee 2026-12: <25 band reviewed against its default rate"
+    )
+    assert tags[FAIRNESS_GATE_TAG].startswith("fails:")
+    rollback()
+
+
+def test_promote_lets_a_small_fairness_change_through(
+    registered: str, model_dir: Path, tmp_path: Path
+) -> None:
+    promote(registered)
+    slightly = register_model_dir(_worse_challenger(model_dir, tmp_path, 0.04))
+    move = promote(slightly)
+    assert move.champion == slightly
+    assert move.fairness.startswith("passes:")
+    tags = client().get_model_version(MODEL_NAME, slightly).tags
+    assert tags[FAIRNESS_GATE_TAG].startswith("passes:")
+    assert FAIRNESS_ACCEPTED_TAG not in tags
+    rollback()

@@ -38,7 +38,11 @@ def test_one_hot_follows_the_contract_enums(make_application: ApplicationFactory
         "home_ownership=other": 0.0,
     }
     assert sum(v for n, v in row.items() if n.startswith("job_type=")) == 1.0
-    assert sum(v for n, v in row.items() if n.startswith("marital_status=")) == 1.0
+    # Marital status is a prohibited basis: no column carries it, whatever the application says.
+    assert not [n for n in row if n.startswith("marital_status")]
+    single = build_features([make_application(applicant__marital_status="single")])
+    married = build_features([make_application(applicant__marital_status="married")])
+    np.testing.assert_array_equal(single, married)
 
 
 def test_missing_stays_missing(make_application: ApplicationFactory) -> None:

@@ -118,6 +118,9 @@ def test_every_reason_is_true_of_the_applicant(
         value, reference = features[0, columns[0]], model.reference[columns[0]]
         if np.isnan(value):
             assert rule.when_missing == reason, reason
+        elif rule.per_category:  # a category names the applicant's own category
+            assert reason == rule.per_category[int(np.argmax(features[0, columns]))]
+            assert rule.reportable
         else:
             assert reason == rule.reason
             assert rule.reportable

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 from scoring.additive import PD_FLOOR
@@ -34,17 +35,39 @@ def test_metrics_clear_the_bar(model_dir: Path) -> None:
     assert metrics["compiled_max_log_odds_error"] < 1e-9
 
 
-def test_the_bars_hold_over_five_split_seeds(model_dir: Path) -> None:
+def test_the_bars_hold_over_ten_split_seeds(model_dir: Path) -> None:
     card = _card(model_dir)
     study = card["seed_study"]
     assert isinstance(study, dict)
-    chosen = study[str(card["candidate"])][_calibration(card)]
+    assert study["seeds"] == list(range(10))
+    candidates = study["candidates"]
+    chosen = candidates[str(card["candidate"])][_calibration(card)]
     assert chosen["cv_roc_auc"]["mean"] >= 0.85
-    assert chosen["cv_roc_auc"]["worst"] >= 0.84
-    assert chosen["seeds_within_ece_noise"] == {"count": 5.0, "of": 5.0}
+    # Issue #24's target for the worst seed is 0.845; without marital status and age it is
+    # 0.8440 (seed 6), and the card says so rather than the test hiding it.
+    assert chosen["cv_roc_auc"]["worst"] >= 0.843
+    assert chosen["seeds_within_ece_noise"] == {"count": 10.0, "of": 10.0}
+    # Every model of the study compiled exactly: every seed trains.
+    assert chosen["compiled_max_log_odds_error"]["worst"] < 1e-9
     # The choice is the best mean CV AUC among the candidates.
-    best = max(study, key=lambda name: study[name]["none"]["cv_roc_auc"]["mean"])
+    best = max(candidates, key=lambda name: candidates[name]["none"]["cv_roc_auc"]["mean"])
     assert card["candidate"] == best
+
+
+def test_the_card_states_each_target_and_by_how_much_it_misses(model_dir: Path) -> None:
+    targets = _card(model_dir)["seed_study"]["chosen"]  # type: ignore[index]
+    per_seed = targets["per_seed"]
+    aucs = [row["cv_roc_auc"] for row in per_seed.values()]
+    assert len(aucs) == 10
+    assert targets["cv_roc_auc_mean"]["value"] == pytest.approx(sum(aucs) / 10)
+    low = targets["cv_roc_auc_min"]
+    assert low["value"] == min(aucs)
+    assert low["met"] is (min(aucs) >= 0.845)
+    assert low["short_by"] == max(0.0, 0.845 - min(aucs))
+    within = targets["test_ece_within_noise_p95"]
+    assert within["seeds"] == sum(
+        row["test_ece"] <= row["test_ece_noise_p95"] for row in per_seed.values()
+    )
 
 
 def _calibration(card: dict[str, object]) -> str:
@@ -55,6 +78,11 @@ def test_card_describes_the_model(model_dir: Path) -> None:
     card = _card(model_dir)
     assert str(card["model_version"]).startswith("credit-")
     assert card["feature_names"] == list(FEATURE_NAMES)
+    policy = card["feature_policy"]
+    assert isinstance(policy, dict)
+    assert not any(name.startswith(("marital_status", "age")) for name in policy["model_inputs"])
+    assert set(policy["monitoring_only_fields"]) == {"applicant.age", "applicant.marital_status"}
+    assert policy["age_condition"]["holds"] is True
     assert card["library_versions"] == library_versions()
     training_data = card["training_data"]
     assert isinstance(training_data, dict)
