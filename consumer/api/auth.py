@@ -95,16 +95,21 @@ class Authenticator:
         if scheme.lower() != "bearer" or not credential:
             raise unauthorized()
         if credential.startswith(KEY_PREFIX) and self._keys is not None:
-            stored = find_key(self._keys.current(), credential)
+            keys = self._keys.current()  # None: the key file is missing or broken, refuse all
+            stored = find_key(keys, credential) if keys is not None else None
             if stored is not None:
                 return Principal(stored.client, stored.scopes)
             logger.debug("refused: unknown API key")  # counted by status in the HTTP metrics
             raise unauthorized()
         if credential.count(".") == 2 and self._jwt is not None:
+            jwks = self._jwt.jwks.current()
+            if jwks is None:  # the JWKS file is missing or broken: no signature can be checked
+                logger.debug("refused: no usable JWKS")
+                raise unauthorized()
             try:
                 claims = verify_token(
                     credential,
-                    self._jwt.jwks.current(),
+                    jwks,
                     issuer=self._jwt.issuer,
                     audience=self._jwt.audience,
                 )

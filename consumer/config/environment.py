@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, MutableMapping
 from pathlib import Path
 
 from consumer.config.settings import ENV_PREFIX, Settings
@@ -42,6 +42,21 @@ def unknown_variables(names: Iterable[str]) -> dict[str, str | None]:
     return unknown
 
 
+# Settings that a package below `consumer` reads from the process environment itself, having no
+# Settings of its own (registry/store.py reads LOAN_SCORER_MLFLOW_HOME, impact/cli.py
+# LOAN_SCORER_MODEL_DIR). A value given only in the env file would never reach them, so
+# `load_settings` exports these (tests/consumer/test_settings.py finds any new such reader).
+EXPORTED_TO_ENVIRONMENT: tuple[str, ...] = ("mlflow_home", "model_dir")
+
+
+def export_settings(settings: Settings, environ: MutableMapping[str, str]) -> None:
+    """Write the settings other packages read from the environment into it; those the
+    environment already holds win, as they do in `Settings` itself."""
+    for name in EXPORTED_TO_ENVIRONMENT:
+        if name in settings.model_fields_set:
+            environ.setdefault(f"{ENV_PREFIX}{name.upper()}", str(getattr(settings, name)))
+
+
 def _env_file_names(env_file: Path) -> list[str]:
     from dotenv import dotenv_values  # pydantic-settings' own reader of env files
 
@@ -49,7 +64,8 @@ def _env_file_names(env_file: Path) -> list[str]:
 
 
 def load_settings(env_file: Path | None = None) -> Settings:
-    """Read the environment (and the env file if given; the environment wins).
+    """Read the environment (and the env file if given; the environment wins), and export the
+    settings read elsewhere from the environment (`EXPORTED_TO_ENVIRONMENT`).
 
     Refuses any `LOAN_SCORER_*` variable that no setting reads, naming the closest valid one:
     a misspelt `LOAN_SCORER_KAFKA_BOOTSTRAP_SERVER` must stop the start, not fall back to the
@@ -61,4 +77,6 @@ def load_settings(env_file: Path | None = None) -> Settings:
     unknown = unknown_variables(names)
     if unknown:
         raise UnknownSettingError(unknown)
-    return Settings(_env_file=env_file)
+    settings = Settings(_env_file=env_file)
+    export_settings(settings, os.environ)
+    return settings

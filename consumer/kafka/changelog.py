@@ -15,7 +15,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
-from consumer.kafka.config import KafkaConfig
+from consumer.kafka.config import ClientConfig
 from consumer.kafka.topics import partition_count
 from consumer.pipeline.dedup import changelog_entries
 from consumer.state.errors import ChangelogError
@@ -43,7 +43,7 @@ class KafkaChangelog:
 
     def __init__(
         self,
-        config: KafkaConfig,
+        config: ClientConfig,
         topic: str,
         *,
         input_topic: str,
@@ -51,7 +51,7 @@ class KafkaChangelog:
         timeout_s: float = 30.0,
         new_consumer: Callable[[dict[str, object]], Consumer] = Consumer,
     ):
-        self._admin = AdminClient(config)
+        self._admin_config = config
         self._input_topic = input_topic
         self._window_s = window_s
         self._ensured = False
@@ -138,7 +138,13 @@ class KafkaChangelog:
 
     def _ensure(self) -> None:
         if not self._ensured:
-            ensure_changelog(self._admin, self._input_topic, self._topic, self._window_s)
+            # A client for this one job, dropped after it: idle, it would hold connections and
+            # queue log lines no one polls (consumer/kafka/config.py `client_logging`).
+            admin = AdminClient(self._admin_config)
+            try:
+                ensure_changelog(admin, self._input_topic, self._topic, self._window_s)
+            finally:
+                admin.poll(0)
             self._ensured = True
 
     def _failed(self, partition: int, error: object) -> ChangelogError:

@@ -6,9 +6,15 @@ rather than buried in client construction.
 
 from __future__ import annotations
 
+from typing import Any
+
 from consumer.config.settings import Settings
+from consumer.telemetry.logs import librdkafka_logger
 
 KafkaConfig = dict[str, str | int | float | bool]
+# A client's whole configuration: librdkafka's settings and the Python objects confluent-kafka
+# takes beside them (the logger, callbacks).
+ClientConfig = dict[str, Any]
 
 
 # A member that dies without leaving (kill -9, a node lost) holds its partitions until its session
@@ -26,8 +32,21 @@ SESSION_TIMEOUT_MS = 10_000
 TRANSACTIONAL_RETRY_BACKOFF_MS = 10
 
 
-def consumer_config(settings: Settings) -> KafkaConfig:
-    config: KafkaConfig = {
+def client_logging() -> ClientConfig:
+    """librdkafka's own log lines through the structured logger (consumer/telemetry/logs.py)
+    rather than raw on stderr. confluent-kafka then queues them and writes them when the client
+    is polled (poll, consume, flush): a client the service creates must be polled now and then,
+    or its lines wait (an AdminClient's included)."""
+    return {"logger": librdkafka_logger()}
+
+
+def admin_config(settings: Settings, client_id: str) -> ClientConfig:
+    """An AdminClient's configuration: the shared settings, a client id, the logger."""
+    return {**settings.kafka_common_config(), "client.id": client_id, **client_logging()}
+
+
+def consumer_config(settings: Settings) -> ClientConfig:
+    config: ClientConfig = {
         "session.timeout.ms": SESSION_TIMEOUT_MS,
         **settings.kafka_common_config(),
         "group.id": settings.group_id,
@@ -40,6 +59,7 @@ def consumer_config(settings: Settings) -> KafkaConfig:
         "isolation.level": "read_committed",
         "enable.partition.eof": False,
         "statistics.interval.ms": settings.statistics_interval_ms,
+        **client_logging(),
     }
     if settings.delivery == "exactly-once":
         # Offsets are committed inside the producer's transaction, never by the consumer.
@@ -52,8 +72,8 @@ def consumer_config(settings: Settings) -> KafkaConfig:
     return config
 
 
-def producer_config(settings: Settings) -> KafkaConfig:
-    config: KafkaConfig = {
+def producer_config(settings: Settings) -> ClientConfig:
+    config: ClientConfig = {
         **settings.kafka_common_config(),
         "client.id": f"loan-scorer-{settings.instance_id}",
         "enable.idempotence": True,
@@ -63,6 +83,7 @@ def producer_config(settings: Settings) -> KafkaConfig:
         # Only a failed record calls back (batch_writer.py acts on failures only): a Python
         # callback per delivered record was CPU on the hot path, taken inside the commit.
         "delivery.report.only.error": True,
+        **client_logging(),
     }
     if settings.delivery == "exactly-once":
         config["transactional.id"] = settings.transactional_id

@@ -14,6 +14,7 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
 from consumer.config.settings import Settings
+from consumer.kafka.config import admin_config
 from consumer.kafka.topics import topic_metadata, topic_problem
 from consumer.telemetry.readiness import Readiness
 
@@ -33,9 +34,7 @@ class InputTopicCheck:
         self._interval_s = settings.readiness_topic_check_interval_s
         self._timeout_s = min(settings.kafka_timeout_s, 10.0)
         self._readiness = readiness
-        self._admin = AdminClient(
-            {**settings.kafka_common_config(), "client.id": f"loan-scorer-{settings.instance_id}"}
-        )
+        self._admin = AdminClient(admin_config(settings, f"loan-scorer-{settings.instance_id}"))
         self._last_problem: str | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="input-topic-check", daemon=True)
@@ -69,4 +68,5 @@ class InputTopicCheck:
     def _run(self) -> None:
         while not self._stop.is_set():
             self.check_once()
+            self._admin.poll(0)  # writes its queued log lines (consumer/kafka/config.py)
             self._stop.wait(self._interval_s)

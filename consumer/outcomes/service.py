@@ -25,7 +25,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 from prometheus_client import CollectorRegistry, start_http_server
 
 from consumer.config.settings import Settings
-from consumer.kafka.config import SESSION_TIMEOUT_MS, KafkaConfig
+from consumer.kafka.config import SESSION_TIMEOUT_MS, ClientConfig, client_logging
 from consumer.outcomes.join import JoinRecord, Stream, store_batch
 from consumer.outcomes.metrics import RealisedMetrics
 from consumer.outcomes.store import OutcomeStore
@@ -37,7 +37,7 @@ logger = logging.getLogger(__name__)
 BATCH_MAX_RECORDS = 2_000
 
 
-def outcomes_consumer_config(settings: Settings) -> KafkaConfig:
+def outcomes_consumer_config(settings: Settings) -> ClientConfig:
     return {
         "session.timeout.ms": SESSION_TIMEOUT_MS,  # a killed joiner's partitions move on sooner
         **settings.kafka_common_config(),
@@ -52,6 +52,7 @@ def outcomes_consumer_config(settings: Settings) -> KafkaConfig:
         "enable.partition.eof": False,
         # The shadow and outcomes topics may appear after the joiner starts.
         "topic.metadata.refresh.interval.ms": 5_000,
+        **client_logging(),  # librdkafka's lines as JSON
     }
 
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from consumer.config.settings import Settings
 from consumer.kafka.changelog import KafkaChangelog
+from consumer.kafka.config import admin_config
 from consumer.pipeline.dedup import ScoredIds
 from consumer.pipeline.scoring import ScoringPipeline
 from consumer.records import BatchProcessor
@@ -100,10 +101,7 @@ def assemble_loop(
     state: PartitionStates | None = None
     if settings.dedup_window_s > 0:
         changelog = KafkaChangelog(
-            {
-                **settings.kafka_common_config(),
-                "client.id": f"loan-scorer-{settings.instance_id}-dedup",
-            },
+            admin_config(settings, f"loan-scorer-{settings.instance_id}-dedup"),
             settings.changelog_topic,
             input_topic=settings.input_topic,
             window_s=settings.dedup_window_s,

@@ -244,9 +244,9 @@ class ScoringLoop:
             for (topic, partition), span in offset_ranges(messages).items()
         }
         audit.stream_batch(
-            model_version=self._versions[0],
+            champion_version=self._versions[0],
             policy_version=self._versions[1],
-            decisions=(fact.decision for fact in outcome.scored),
+            decisions=((fact.model_version, fact.decision) for fact in outcome.scored),
             dead_letter_reasons=outcome.dead_letter_reasons,
             duplicates=outcome.duplicates,
             offsets=offsets,

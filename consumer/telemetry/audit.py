@@ -43,23 +43,36 @@ def api_decision(
 
 def stream_batch(
     *,
-    model_version: str,
+    champion_version: str,
     policy_version: str,
-    decisions: Iterable[str],
+    decisions: Iterable[tuple[str, str]],
     dead_letter_reasons: Iterable[str],
     duplicates: int,
     offsets: dict[str, tuple[int, int]],
     latency_ms: float,
 ) -> None:
     """One committed batch: counts by decision and by dead-letter reason, and the input offsets
-    it covered per topic-partition (first, last), which lead to each decision on the output."""
+    it covered per topic-partition (first, last), which lead to each decision on the output.
+
+    `decisions` holds (model version, decision) per published score: with a canary, one batch
+    holds decisions of two models, so each is counted under the model that made it
+    (`decisions_by_model`, `model_versions`); `champion_version` is what was served as the
+    champion, which is not who decided a canary's share.
+    """
+    by_model: dict[str, Counter[str]] = {}
+    for model_version, decision in decisions:
+        by_model.setdefault(model_version, Counter())[decision] += 1
     audit_logger.info(
         "stream batch committed",
         extra={
             "audit": "stream_batch",
-            "model_version": model_version,
+            "model_versions": sorted(by_model),
+            "champion_version": champion_version,
             "policy_version": policy_version,
-            "decisions": dict(Counter(decisions)),
+            "decisions": dict(sum(by_model.values(), Counter())),
+            "decisions_by_model": {
+                version: dict(counts) for version, counts in sorted(by_model.items())
+            },
             "dead_letters": dict(Counter(dead_letter_reasons)),
             "duplicates": duplicates,
             "offsets": {key: list(span) for key, span in offsets.items()},

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import json
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
 
 from consumer.api.jwt_bearer import InvalidTokenError, TokenClaims, parse_jwks, verify_token
 from tests.api.token_issuer import AUDIENCE, ISSUER, TokenIssuer
@@ -43,19 +40,45 @@ def test_a_token_without_expiry_is_refused(issuer: TokenIssuer) -> None:
         verify(unexpiring, issuer)
 
 
-def test_an_hmac_token_keyed_with_the_public_key_is_refused(issuer: TokenIssuer) -> None:
-    """The classic algorithm confusion: HS256 with the issuer's public key as the secret (built
-    by hand, since PyJWT itself refuses to HMAC-sign with a PEM key)."""
-    public_pem = issuer._private.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
+def test_the_untampered_tokens_these_tests_alter_are_accepted(issuer: TokenIssuer) -> None:
+    """The control for the refusals below: each starts from a token valid in every respect."""
     payload = jwt.decode(issuer.token(), options={"verify_signature": False})
-    header = _b64(json.dumps({"alg": "HS256", "kid": "k1", "typ": "JWT"}).encode())
+    resigned = jwt.encode(payload, issuer._private, algorithm="RS256", headers={"kid": "k1"})
+    assert verify(resigned, issuer).scopes == frozenset({"score"})
+    with_hmac_key = _jwks_with_an_hmac_key(issuer)
+    assert verify_token(resigned, with_hmac_key, issuer=ISSUER, audience=AUDIENCE).client
+
+
+def test_an_unsigned_token_is_refused(issuer: TokenIssuer) -> None:
+    """`alg: none`, the kid of a known key, every claim valid (exp, iss, aud, client, scope):
+    only the missing signature can refuse it."""
+    payload = jwt.decode(issuer.token(), options={"verify_signature": False})
+    header = _b64(json.dumps({"alg": "none", "kid": "k1", "typ": "JWT"}).encode())
     body = _b64(json.dumps(payload).encode())
-    signature = _b64(hmac.new(public_pem, f"{header}.{body}".encode(), hashlib.sha256).digest())
 
     with pytest.raises(InvalidTokenError):
-        verify(f"{header}.{body}.{signature}", issuer)
+        verify(f"{header}.{body}.", issuer)
+
+
+_HMAC_SECRET = b"a-shared-secret-long-enough-for-hs256-32b"
+
+
+def _jwks_with_an_hmac_key(issuer: TokenIssuer) -> jwt.PyJWKSet:
+    """The issuer's JWKS plus a symmetric key: a JWKS that (wrongly) publishes an HMAC secret,
+    or a key the file was never meant to hold."""
+    oct_key = {"kty": "oct", "kid": "h1", "alg": "HS256", "k": _b64(_HMAC_SECRET)}
+    return parse_jwks(json.dumps({"keys": [*issuer.jwks()["keys"], oct_key]}).encode())
+
+
+def test_an_hmac_token_is_refused_even_with_its_key_in_the_jwks(issuer: TokenIssuer) -> None:
+    """Only asymmetric algorithms are accepted (`ALGORITHMS`): anyone who can read an HMAC key
+    can mint tokens with it. The token is valid in every other respect and its key is in the
+    JWKS, so only the algorithm list refuses it (PyJWT alone would take the key's own alg)."""
+    payload = jwt.decode(issuer.token(), options={"verify_signature": False})
+    token = jwt.encode(payload, _HMAC_SECRET, algorithm="HS256", headers={"kid": "h1"})
+
+    with pytest.raises(InvalidTokenError):
+        verify_token(token, _jwks_with_an_hmac_key(issuer), issuer=ISSUER, audience=AUDIENCE)
 
 
 def _b64(data: bytes) -> str:

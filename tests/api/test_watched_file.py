@@ -63,7 +63,9 @@ def test_a_symlink_swap_is_seen(tmp_path: Path) -> None:
     assert watched.current() == 2
 
 
-def test_a_broken_update_keeps_the_previous_content(tmp_path: Path) -> None:
+def test_a_broken_or_missing_file_refuses_until_a_valid_one_is_back(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     path = tmp_path / "value"
     path.write_text("1")
     clock = Clock()
@@ -71,13 +73,44 @@ def test_a_broken_update_keeps_the_previous_content(tmp_path: Path) -> None:
 
     path.write_text("not a number")
     clock.now += 1.0
-    assert watched.current() == 1
-    path.unlink()
+    assert watched.current() is None  # revoked: the previous content is not kept
     clock.now += 1.0
-    assert watched.current() == 1
+    assert watched.current() is None  # and stays so while the file does not change
     path.write_text("3")
     clock.now += 1.0
     assert watched.current() == 3
+    path.unlink()
+    clock.now += 1.0
+    assert watched.current() is None
+    clock.now += 1.0
+    assert watched.current() is None
+    path.write_text("4")
+    clock.now += 1.0
+    assert watched.current() == 4
+    refusals = [r for r in caplog.records if "refused" in r.getMessage()]
+    # Once per bad state (a parse error, then a missing file), not once per check.
+    assert [getattr(r, "error_type", None) for r in refusals] == [
+        "ValueError",
+        "FileNotFoundError",
+    ]
+    assert all(getattr(r, "path", None) == str(path) for r in refusals)
+
+
+def test_a_file_restored_as_it_was_is_read_again(tmp_path: Path) -> None:
+    path = tmp_path / "value"
+    path.write_text("1")
+    clock = Clock()
+    watched = WatchedFile(path, strict_int, clock=clock)
+    saved = path.read_bytes()
+    stat = path.stat()
+
+    path.unlink()
+    clock.now += 1.0
+    assert watched.current() is None
+    path.write_bytes(saved)
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    clock.now += 1.0
+    assert watched.current() == 1
 
 
 def test_a_bad_file_at_start_is_an_error(tmp_path: Path) -> None:

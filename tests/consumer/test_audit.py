@@ -41,9 +41,9 @@ def test_the_audit_trail_is_written_even_at_log_level_warning(
         latency_ms=1.23456,
     )
     audit.stream_batch(
-        model_version="m1",
+        champion_version="m1",
         policy_version="policy-v2",
-        decisions=["approve", "decline", "approve"],
+        decisions=[("m1", "approve"), ("m2", "decline"), ("m1", "approve")],
         dead_letter_reasons=["invalid_json"],
         duplicates=1,
         offsets={"loan-applications:0": (10, 14)},
@@ -59,6 +59,10 @@ def test_the_audit_trail_is_written_even_at_log_level_warning(
     assert decision["latency_ms"] == 1.235
     assert decision["logger"] == "loan_scorer.audit"
     assert batch["decisions"] == {"approve": 2, "decline": 1}
+    # A canary's decision is counted under the canary, not the champion.
+    assert batch["decisions_by_model"] == {"m1": {"approve": 2}, "m2": {"decline": 1}}
+    assert batch["model_versions"] == ["m1", "m2"]
+    assert batch["champion_version"] == "m1"
     assert batch["dead_letters"] == {"invalid_json": 1}
     assert batch["offsets"] == {"loan-applications:0": [10, 14]}
     assert batch["duplicates"] == 1

@@ -156,6 +156,51 @@ def test_env_file_is_read_and_environment_wins(
     assert settings.input_topic == "env-topic"
 
 
+def test_mlflow_home_from_the_env_file_reaches_the_registry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from registry import store
+
+    # Recorded by monkeypatch, so the export below is undone after the test.
+    monkeypatch.setenv("LOAN_SCORER_MLFLOW_HOME", "placeholder")
+    monkeypatch.delenv("LOAN_SCORER_MLFLOW_HOME")
+    env_file = tmp_path / "scorer.env"
+    env_file.write_text(f"LOAN_SCORER_MLFLOW_HOME={tmp_path / 'mlflow'}\n")
+    load_settings(env_file)
+    assert store.home() == (tmp_path / "mlflow").resolve()
+
+
+def test_the_environment_wins_over_the_env_file_for_exported_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from registry import store
+
+    monkeypatch.setenv("LOAN_SCORER_MLFLOW_HOME", str(tmp_path / "from-env"))
+    env_file = tmp_path / "scorer.env"
+    env_file.write_text(f"LOAN_SCORER_MLFLOW_HOME={tmp_path / 'from-file'}\n")
+    assert load_settings(env_file).mlflow_home == tmp_path / "from-env"
+    assert store.home() == (tmp_path / "from-env").resolve()
+
+
+def test_every_setting_read_from_the_environment_elsewhere_is_exported() -> None:
+    """A LOAN_SCORER_* variable read with os.environ outside the settings would ignore
+    --env-file, unless load_settings exports it."""
+    import re
+
+    from consumer.config.environment import EXPORTED_TO_ENVIRONMENT
+
+    root = Path(__file__).resolve().parents[2]
+    read = re.compile(r"""environ(?:\.get\(|\[)\s*["']LOAN_SCORER_([A-Z0-9_]+)["']""")
+    names = {
+        match.lower()
+        for package in ("consumer", "registry", "training", "scoring", "impact", "schemas")
+        for source in (root / package).rglob("*.py")
+        for match in read.findall(source.read_text())
+    }
+    assert "mlflow_home" in names  # the scan finds what it is meant to find
+    assert names <= set(EXPORTED_TO_ENVIRONMENT)
+
+
 def test_missing_env_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="settings file not found"):
         load_settings(tmp_path / "absent.env")

@@ -5,6 +5,7 @@ application keeps its model across a restart."""
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -108,7 +109,9 @@ def test_the_canary_share_holds_over_ten_thousand_applications_and_survives_a_re
     group_id: str,
     model_dir: Path,
     challenger_model_dir: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.INFO, logger="loan_scorer.audit")
     share = 0.2
     topics = make_topics(create_topic, partitions=3)
     shadow_topic = create_topic("shadow", 3)
@@ -144,6 +147,14 @@ def test_the_canary_share_holds_over_ten_thousand_applications_and_survives_a_re
         s.application_id for s in scores if s.model_role == "canary"
     )
     assert {s.model_version for s in champion_in_shadow} == {load_model(model_dir).model_version}
+    # The audit trail counts each decision under the model that made it, the canary's included.
+    audited: Counter[tuple[str, str]] = Counter()
+    for entry in caplog.records:
+        if getattr(entry, "audit", None) == "stream_batch":
+            assert entry.__dict__["champion_version"] == load_model(model_dir).model_version
+            for version, counts in entry.__dict__["decisions_by_model"].items():
+                audited.update({(version, decision): n for decision, n in counts.items()})
+    assert audited == Counter((s.model_version, s.decision) for s in scores)
 
     # The same applications submitted again (new event ids), to a scorer started afresh.
     again = list(demo_events(10_000, seed=2))
