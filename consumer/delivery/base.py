@@ -42,6 +42,9 @@ class DeliveryBase:
         """The consumer whose offsets this mode commits and rewinds."""
         self._consumer = consumer
 
+    def replaced_scores(self) -> set[tuple[int, str]]:
+        return set(self._writer.replaced_scores) if self._writer is not None else set()
+
     def _new_producer(self) -> Producer:
         """A producer configured for this mode by the settings, with a batch writer of its own;
         both replace any before them (the caller keeps what it still needs of the old ones)."""

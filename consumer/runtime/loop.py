@@ -194,6 +194,11 @@ class ScoringLoop:
             return
         self._metrics.scoring_duration.observe(outcome.scoring_seconds)
         if self._delivery.publish(messages, outcome):
+            replaced = self._delivery.replaced_scores()
+            if replaced:
+                if self._state is not None:
+                    self._state.unstage(replaced)
+                outcome = outcome.without_scores({event_id for _, event_id in replaced})
             if self._state is not None:
                 self._state.commit()
             self._retry_backoff_s = INITIAL_BACKOFF_S

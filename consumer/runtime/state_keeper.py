@@ -56,6 +56,11 @@ class StateKeeper:
         except StateError as error:
             raise StopScoringError(f"state store: {error}") from error
 
+    def unstage(self, scores: Iterable[tuple[int, str]]) -> None:
+        """Scores never published (replaced by truncated dead letters): not remembered."""
+        for partition, event_id in scores:
+            self._states.unstage(partition, event_id)
+
     def discard(self) -> None:
         self._states.discard()
 

@@ -155,6 +155,13 @@ class PartitionStates:
         """The id is scored in the batch about to be committed."""
         self._partitions[partition].pending[event_id] = scored
 
+    def unstage(self, partition: int, event_id: str) -> None:
+        """The id's score was replaced by a truncated dead letter, and its changelog record
+        left it out: the store must not remember it either."""
+        state = self._partitions.get(partition)
+        if state is not None:
+            state.pending.pop(event_id, None)
+
     def commit(self) -> None:
         """The batch's transaction committed: store its staged ids (at the offset the store had;
         about once a second, `_checkpoint` moves it to the changelog's end)."""
