@@ -37,6 +37,10 @@ class DeliveryBase:
         self._producer: Producer | None = None
         self._writer: BatchWriter | None = None
         self._consumer: Consumer | None = None
+        self._last_failure = "not published"
+
+    def last_failure(self) -> str:
+        return self._last_failure
 
     def attach(self, consumer: Consumer) -> None:
         """The consumer whose offsets this mode commits and rewinds."""

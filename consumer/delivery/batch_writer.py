@@ -125,7 +125,7 @@ class BatchWriter:
             try:
                 self._produce(record, position, fallback=False, deadline=deadline)
             except KafkaException as exc:
-                error = self._classify_local(exc, "produce")
+                error = self._classify_local(exc, f"produce to {record.topic}")
                 refusals = self._refusals.setdefault(position, _Refusals())
                 refusals.output = self._max_attempts  # the client refuses it now and forever
                 self._refused(position, refusals, error.name(), record.topic)
@@ -174,9 +174,9 @@ class BatchWriter:
         try:
             produce_record(self._producer, record, on_delivery, deadline)
         except QueueFullError:
-            raise BatchAborted("produce", "_QUEUE_FULL") from None
+            raise BatchAborted(f"produce to {record.topic}", "_QUEUE_FULL") from None
         except KafkaException as exc:
-            error = self._classify_local(exc, "produce")
+            error = self._classify_local(exc, f"produce to {record.topic}")
             raise UnwritableRecordError(*batch, f"{record.topic}: {error.name()}") from exc
 
     def adopt(self, previous: BatchWriter) -> None:
@@ -212,7 +212,7 @@ class BatchWriter:
         try:
             self._produce(record, position, fallback=True, deadline=deadline)
         except KafkaException as exc:
-            error = self._classify_local(exc, "produce")
+            error = self._classify_local(exc, f"produce to {record.topic}")
             raise UnwritableRecordError(*position, f"produce: {error.name()}") from exc
 
     def _classify_local(self, exc: KafkaException, operation: str) -> KafkaError:
@@ -234,13 +234,13 @@ class BatchWriter:
         try:
             produce_record(self._producer, record, on_delivery, deadline)
         except QueueFullError:
-            raise BatchAborted("produce", "_QUEUE_FULL") from None
+            raise BatchAborted(f"produce to {record.topic}", "_QUEUE_FULL") from None
 
     def _delivery_failed(
         self, position: RecordPosition, error: KafkaError, topic: str, *, fallback: bool
     ) -> None:
         self.failed_deliveries += 1
-        self.last_delivery_error = error.name()
+        self.last_delivery_error = f"{topic}: {error.name()}"
         if error.code() not in PERMANENT_RECORD_ERRORS:
             return
         refusals = self._refusals.setdefault(position, _Refusals())

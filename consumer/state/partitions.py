@@ -88,6 +88,7 @@ class _Partition:
     pending: dict[str, ScoredId] = field(default_factory=dict)
     checkpointed_at: float = 0.0
     dirty: bool = False  # ids applied since the last checkpoint
+    caught_up: bool = False  # restored to the changelog's end at least once since opened
 
 
 class PartitionStates:
@@ -141,8 +142,9 @@ class PartitionStates:
         first record let /readyz answer 200 meanwhile). Their first batch then finds them at the
         changelog's end and reads nothing."""
         for partition in partitions:
-            if partition not in self._partitions:
-                self._catch_up(partition, None)
+            state = self._partitions.get(partition)
+            if state is None or not state.caught_up:  # new, or a restore that failed midway
+                self._catch_up(partition, state)
 
     def lookup(self, partition: int, event_ids: Collection[str]) -> dict[str, ScoredId]:
         """The ids scored within the window (committed, or staged earlier in this batch)."""
@@ -229,6 +231,7 @@ class PartitionStates:
             start = self._source.start_offset(partition, self._clock() - self._window_s)
         if start < end:
             self._restore(partition, state, start, end)
+        state.caught_up = True
         return state
 
     def _open(self, partition: int) -> PartitionStore:

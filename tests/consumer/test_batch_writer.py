@@ -162,7 +162,7 @@ def test_a_topic_wide_or_transient_failure_never_dead_letters_a_score(code: int)
         writer.write(messages, outcome, deadline=float("inf"))
         producer.deliver()
     assert "dlq" not in producer.topics()
-    assert writer.last_delivery_error == KafkaError(code).name()
+    assert writer.last_delivery_error == f"out: {KafkaError(code).name()}"
 
 
 def test_a_truncated_dead_letter_refused_every_time_stops_the_loop_naming_the_record() -> None:
