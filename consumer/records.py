@@ -6,13 +6,16 @@ about transactions.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Protocol
 
 from schemas.application_v1 import LoanApplicationSubmitted
+from schemas.errors import DeadLetterReason
 from scoring.drift import BinCounts
+
+UNWRITABLE_REASON = DeadLetterReason.UNWRITABLE.value
 
 RecordHeaders = list[tuple[str, str | bytes | None]]
 
@@ -63,6 +66,9 @@ class OutboundRecord:
     headers: list[tuple[str, str | bytes | None]] | None = None
     timestamp_ms: int | None = None  # None: the producer stamps the current time
     partition: int | None = None  # None: the partitioner chooses (by key)
+    # A score's event id, never sent: the batch writer names it when the score is replaced by a
+    # truncated dead letter, so the id leaves the changelog and the state (issue 22, 6b).
+    event_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +81,7 @@ class ScoredFact:
     occurred_at_epoch_s: float
     out_of_range: tuple[str, ...] = ()
     model_role: str | None = None  # None: the only model served (a champion)
+    event_id: str | None = None  # to take the fact back when its score was never published
 
 
 @dataclass(frozen=True)
@@ -102,6 +109,21 @@ class BatchOutcome:
     @property
     def duplicates(self) -> int:
         return len(self.skipped)
+
+    def without_scores(self, event_ids: Collection[str]) -> BatchOutcome:
+        """The outcome as published when the scores of `event_ids` were replaced by truncated
+        dead letters (delivery/batch_writer.py): no decision for them, one `unwritable` dead
+        letter each. The drift bins keep them: a bin per score is not kept apart."""
+        gone = set(event_ids)
+        if not gone:
+            return self
+        kept = [fact for fact in self.scored if fact.event_id not in gone]
+        replaced = len(self.scored) - len(kept)
+        return replace(
+            self,
+            scored=kept,
+            dead_letter_reasons=[*self.dead_letter_reasons, *[UNWRITABLE_REASON] * replaced],
+        )
 
 
 class BatchProcessor(Protocol):

@@ -195,6 +195,16 @@ class Settings(BaseSettings):
     # partition has been assigned for this long (0: never judged on assignment).
     readiness_topic_check_interval_s: Annotated[float, Field(gt=0, le=3_600)] = 15.0
     readiness_assignment_timeout_s: Annotated[float, Field(ge=0, le=86_400)] = 60.0
+    # Every retry loop (a batch read again after an abort or a failed delivery, a state restore,
+    # the producer's init_transactions): failing for this long without a success makes /readyz
+    # 503 naming the cause and sets loan_scorer_retry_stalled; for RETRY_EXIT_AFTER_S, the
+    # process exits 1 (a broker restart took ~28 s to answer: both sit well above it).
+    retry_unready_after_s: Annotated[float, Field(ge=1, le=86_400)] = 60.0
+    retry_exit_after_s: Annotated[float, Field(ge=1, le=86_400)] = 300.0
+    # Transactional producers replaced (after a stuck call or a recoverable fence) more than
+    # this many times within the window stop the process (exit 1): a cap, not a leak.
+    producer_replacements_max: Annotated[int, Field(ge=1, le=1_000)] = 5
+    producer_replacements_window_s: Annotated[float, Field(ge=1, le=86_400)] = 600.0
 
     @field_validator("schema_registry_url")
     @classmethod
@@ -269,6 +279,11 @@ class Settings(BaseSettings):
             )
         if (self.http_tls_cert_file is None) != (self.http_tls_key_file is None):
             raise ValueError("set both LOAN_SCORER_HTTP_TLS_CERT_FILE and ..._KEY_FILE, or neither")
+        if self.retry_exit_after_s <= self.retry_unready_after_s:
+            raise ValueError(
+                "LOAN_SCORER_RETRY_EXIT_AFTER_S must exceed LOAN_SCORER_RETRY_UNREADY_AFTER_S: "
+                "ops see the cause on /readyz before the process exits"
+            )
         if self.http_ops_port is not None and self.http_ops_port == self.http_port:
             raise ValueError("LOAN_SCORER_HTTP_OPS_PORT must differ from LOAN_SCORER_HTTP_PORT")
         if self.shadow_topic in topics or self.outcomes_topic in [*topics, self.shadow_topic]:

@@ -48,7 +48,7 @@ class AtLeastOnceDelivery(DeliveryBase):
                 writer.write_changelog(messages, outcome, time.monotonic() + timeout)
                 remaining = producer.flush(timeout)
         except BatchAborted as failed:
-            remaining, writer.last_delivery_error = 0, failed.error_name
+            remaining, writer.last_delivery_error = 0, str(failed)
             writer.failed_deliveries += 1
         if remaining or writer.failed_deliveries:
             logger.warning(
@@ -59,9 +59,8 @@ class AtLeastOnceDelivery(DeliveryBase):
                     "kafka_error": writer.last_delivery_error,
                 },
             )
-            self._readiness.set_broker_reachable(
-                False, f"delivery: {writer.last_delivery_error or 'timed out'}"
-            )
+            self._last_failure = f"delivery: {writer.last_delivery_error or 'timed out'}"
+            self._readiness.set_broker_reachable(False, self._last_failure)
             self._metrics.transactions.labels("aborted").inc()
             rewind(consumer, messages, self._tracker.assigned, self._fault_injector)
             return False

@@ -37,10 +37,17 @@ class DeliveryBase:
         self._producer: Producer | None = None
         self._writer: BatchWriter | None = None
         self._consumer: Consumer | None = None
+        self._last_failure = "not published"
+
+    def last_failure(self) -> str:
+        return self._last_failure
 
     def attach(self, consumer: Consumer) -> None:
         """The consumer whose offsets this mode commits and rewinds."""
         self._consumer = consumer
+
+    def replaced_scores(self) -> set[tuple[int, str]]:
+        return set(self._writer.replaced_scores) if self._writer is not None else set()
 
     def _new_producer(self) -> Producer:
         """A producer configured for this mode by the settings, with a batch writer of its own;

@@ -7,15 +7,23 @@ itself refuses it), later attempts of the batch write its truncated dead letter 
 has been refused `max_attempts` times too, the batch cannot be written and the loop stops
 (`UnwritableRecordError`, naming the input's position), before any offset moves past it.
 
+A score replaced by its truncated dead letter was never published: its event id is taken out of
+the batch's changelog record (`replaced_scores` names it, so the loop unstages it from the state
+store and counts no decision), or an upstream retry of the event would be skipped as a duplicate
+of a score nobody received.
+
 Transient failures (a broker away, a timeout) count nothing here: the delivery mode retries the
-whole batch, bounded in time per attempt.
+whole batch, bounded in time per attempt, and the loop bounds the attempts (runtime/retry_bound.py).
+A topic-wide refusal (a deleted topic: UNKNOWN_TOPIC_OR_PART) is not a record's fault either:
+dead-lettering every score because the output topic is gone would be wrong, so it is retried
+like an outage until that bound stops the process.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
@@ -24,6 +32,7 @@ from consumer.kafka.calls import kafka_error
 from consumer.kafka.errors import BatchAborted, FatalKafkaError, UnwritableRecordError
 from consumer.kafka.offsets import Position, RecordPosition, position_of
 from consumer.kafka.produce import QueueFullError, produce_record
+from consumer.pipeline.dedup import changelog_value_without
 from consumer.records import BatchOutcome, InboundMessage, OutboundRecord, UtcClock, utc_now
 from consumer.telemetry.metrics import ScorerMetrics
 
@@ -72,6 +81,9 @@ class BatchWriter:
         self._refusals: dict[RecordPosition, _Refusals] = {}
         self.failed_deliveries = 0  # in the current attempt, whatever the reason
         self.last_delivery_error: str | None = None
+        # (input partition, event id) of the scores replaced by truncated dead letters in the
+        # current attempt: left out of its changelog.
+        self.replaced_scores: set[tuple[int, str]] = set()
 
     def write(
         self,
@@ -90,6 +102,7 @@ class BatchWriter:
             raise ValueError(f"{len(outcome.records)} outputs for {len(kept)} inputs")
         self.failed_deliveries = 0
         self.last_delivery_error = None
+        self.replaced_scores = set()
         self._write_outputs(kept, outcome.records, deadline)
         if changelog:
             self.write_changelog(messages, outcome, deadline)
@@ -107,23 +120,43 @@ class BatchWriter:
             refusals = self._refusals.get(position)
             if refusals is not None and refusals.output >= self._max_attempts:
                 self._write_fallback(message, position, refusals, deadline)
+                self._replaced(position, record)
                 continue
             try:
                 self._produce(record, position, fallback=False, deadline=deadline)
             except KafkaException as exc:
-                error = self._classify_local(exc, "produce")
+                error = self._classify_local(exc, f"produce to {record.topic}")
                 refusals = self._refusals.setdefault(position, _Refusals())
                 refusals.output = self._max_attempts  # the client refuses it now and forever
                 self._refused(position, refusals, error.name(), record.topic)
                 self._write_fallback(message, position, refusals, deadline)
+                self._replaced(position, record)
+
+    def _replaced(self, position: RecordPosition, record: OutboundRecord) -> None:
+        if record.event_id is not None:  # a score (a dead letter's input has no id to forget)
+            self.replaced_scores.add((position[1], record.event_id))
 
     def write_changelog(
         self, messages: Sequence[InboundMessage], outcome: BatchOutcome, deadline: float
     ) -> None:
         """The batch's scored ids (`write` does it unless told not to: at-least-once writes them
-        only once the scores are delivered)."""
+        only once the scores are delivered), without the ids of scores replaced by truncated
+        dead letters."""
         for record in outcome.changelog:
-            self._write_changelog(record, position_of(messages[0]), deadline)
+            kept = self._without_replaced(record)
+            if kept is not None:
+                self._write_changelog(kept, position_of(messages[0]), deadline)
+
+    def _without_replaced(self, record: OutboundRecord) -> OutboundRecord | None:
+        gone = {
+            event_id
+            for partition, event_id in self.replaced_scores
+            if partition == record.partition
+        }
+        if not gone or record.value is None:
+            return record
+        value = changelog_value_without(record.value, gone)
+        return None if value is None else replace(record, value=value)
 
     def _write_changelog(
         self, record: OutboundRecord, batch: RecordPosition, deadline: float
@@ -141,9 +174,9 @@ class BatchWriter:
         try:
             produce_record(self._producer, record, on_delivery, deadline)
         except QueueFullError:
-            raise BatchAborted("produce", "_QUEUE_FULL") from None
+            raise BatchAborted(f"produce to {record.topic}", "_QUEUE_FULL") from None
         except KafkaException as exc:
-            error = self._classify_local(exc, "produce")
+            error = self._classify_local(exc, f"produce to {record.topic}")
             raise UnwritableRecordError(*batch, f"{record.topic}: {error.name()}") from exc
 
     def adopt(self, previous: BatchWriter) -> None:
@@ -179,7 +212,7 @@ class BatchWriter:
         try:
             self._produce(record, position, fallback=True, deadline=deadline)
         except KafkaException as exc:
-            error = self._classify_local(exc, "produce")
+            error = self._classify_local(exc, f"produce to {record.topic}")
             raise UnwritableRecordError(*position, f"produce: {error.name()}") from exc
 
     def _classify_local(self, exc: KafkaException, operation: str) -> KafkaError:
@@ -201,13 +234,13 @@ class BatchWriter:
         try:
             produce_record(self._producer, record, on_delivery, deadline)
         except QueueFullError:
-            raise BatchAborted("produce", "_QUEUE_FULL") from None
+            raise BatchAborted(f"produce to {record.topic}", "_QUEUE_FULL") from None
 
     def _delivery_failed(
         self, position: RecordPosition, error: KafkaError, topic: str, *, fallback: bool
     ) -> None:
         self.failed_deliveries += 1
-        self.last_delivery_error = error.name()
+        self.last_delivery_error = f"{topic}: {error.name()}"
         if error.code() not in PERMANENT_RECORD_ERRORS:
             return
         refusals = self._refusals.setdefault(position, _Refusals())

@@ -10,6 +10,12 @@ the transaction out, so the loop recovers without a restart. An abort that fails
 fails, a fatal error (e.g. fenced by a newer producer with our transactional.id, or a zombie whose
 transaction the coordinator aborted) stop the loop: exit 1, and the restart resumes from the
 committed offsets.
+
+Replacing the producer is capped: more than `producer_replacements_max` replacements within
+`producer_replacements_window_s` stop the loop (exit 1) rather than pile up producers and helper
+threads; each replaced producer is freed once its stuck call returns (consumer/kafka/calls.py
+`abandon`), and each replacement is counted in `loan_scorer_producer_replacements_total`. The
+wait for `init_transactions` has the retry bound of every loop (consumer/kafka/retry_bound.py).
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import contextlib
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Sequence
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer
@@ -37,6 +44,7 @@ from consumer.kafka.errors import (
 from consumer.kafka.freeze_detector import FreezeDetector
 from consumer.kafka.offsets import Position, batch_next_offsets
 from consumer.kafka.partition_tracker import PartitionTracker
+from consumer.kafka.retry_bound import RetryBound
 from consumer.kafka.rewind import FaultInjector, rewind, rewind_to_committed
 from consumer.records import BatchOutcome
 from consumer.telemetry.liveness import Liveness
@@ -90,18 +98,28 @@ class ExactlyOnceDelivery(DeliveryBase):
         self._in_transaction = False
         self._stop = threading.Event()
         self._liveness = Liveness()
-        # Producers stuck in a librdkafka call are kept referenced, never destroyed: destroying
-        # one would block on the very call that is stuck.
-        self._abandoned: list[Producer] = []
+        # A producer was given up (replaced, or stuck when the process froze): never flushed on
+        # close, which would block on the very call that is stuck.
+        self._abandoned = False
         self._freezes = freezes or FreezeDetector()
+        self._freezes_started = False
         self._replaced_in_a_row = 0
+        self._replaced_at: deque[float] = deque()  # within the cap's window
         self._began_at = time.monotonic()
+        self._init_bound = RetryBound(
+            "init_transactions",
+            unready_after_s=settings.retry_unready_after_s,
+            exit_after_s=settings.retry_exit_after_s,
+            readiness=readiness,
+            metrics=metrics,
+        )
 
     def open(self, stop: threading.Event, liveness: Liveness) -> bool:
         """Register our transactional.id, fencing any zombie with the same id and aborting its
-        open transaction; waits for the broker as long as it takes (not ready meanwhile)."""
+        open transaction; waits for the broker (not ready meanwhile) within the retry bound."""
         self._stop, self._liveness = stop, liveness
-        if not self._abandoned:
+        if not self._freezes_started:
+            self._freezes_started = True
             self._freezes.start()
         producer = self._new_producer()
 
@@ -112,14 +130,20 @@ class ExactlyOnceDelivery(DeliveryBase):
             producer.poll(0)
 
         if not self._calls.until_stopped(
-            "init_transactions", producer.init_transactions, stop, on_wait=on_wait
+            "init_transactions",
+            producer.init_transactions,
+            stop,
+            on_wait=on_wait,
+            on_failure=self._init_bound.failed,
         ):
             return False
+        self._init_bound.succeeded()
         self._readiness.set_broker_reachable(True)
         return True
 
     def publish(self, messages: Sequence[Message], outcome: BatchOutcome) -> bool:
         producer, consumer, writer = self._parts()
+        self._calls.abandoned()  # frees the helper threads whose stuck call has returned
         self._began_at = time.monotonic()
         deadline = self._began_at + self._transaction_s
         self._begin(producer)
@@ -134,14 +158,17 @@ class ExactlyOnceDelivery(DeliveryBase):
             )
             self._calls.in_transaction("commit_transaction", self._commit, deadline)
         except BatchAborted as aborted:
+            self._last_failure = _cause(aborted, writer)
             replaced = self._end_failed_transaction(producer)
-            self._readiness.set_broker_reachable(False, str(aborted))
+            self._readiness.set_broker_reachable(False, self._last_failure)
             self._rewind(messages, replaced)
             return False
         except ProducerWedgedError as wedged:
+            self._last_failure = str(wedged)
             self._rewind(messages, self._replace_producer(wedged))
             return False
         except FatalKafkaError as fatal:
+            self._last_failure = str(fatal)
             self._rewind(messages, self._recover_from_fence(fatal))
             return False
         except StopScoringError:
@@ -181,7 +208,9 @@ class ExactlyOnceDelivery(DeliveryBase):
         if not self._fenced_by_a_timeout(fatal):
             self._abort_quietly()
             raise fatal
-        return self._replace_producer(ProducerWedgedError(str(fatal), self._transaction_s))
+        return self._replace_producer(
+            ProducerWedgedError(str(fatal), self._transaction_s), reason="fenced"
+        )
 
     def _rewind(self, messages: Sequence[Message], producer_replaced: bool) -> None:
         """Back to the batch's start after an abort we made; after a replaced producer, to the
@@ -212,7 +241,7 @@ class ExactlyOnceDelivery(DeliveryBase):
             return False
         return True
 
-    def _replace_producer(self, wedged: ProducerWedgedError) -> bool:
+    def _replace_producer(self, wedged: ProducerWedgedError, reason: str = "wedged") -> bool:
         """A new producer with our transactional.id: its init_transactions fences the stuck one
         and has the coordinator abort its transaction, so nothing it wrote becomes visible.
         Not after a freeze: the call's wait ran out while the whole process stood still
@@ -221,8 +250,7 @@ class ExactlyOnceDelivery(DeliveryBase):
         is."""
         if self._freezes.frozen_since(self._began_at):
             logger.error("transactional call outlived by a freeze of this process: a zombie")
-            if self._producer is not None:
-                self._abandoned.append(self._producer)  # fenced anyway; never flushed on close
+            self._abandoned = True  # fenced anyway; never flushed on close
             self._in_transaction = False
             raise StopScoringError(f"{wedged} while this process was frozen: a zombie, stopping")
         logger.error(
@@ -230,8 +258,10 @@ class ExactlyOnceDelivery(DeliveryBase):
             extra={"operation": wedged.operation, "error": str(wedged)},
         )
         self._readiness.set_broker_reachable(False, str(wedged))
+        self._count_replacement(wedged, reason)
         if self._producer is not None:
-            self._abandoned.append(self._producer)
+            self._abandoned = True
+            self._calls.abandon(self._producer)
         old_writer = self._writer
         self._replaced_in_a_row += 1
         self._in_transaction = False
@@ -242,6 +272,24 @@ class ExactlyOnceDelivery(DeliveryBase):
             self._writer.adopt(old_writer)
         self._metrics.transactions.labels("aborted").inc()
         return True
+
+    def _count_replacement(self, wedged: ProducerWedgedError, reason: str) -> None:
+        """Within the cap, count one more replacement; past it, stop (exit 1): a producer that
+        keeps getting stuck will not be fixed by the next one, and each costs a helper thread
+        until its call returns."""
+        now = time.monotonic()
+        window_s = self._settings.producer_replacements_window_s
+        while self._replaced_at and now - self._replaced_at[0] > window_s:
+            self._replaced_at.popleft()
+        if len(self._replaced_at) >= self._settings.producer_replacements_max:
+            self._in_transaction = False
+            self._abandoned = True
+            raise StopScoringError(
+                f"producer replaced {len(self._replaced_at)} times within {window_s:.0f} s, the "
+                f"cap (LOAN_SCORER_PRODUCER_REPLACEMENTS_MAX); last: {wedged}"
+            )
+        self._replaced_at.append(now)
+        self._metrics.producer_replacements.labels(reason).inc()
 
     def _begin(self, producer: Producer) -> None:
         """begin_transaction fails only when the producer is not in the state we believe (or is
@@ -284,3 +332,11 @@ class ExactlyOnceDelivery(DeliveryBase):
         except (StopScoringError, ProducerWedgedError) as error:
             logger.warning("could not abort the open transaction", extra={"error": str(error)})
         self._in_transaction = False
+
+
+def _cause(aborted: BatchAborted, writer: BatchWriter) -> str:
+    """The abort, with the delivery error behind it when there is one: a commit that failed
+    because a record could not be delivered names the record's topic and error."""
+    if writer.last_delivery_error is None:
+        return str(aborted)
+    return f"{aborted} (delivery: {writer.last_delivery_error})"

@@ -37,6 +37,14 @@ class DeliveryMode(Protocol):
         the batch was rolled back and rewound, to be read again. Raises `StopScoringError` when the
         loop cannot go on safely."""
 
+    def last_failure(self) -> str:
+        """Why the last batch was not published (topic, error), for the retry bound's reason."""
+
+    def replaced_scores(self) -> set[tuple[int, str]]:
+        """(input partition, event id) of the scores of the batch just published that were
+        replaced by truncated dead letters: never published, so neither remembered as scored
+        nor counted as decisions."""
+
     def on_revoke(self, partitions: list[Position], stopping: bool) -> None:
         """Partitions are leaving this member: hand over what it owes for them."""
 

@@ -11,7 +11,10 @@ Each call runs in a helper thread (one, reused: a thread started per call cost a
 more than the call itself on a busy machine) and is waited for no longer than its timeout plus
 `WEDGE_GRACE_S`: librdkafka can block in a transactional call past its own timeout while the
 coordinator is away (its issues 5456 and 5511), and a loop blocked there forever is the failure
-this module exists to prevent. Such a call raises `ProducerWedgedError`.
+this module exists to prevent. Such a call raises `ProducerWedgedError`; the caller replaces the
+producer and hands the old one to `abandon`, which frees it off the loop's thread: the helper
+thread stuck in its call drops it once the call returns, and then ends too. Until then each
+counts in `loan_scorer_abandoned_producers`.
 """
 
 from __future__ import annotations
@@ -79,6 +82,8 @@ class KafkaCalls:
         self._wedge_grace_s = wedge_grace_s
         self._wait = wait
         self._worker: _CallWorker | None = None
+        self._stuck: _CallWorker | None = None  # the worker of the last wedged call
+        self._retired: list[_CallWorker] = []  # stuck workers told to end once free
 
     def in_transaction(self, operation: str, call: TimedCall, deadline: float) -> None:
         """A call inside the open transaction; raises `BatchAborted` when it must be aborted
@@ -146,9 +151,15 @@ class KafkaCalls:
         call: TimedCall,
         stop: threading.Event,
         on_wait: Callable[[], None] = lambda: None,
+        on_failure: Callable[[str], None] = lambda _cause: None,
     ) -> bool:
-        """A start-up call (init_transactions) that waits for the broker as long as it takes,
-        not ready meanwhile; returns False if a stop was requested first."""
+        """A start-up call (init_transactions) that waits for the broker, not ready meanwhile;
+        returns False if a stop was requested first. `on_failure` is told each failure (a retry
+        bound, which ends the wait by raising once it has lasted too long)."""
+
+        def refusal(error: KafkaError, _backoff: float, _timeout: float) -> Exception | None:
+            on_failure(f"{operation}: {error.name()}")
+            return None  # any error but a fatal one: wait, and try again
 
         def pause(backoff: float) -> None:
             on_wait()
@@ -158,7 +169,7 @@ class KafkaCalls:
             operation,
             call,
             lambda: self._call_timeout_s,
-            lambda _error, _backoff, _timeout: None,  # any error but a fatal one: wait, again
+            refusal,
             pause,
             first_backoff_s=INITIAL_BACKOFF_S * 2.5,
             stopped=stop.is_set,
@@ -205,12 +216,33 @@ class KafkaCalls:
         outcome = self._worker.run(lambda: call(timeout), timeout + self._wedge_grace_s)
         if isinstance(outcome, _StillRunning):
             # The thread is stuck inside librdkafka: leave it there (a daemon), and use a new one
-            # with the new producer the caller makes.
-            self._worker = None
+            # with the new producer the caller makes (`abandon` retires this one).
+            self._stuck, self._worker = self._worker, None
             self._metrics.kafka_retries.labels("producer_replaced").inc()
             raise ProducerWedgedError(operation, timeout + self._wedge_grace_s)
         if outcome is not None:
             raise outcome
+
+    def abandon(self, producer: object) -> None:
+        """Free a replaced producer without blocking the loop: destroying a producer waits for
+        its call in flight, so the helper thread stuck in that call keeps it until the call
+        returns, then drops it and ends; a producer not stuck is dropped by a short-lived
+        thread (librdkafka's destroy joins its own threads)."""
+        stuck, self._stuck = self._stuck, None
+        if stuck is not None:
+            stuck.retire(producer)
+            self._retired.append(stuck)
+        else:
+            threading.Thread(
+                target=_drop, args=(producer,), name="kafka-release", daemon=True
+            ).start()
+        self._metrics.abandoned_producers.set(self.abandoned())
+
+    def abandoned(self) -> int:
+        """Replaced producers whose stuck call has not returned yet."""
+        self._retired = [worker for worker in self._retired if worker.alive]
+        self._metrics.abandoned_producers.set(len(self._retired))
+        return len(self._retired)
 
     def _timeout_until(self, deadline: float) -> float:
         return max(MIN_CALL_TIMEOUT_S, min(self._call_timeout_s, deadline - self._clock()))
@@ -232,11 +264,19 @@ _STILL_RUNNING: Final = _StillRunning()
 _Outcome = BaseException | None | _StillRunning
 
 
+def _drop(producer: object) -> None:
+    """Holds the last reference to a replaced producer; it is destroyed as this thread ends."""
+    del producer
+
+
 class _CallWorker:
     """One daemon thread that runs one call at a time for the loop, which waits with a bound."""
 
     def __init__(self) -> None:
-        self._calls: queue.SimpleQueue[tuple[Callable[[], object], _Result]] = queue.SimpleQueue()
+        # A call and where its outcome goes; no outcome: end the thread (`retire`).
+        self._calls: queue.SimpleQueue[tuple[Callable[[], object], _Result | None]] = (
+            queue.SimpleQueue()
+        )
         self._thread = threading.Thread(target=self._serve, name="kafka-calls", daemon=True)
         self._thread.start()
 
@@ -248,9 +288,19 @@ class _CallWorker:
             return _STILL_RUNNING
         return result.error
 
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def retire(self, keep: object) -> None:
+        """End once the call in flight returns, dropping `keep` (its producer) then."""
+        self._calls.put((lambda: keep, None))
+
     def _serve(self) -> None:
         while True:
             call, result = self._calls.get()
+            if result is None:
+                return  # retired: `call` (holding the replaced producer) goes with this frame
             try:
                 call()
             except BaseException as error:  # handed to the caller's thread

@@ -100,3 +100,16 @@ def changelog_entries(
         if isinstance(ids, list):
             return [(str(event_id), unknown) for event_id in ids]
     return [(key.decode(), unknown)] if isinstance(key, bytes) else []
+
+
+def changelog_value_without(value: bytes, event_ids: Collection[str]) -> bytes | None:
+    """A batch's changelog value (v2) without `event_ids`, whose scores were never published
+    (replaced by truncated dead letters): None when no id is left, so no record is written. An
+    id in the changelog is skipped when it comes again, so one left here would never be
+    scored."""
+    entries = [
+        (event_id, scored)
+        for event_id, scored in changelog_entries(None, value, 0.0)
+        if event_id not in event_ids
+    ]
+    return changelog_batch_value(entries) if entries else None

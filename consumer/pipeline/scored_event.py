@@ -68,6 +68,7 @@ def scored_fact(
         occurred_at_epoch_s=application.occurred_at.timestamp(),
         out_of_range=result.out_of_range,
         model_role=model_role,
+        event_id=str(application.event_id),
     )
 
 

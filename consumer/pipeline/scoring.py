@@ -277,6 +277,7 @@ class ScoringPipeline:
             key=application.application_id.encode(),
             value=value if self._frame_score is None else self._frame_score(value),
             headers=writer.headers() if writer is not None else None,
+            event_id=str(application.event_id),
         )
 
     def _dead_letter(

@@ -31,6 +31,7 @@ from consumer.kafka.errors import FatalKafkaError
 from consumer.kafka.offsets import offset_ranges
 from consumer.kafka.partition_tracker import PartitionTracker
 from consumer.kafka.produce import produce_record
+from consumer.kafka.retry_bound import RetryBound
 from consumer.kafka.rewind import FaultInjector, rewind, rewind_to_committed
 from consumer.kafka.stats import brokers_up, consumer_lags
 from consumer.records import BatchOutcome, BatchProcessor
@@ -93,8 +94,21 @@ class ScoringLoop:
         )
         self._consumer: Consumer | None = None
         self._retry_backoff_s = INITIAL_BACKOFF_S
+        # A batch read again after an abort, a failed delivery or an unreadable changelog.
+        self._batch_bound = self.retry_bound("batch")
         self._state = (
-            StateKeeper(state, metrics, settings.input_topic) if state is not None else None
+            StateKeeper(state, metrics, settings.input_topic, self.retry_bound("restore"))
+            if state is not None
+            else None
+        )
+
+    def retry_bound(self, loop: str) -> RetryBound:
+        return RetryBound(
+            loop,
+            unready_after_s=self._settings.retry_unready_after_s,
+            exit_after_s=self._settings.retry_exit_after_s,
+            readiness=self._readiness,
+            metrics=self._metrics,
         )
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -190,25 +204,33 @@ class ScoringLoop:
             if self._state is not None:
                 self._state.discard()
             rewind(consumer, messages, self._tracker.assigned)
-            self._pause_before_retry()
+            self._pause_before_retry(str(error))
             return
         self._metrics.scoring_duration.observe(outcome.scoring_seconds)
         if self._delivery.publish(messages, outcome):
+            replaced = self._delivery.replaced_scores()
+            if replaced:
+                if self._state is not None:
+                    self._state.unstage(replaced)
+                outcome = outcome.without_scores({event_id for _, event_id in replaced})
             if self._state is not None:
                 self._state.commit()
             self._retry_backoff_s = INITIAL_BACKOFF_S
+            self._batch_bound.succeeded()
             self._readiness.set_broker_reachable(True)
             self._record_outcome(outcome)
             self._audit(messages, outcome, time.perf_counter() - started)
         else:
             if self._state is not None:
                 self._state.discard()
-            self._pause_before_retry()
+            self._pause_before_retry(self._delivery.last_failure())
 
-    def _pause_before_retry(self) -> None:
+    def _pause_before_retry(self, cause: str) -> None:
         """The batch was rolled back and rewound: read it again after a pause, so a broker away
-        is not hammered; a stop request cuts the pause short (nothing is open any more)."""
+        is not hammered; a stop request cuts the pause short (nothing is open any more). Failing
+        past the retry bound is not ready, then a stop (`RetryBoundExceeded`)."""
         self._metrics.kafka_retries.labels("batch").inc()
+        self._batch_bound.failed(cause)
         self._stop.wait(self._retry_backoff_s)
         self._retry_backoff_s = min(self._retry_backoff_s * 2, MAX_BACKOFF_S)
 

@@ -7,10 +7,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 
 from consumer.kafka.errors import StopScoringError
 from consumer.kafka.offsets import Position
+from consumer.kafka.retry_bound import RetryBound
 from consumer.state.errors import ChangelogError, StateError
 from consumer.state.partitions import PartitionStates
 from consumer.telemetry.metrics import ScorerMetrics
@@ -19,14 +20,27 @@ logger = logging.getLogger(__name__)
 
 # How often the state gauges (ids held, bytes on disk: a walk of the store directories) refresh.
 GAUGES_INTERVAL_S = 5.0
+# The pause before a failed restore is tried again (each attempt is itself bounded by the
+# changelog's read timeout).
+RESTORE_RETRY_S = 2.0
 
 
 class StateKeeper:
-    def __init__(self, states: PartitionStates, metrics: ScorerMetrics, input_topic: str) -> None:
+    def __init__(
+        self,
+        states: PartitionStates,
+        metrics: ScorerMetrics,
+        input_topic: str,
+        bound: RetryBound | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._states = states
         self._metrics = metrics
         self._input_topic = input_topic
-        self._to_restore: list[int] = []  # assigned since the last batch: restored before it
+        self._bound = bound
+        self._clock = clock
+        self._to_restore: list[int] = []  # assigned, not restored yet: restored before a batch
+        self._retry_at = 0.0
         self._gauges_at = 0.0
 
     def assigned(self, partitions: Iterable[int]) -> None:
@@ -36,17 +50,25 @@ class StateKeeper:
 
     def restore_assigned(self, still_assigned: Collection[Position]) -> None:
         """The state of partitions just assigned, restored now rather than at their first record,
-        so /readyz says so from the assignment on; a failure is retried by their first batch
-        (`prepare`), which cannot go on without it."""
-        restore, self._to_restore = self._to_restore, []
-        if not restore:
+        so /readyz says so from the assignment on. A failure is tried again every
+        `RESTORE_RETRY_S` (and by their first batch, `prepare`, which cannot go on without it),
+        within the restore's retry bound: past it not ready, then a stop (`RetryBoundExceeded`),
+        never a partition left unrestored in silence."""
+        if not self._to_restore or self._clock() < self._retry_at:
             return
+        restore = [p for p in self._to_restore if (self._input_topic, p) in still_assigned]
+        self._to_restore = []
         try:
-            self._states.restore(p for p in restore if (self._input_topic, p) in still_assigned)
+            self._states.restore(restore)
         except (ChangelogError, StateError) as error:
-            logger.warning(
-                "state not restored yet; the first batch tries again", extra={"error": str(error)}
-            )
+            logger.warning("state not restored yet; trying again", extra={"error": str(error)})
+            self._to_restore = restore  # those restored meanwhile are skipped next time
+            self._retry_at = self._clock() + RESTORE_RETRY_S
+            if self._bound is not None:
+                self._bound.failed(f"state restore: {error}")
+            return
+        if self._bound is not None:
+            self._bound.succeeded()
 
     def commit(self) -> None:
         """The batch committed: its scored ids go into the stores. A store that cannot be
@@ -55,6 +77,11 @@ class StateKeeper:
             self._states.commit()
         except StateError as error:
             raise StopScoringError(f"state store: {error}") from error
+
+    def unstage(self, scores: Iterable[tuple[int, str]]) -> None:
+        """Scores never published (replaced by truncated dead letters): not remembered."""
+        for partition, event_id in scores:
+            self._states.unstage(partition, event_id)
 
     def discard(self) -> None:
         self._states.discard()

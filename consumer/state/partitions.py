@@ -90,6 +90,7 @@ class _Partition:
     pending: dict[str, ScoredId] = field(default_factory=dict)
     checkpointed_at: float = 0.0
     dirty: bool = False  # ids applied since the last checkpoint
+    caught_up: bool = False  # restored to the changelog's end at least once since opened
 
 
 class PartitionStates:
@@ -143,8 +144,9 @@ class PartitionStates:
         first record let /readyz answer 200 meanwhile). Their first batch then finds them at the
         changelog's end and reads nothing."""
         for partition in partitions:
-            if partition not in self._partitions:
-                self._catch_up(partition, None)
+            state = self._partitions.get(partition)
+            if state is None or not state.caught_up:  # new, or a restore that failed midway
+                self._catch_up(partition, state)
 
     def lookup(self, partition: int, event_ids: Collection[str]) -> dict[str, ScoredId]:
         """The ids scored within the window (committed, or staged earlier in this batch)."""
@@ -156,6 +158,13 @@ class PartitionStates:
     def stage(self, partition: int, event_id: str, scored: ScoredId) -> None:
         """The id is scored in the batch about to be committed."""
         self._partitions[partition].pending[event_id] = scored
+
+    def unstage(self, partition: int, event_id: str) -> None:
+        """The id's score was replaced by a truncated dead letter, and its changelog record
+        left it out: the store must not remember it either."""
+        state = self._partitions.get(partition)
+        if state is not None:
+            state.pending.pop(event_id, None)
 
     def commit(self) -> None:
         """The batch's transaction committed: store its staged ids (at the offset the store had;
@@ -224,6 +233,7 @@ class PartitionStates:
             start = self._source.start_offset(partition, self._clock() - self._window_s)
         if start < end:
             self._restore(partition, state, start, end)
+        state.caught_up = True
         return state
 
     def _open(self, partition: int) -> PartitionStore:

@@ -103,6 +103,33 @@ class ScorerMetrics:
             "truncated dead letter of their input (reason unwritable).",
             registry=registry,
         )
+        self.retry_failing_seconds = Gauge(
+            "loan_scorer_retry_failing_seconds",
+            "How long a retry loop (batch, restore, init_transactions) has been failing without "
+            "a success; 0 while it succeeds.",
+            ["loop"],
+            registry=registry,
+        )
+        self.retry_stalled = Gauge(
+            "loan_scorer_retry_stalled",
+            "1 while a retry loop has been failing past LOAN_SCORER_RETRY_UNREADY_AFTER_S (not "
+            "ready; the process exits past LOAN_SCORER_RETRY_EXIT_AFTER_S).",
+            ["loop"],
+            registry=registry,
+        )
+        self.producer_replacements = Counter(
+            "loan_scorer_producer_replacements",
+            "Transactional producers replaced after a stuck call or a fence from a timed-out "
+            "transaction, by reason (wedged, fenced).",
+            ["reason"],
+            registry=registry,
+        )
+        self.abandoned_producers = Gauge(
+            "loan_scorer_abandoned_producers",
+            "Replaced producers whose stuck librdkafka call has not returned yet (each holds a "
+            "helper thread); freed once the call returns.",
+            registry=registry,
+        )
         self.batch_events = Histogram(
             "loan_scorer_batch_events",
             "Events per micro-batch.",

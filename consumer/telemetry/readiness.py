@@ -8,7 +8,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-Assignment = Literal["pending", "assigned", "error"]
+# No "error": librdkafka reports no failed assignment to the loop (a rebalance that cannot
+# finish leaves the member pending, which the assignment bound below judges).
+Assignment = Literal["pending", "assigned"]
 
 
 @dataclass(frozen=True)
@@ -27,21 +29,27 @@ class ReadinessSnapshot:
     kafka_security_problem: str | None = None
     # "restoring state: P of N records" while a partition's state store catches up.
     restoring: str | None = None
+    # Retry loops failing past their bound, each "LOOP failing for N s: cause" (kafka/
+    # retry_bound.py): not ready until that loop succeeds again, whatever the broker's state.
+    stalled: tuple[str, ...] = ()
+    # False until the first sign either way (statistics, a client error, a producer or group
+    # call): the first seconds after start say "connecting", not "not reachable".
+    broker_known: bool = True
 
     @property
     def ready(self) -> bool:
-        # "Assignment pending without error" is ready for a while: a rebalance takes seconds.
+        # "Assignment pending" is ready for a while: a rebalance takes seconds.
         # Beyond the configured bound it is not (a missing topic or an idle group member should
         # show on the dashboard and the NotReady alert, not pass for a healthy consumer).
         return (
             self.model_loaded
             and self.broker_reachable
-            and self.assignment != "error"
             and not self.stopping
             and self.input_topic_problem is None
             and self.unassigned_overdue_s is None
             and self.kafka_security_problem is None
             and self.restoring is None
+            and not self.stalled
         )
 
     def reasons(self) -> list[str]:
@@ -49,18 +57,19 @@ class ReadinessSnapshot:
         why = []
         if not self.model_loaded:
             why.append("model not loaded")
-        if not self.broker_reachable:
+        if not self.broker_known:
+            why.append("connecting to Kafka")
+        elif not self.broker_reachable:
             why.append("Kafka broker not reachable")
         if self.kafka_security_problem is not None:
             why.append(self.kafka_security_problem)
-        if self.assignment == "error":
-            why.append("consumer group assignment failed")
         if self.input_topic_problem is not None:
             why.append(self.input_topic_problem)
         if self.unassigned_overdue_s is not None:
             why.append(f"no partition assigned for {self.unassigned_overdue_s:.0f} s")
         if self.restoring is not None:
             why.append(self.restoring)
+        why.extend(self.stalled)
         if self.stopping:
             why.append("shutting down")
         return why
@@ -82,6 +91,7 @@ class Readiness:
         self._clock = clock
         self._model_loaded = False
         self._broker_reachable = False
+        self._broker_known = False
         self._assignment: Assignment = "pending"
         self._assigned_partitions = 0
         self._last_error: str | None = None
@@ -90,6 +100,7 @@ class Readiness:
         self._unassigned_since: float | None = None
         self._kafka_security_problem: str | None = None
         self._restoring: str | None = None
+        self._stalled: dict[str, str] = {}
 
     def set_model_loaded(self, loaded: bool) -> None:
         with self._lock:
@@ -99,9 +110,13 @@ class Readiness:
     def set_broker_reachable(self, reachable: bool, error: str | None = None) -> None:
         with self._lock:
             self._broker_reachable = reachable
+            self._broker_known = True
             if reachable:
-                # Connected, so authenticated and trusted: an earlier refusal is over.
+                # Connected, so authenticated and trusted: an earlier refusal is over, and so is
+                # the error that made it unreachable (a stale _ALL_BROKERS_DOWN after recovery
+                # misled); a retry loop failing past its bound keeps its cause.
                 self._kafka_security_problem = None
+                self._last_error = next(iter(self._stalled.values()), None)
             if error is not None:
                 self._last_error = error
             self._track_unassigned()
@@ -112,15 +127,19 @@ class Readiness:
         with self._lock:
             self._kafka_security_problem = problem
             self._broker_reachable = False
+            self._broker_known = True
             self._last_error = problem
             self._track_unassigned()
 
-    def set_assignment(self, state: Assignment, partitions: int, error: str | None = None) -> None:
+    def set_assignment(self, state: Assignment, partitions: int) -> None:
+        """The group coordinator gave (or took) partitions: it answered, so a broker is
+        reachable, whatever the last statistics said."""
         with self._lock:
             self._assignment = state
             self._assigned_partitions = partitions
-            if error is not None:
-                self._last_error = error
+            if partitions > 0 and not self._broker_reachable:
+                self._broker_reachable = self._broker_known = True
+                self._last_error = next(iter(self._stalled.values()), None)
             self._track_unassigned()
 
     def set_input_topic_problem(self, problem: str | None) -> None:
@@ -133,6 +152,16 @@ class Readiness:
         a member restoring would not score its partitions' next events yet."""
         with self._lock:
             self._restoring = progress
+
+    def set_stalled(self, loop: str, cause: str | None) -> None:
+        """A retry loop failing past its bound, with its cause; None once it succeeds. Sticky:
+        nothing but that loop's next success clears it."""
+        with self._lock:
+            if cause is None:
+                self._stalled.pop(loop, None)
+            else:
+                self._stalled[loop] = cause
+                self._last_error = cause
 
     def set_stopping(self) -> None:
         with self._lock:
@@ -162,8 +191,14 @@ class Readiness:
                 assigned_partitions=self._assigned_partitions,
                 last_error=self._last_error,
                 stopping=self._stopping,
-                input_topic_problem=self._input_topic_problem,
+                # A partition of the input topic assigned proves the topic is there: the check's
+                # metadata was older than the assignment (a topic just created).
+                input_topic_problem=(
+                    self._input_topic_problem if self._assigned_partitions == 0 else None
+                ),
                 unassigned_overdue_s=self._unassigned_overdue_s(),
                 kafka_security_problem=self._kafka_security_problem,
                 restoring=self._restoring,
+                stalled=tuple(self._stalled.values()),
+                broker_known=self._broker_known,
             )

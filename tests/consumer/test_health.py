@@ -7,24 +7,74 @@ def test_not_ready_until_model_and_broker_and_says_why() -> None:
     readiness = Readiness()
     snapshot = readiness.snapshot()
     assert not snapshot.ready
-    assert snapshot.reasons() == ["model not loaded", "Kafka broker not reachable"]
+    # Nothing known of the broker yet: the first seconds say so, not "not reachable" (issue 23).
+    assert snapshot.reasons() == ["model not loaded", "connecting to Kafka"]
 
     readiness.set_model_loaded(True)
     readiness.set_broker_reachable(True)
     assert readiness.snapshot().ready  # assignment still pending: a member may own nothing
 
 
-def test_assignment_error_and_shutdown_make_it_unready() -> None:
+def test_shutdown_makes_it_unready() -> None:
     readiness = Readiness()
     readiness.set_model_loaded(True)
     readiness.set_broker_reachable(True)
-    readiness.set_assignment("error", 0, error="boom")
-    assert readiness.snapshot().reasons() == ["consumer group assignment failed"]
-    assert readiness.snapshot().last_error == "boom"
-
     readiness.set_assignment("assigned", 3)
     readiness.set_stopping()
     assert readiness.snapshot().reasons() == ["shutting down"]
+
+
+def test_a_broker_reachable_again_leaves_no_stale_error() -> None:
+    """Issue 23: `ready: true`, 0 partitions and `last_error: _ALL_BROKERS_DOWN` after recovery."""
+    readiness = Readiness()
+    readiness.set_model_loaded(True)
+    readiness.set_broker_reachable(False, "_ALL_BROKERS_DOWN")
+    snapshot = readiness.snapshot()
+    assert snapshot.reasons() == ["Kafka broker not reachable"]
+    assert snapshot.last_error == "_ALL_BROKERS_DOWN"
+
+    readiness.set_broker_reachable(True)
+
+    snapshot = readiness.snapshot()
+    assert snapshot.ready
+    assert snapshot.last_error is None
+
+
+def test_an_assignment_proves_the_broker_answers() -> None:
+    readiness = Readiness()
+    readiness.set_model_loaded(True)
+    readiness.set_broker_reachable(False, "_ALL_BROKERS_DOWN")  # stale: the group answered since
+    readiness.set_assignment("assigned", 2)
+    snapshot = readiness.snapshot()
+    assert snapshot.ready
+    assert snapshot.last_error is None
+
+
+def test_an_assigned_partition_outranks_a_topic_check_that_says_the_topic_is_missing() -> None:
+    """Issue 23: /readyz said the input topic did not exist while a partition of it was
+    assigned (the check's metadata was older than the assignment)."""
+    readiness = _up(Readiness())
+    readiness.set_input_topic_problem("input topic 'apps' does not exist")
+    readiness.set_assignment("assigned", 1)
+    assert readiness.snapshot().ready
+    readiness.set_assignment("pending", 0)
+    assert readiness.snapshot().reasons() == ["input topic 'apps' does not exist"]
+
+
+def test_a_stalled_retry_loop_stays_unready_whatever_the_broker_statistics_say() -> None:
+    readiness = _up(Readiness())
+    readiness.set_assignment("assigned", 1)
+    cause = "batch failing for 61 s: produce to loan-scores: UNKNOWN_TOPIC_OR_PART"
+    readiness.set_stalled("batch", cause)
+    readiness.set_broker_reachable(True)  # the statistics callback, every 5 s
+
+    snapshot = readiness.snapshot()
+    assert not snapshot.ready
+    assert snapshot.reasons() == [cause]
+    assert snapshot.last_error == cause
+
+    readiness.set_stalled("batch", None)
+    assert readiness.snapshot().ready
 
 
 class FakeClock:

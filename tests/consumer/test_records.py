@@ -11,7 +11,7 @@ from consumer.delivery.truncated_dead_letter import (
     TRUNCATED_VALUE_BYTES,
     truncated_dead_letter,
 )
-from consumer.records import as_bytes, utc_now
+from consumer.records import BatchOutcome, ScoredFact, as_bytes, utc_now
 from schemas.dead_letter import HEADER_ORIGINAL_SIZE
 
 
@@ -74,3 +74,18 @@ def test_a_truncated_dead_letter_cuts_the_encoded_bytes_not_the_characters() -> 
     assert record.value == ("é" * 1000).encode()[:TRUNCATED_VALUE_BYTES]
     assert record.key == b"k" * TRUNCATED_KEY_BYTES
     assert dict(record.headers or [])[HEADER_ORIGINAL_SIZE] == b"2000"
+
+
+def test_scores_replaced_by_truncated_dead_letters_are_no_decisions() -> None:
+    """Issue 22, 6b: a score never published is not counted as a decision, but as a dead letter."""
+    facts = [
+        ScoredFact("approve", "m1", 0.1, 0.0, event_id="ev-a"),
+        ScoredFact("decline", "m1", 0.9, 0.0, event_id="ev-b"),
+    ]
+    outcome = BatchOutcome(records=[], scored=facts, dead_letter_reasons=["schema"])
+
+    published = outcome.without_scores({"ev-b"})
+
+    assert [fact.event_id for fact in published.scored] == ["ev-a"]
+    assert published.dead_letter_reasons == ["schema", "unwritable"]
+    assert outcome.without_scores(set()) is outcome

@@ -32,6 +32,7 @@ def test_a_fact_carries_the_decision_the_versions_and_the_event_time_in_epoch_se
         occurred_at_epoch_s=datetime(2026, 1, 2, 2, 4, 5, 500000, tzinfo=UTC).timestamp(),
         out_of_range=("finances.assets",),
         model_role=None,
+        event_id="7f1e2d3c-4b5a-4697-8a1b-2c3d4e5f6a7b",  # to take it back if never published
     )
 
 

@@ -106,6 +106,21 @@ def test_staged_ids_reach_the_store_only_when_the_batch_commits(
     assert changelog.reads == []  # the store was at the changelog's end each time: nothing read
 
 
+def test_an_id_unstaged_before_the_commit_never_reaches_the_store(
+    states: PartitionStates, changelog: FakeChangelog
+) -> None:
+    """Issue 22, 6b: a score replaced by a truncated dead letter is not remembered as scored."""
+    states.prepare([(0, 0)])
+    states.stage(0, "e-1", scored(T0))
+    states.stage(0, "e-2", scored(T0))
+    states.unstage(0, "e-1")
+    states.unstage(5, "e-1")  # a partition not held: nothing to forget
+    changelog.append(0, [("e-2", scored(T0))])
+    states.commit()
+    states.prepare([(0, 2)])
+    assert set(states.lookup(0, ["e-1", "e-2"])) == {"e-2"}
+
+
 def test_a_revoked_partition_comes_back_reading_only_the_changelog_tail(
     tmp_path: Path, changelog: FakeChangelog, clock: Clock
 ) -> None:
