@@ -75,6 +75,8 @@ class ScoredFact:
     occurred_at_epoch_s: float
     out_of_range: tuple[str, ...] = ()
     model_role: str | None = None  # None: the only model served (a champion)
+    # The input record's Kafka timestamp; None when the record had none (or for a shadow score).
+    record_timestamp_epoch_s: float | None = None
 
 
 @dataclass(frozen=True)
