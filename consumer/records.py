@@ -82,6 +82,8 @@ class ScoredFact:
     out_of_range: tuple[str, ...] = ()
     model_role: str | None = None  # None: the only model served (a champion)
     event_id: str | None = None  # to take the fact back when its score was never published
+    # The input record's Kafka timestamp; None when the record had none (or for a shadow score).
+    record_timestamp_epoch_s: float | None = None
 
 
 @dataclass(frozen=True)

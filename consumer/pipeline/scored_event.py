@@ -59,8 +59,11 @@ def scored_fact(
     application: LoanApplicationSubmitted,
     result: ScoreResult,
     model_role: ModelRole | None = None,
+    record_timestamp_ms: int | None = None,
 ) -> ScoredFact:
-    """A published score as metrics see it: the champion's, a canary's or a shadow's."""
+    """A published score as metrics see it: the champion's, a canary's or a shadow's.
+    `record_timestamp_ms` is the input record's Kafka timestamp as the client gives it (-1 or
+    None when the record has none), which dates the processing latency."""
     return ScoredFact(
         decision=result.decision,
         model_version=result.model_version,
@@ -69,6 +72,11 @@ def scored_fact(
         out_of_range=result.out_of_range,
         model_role=model_role,
         event_id=str(application.event_id),
+        record_timestamp_epoch_s=(
+            record_timestamp_ms / 1000
+            if record_timestamp_ms is not None and record_timestamp_ms > 0
+            else None
+        ),
     )
 
 

@@ -208,7 +208,14 @@ class ScoringPipeline:
                 records[position] = self._dead_letter(message, failure)
                 dead_letter_reasons.append(failure.reason.value)
                 continue
-            scored.append(scored_fact(application, outcome, self._model_role))
+            scored.append(
+                scored_fact(
+                    application,
+                    outcome,
+                    self._model_role,
+                    record_timestamp_ms=message.timestamp()[1],
+                )
+            )
             scored_rows.append(row)
             self._remember(message, application, hashes.get(position), scored_ids, first_offsets)
         return BatchOutcome(

@@ -18,7 +18,7 @@ from consumer.config.settings import Settings
 from consumer.kafka.errors import StopScoringError
 from consumer.kafka.topic_check import InputTopicCheck
 from consumer.runtime.assembly import assemble_loop
-from consumer.runtime.assets import load_assets
+from consumer.runtime.assets import ScoringAssets, load_assets
 from consumer.runtime.heap import freeze_start_up_heap
 from consumer.runtime.http import api_state_for, http_servers, safe_credential_error
 from consumer.runtime.shutdown import ShutdownGuard
@@ -42,6 +42,17 @@ def new_metrics() -> ScorerMetrics:
     PlatformCollector(registry=registry)
     GCCollector(registry=registry)
     return ScorerMetrics(registry)
+
+
+def export_model_roles(metrics: ScorerMetrics, assets: ScoringAssets) -> None:
+    """One role series per model served. The champion's is set even when it is served alone, so
+    "which models serve, in which role" has an answer (not "No data") on the usual deployment."""
+    metrics.model_role_info.labels(assets.model.model_version, "champion", "").set(1)
+    for challenger in assets.challengers:
+        share = f"{challenger.share:g}" if challenger.mode == "canary" else ""
+        metrics.model_role_info.labels(challenger.model.model_version, challenger.mode, share).set(
+            1
+        )
 
 
 def run_service(settings: Settings) -> int:
@@ -72,13 +83,7 @@ def run_service(settings: Settings) -> int:
         api_state.assets.set(assets)  # before readiness, so "ready" implies the API can score
         readiness.set_model_loaded(True)
         metrics.model_info.labels(assets.model.model_version, assets.policy.policy_version).set(1)
-        if assets.challengers:
-            metrics.model_role_info.labels(assets.model.model_version, "champion", "").set(1)
-        for challenger in assets.challengers:
-            share = f"{challenger.share:g}" if challenger.mode == "canary" else ""
-            metrics.model_role_info.labels(
-                challenger.model.model_version, challenger.mode, share
-            ).set(1)
+        export_model_roles(metrics, assets)
         try:
             loop = assemble_loop(settings, assets, drift, metrics, readiness, liveness=liveness)
         except StopScoringError as error:  # e.g. the registry lacks the contract we write

@@ -10,13 +10,16 @@ from consumer.telemetry.metrics import ScorerMetrics
 
 def record_batch(metrics: ScorerMetrics, outcome: BatchOutcome, now: float) -> None:
     """Counters once per label set and batch, not per event (a label lookup and a lock each);
-    `now` (epoch seconds) dates the end-to-end latency of each score."""
+    `now` (epoch seconds) dates the end-to-end latency of each score (from its occurred_at) and
+    its processing latency (from its input record's Kafka timestamp, when it has one)."""
     scored: collections.Counter[tuple[str, str]] = collections.Counter()
     out_of_range: collections.Counter[str] = collections.Counter()
     for fact in outcome.scored:
         scored[fact.decision, fact.model_version] += 1
         metrics.probability_of_default.observe(fact.probability_of_default)
         metrics.end_to_end_latency.observe(max(0.0, now - fact.occurred_at_epoch_s))
+        if fact.record_timestamp_epoch_s is not None:
+            metrics.processing_latency.observe(max(0.0, now - fact.record_timestamp_epoch_s))
         out_of_range.update(fact.out_of_range)
     for (decision, model_version), count in scored.items():
         metrics.events_scored.labels(decision, model_version).inc(count)

@@ -102,6 +102,15 @@ def test_a_score_is_the_audit_record_of_the_decision(pipeline: ScoringPipeline) 
     assert outcome.scored[0].decision == scored.decision.value
 
 
+def test_a_score_carries_its_input_records_kafka_timestamp_for_the_processing_latency(
+    pipeline: ScoringPipeline,
+) -> None:
+    """FakeMessage's timestamp is 1_700_000_000_000 ms; occurred_at is the example's own."""
+    fact = pipeline([FakeMessage(valid("a-1"))]).scored[0]
+    assert fact.record_timestamp_epoch_s == 1_700_000_000.0
+    assert fact.occurred_at_epoch_s != fact.record_timestamp_epoch_s
+
+
 def test_a_dead_letter_keeps_the_original_bytes_headers_and_timestamp(
     pipeline: ScoringPipeline,
 ) -> None:

@@ -69,6 +69,7 @@ METRICS: dict[str, tuple[MetricType, frozenset[str]]] = {
     "loan_scorer_batch_events": ("histogram", frozenset()),
     "loan_scorer_scoring_duration_seconds": ("histogram", frozenset()),
     "loan_scorer_end_to_end_latency_seconds": ("histogram", frozenset()),
+    "loan_scorer_processing_latency_seconds": ("histogram", frozenset()),
     "loan_scorer_consumer_lag_messages": ("gauge", frozenset({"topic", "partition"})),
     "loan_scorer_probability_of_default": ("histogram", frozenset()),
     "loan_scorer_model_info": ("gauge", frozenset({"model_version", "policy_version"})),

@@ -11,6 +11,7 @@ import re
 import subprocess
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -27,7 +28,7 @@ from tests.container.engine import (
     require_image,
 )
 from tests.delivery import contract
-from tests.delivery.tools import REPO
+from tests.delivery.tools import REPO, find_tool
 from tests.integration.scorer_process import free_port
 from tests.kafka_io import consume
 
@@ -191,6 +192,51 @@ def test_mounted_files_exist_and_match_the_chart(services: dict[str, Any]) -> No
     assert prometheus["rule_files"] == ["alerts.yml"]
     targets = prometheus["scrape_configs"][0]["static_configs"][0]["targets"]
     assert targets == ["scorer:8000"]
+
+
+def test_the_runbook_base_is_a_compose_variable_prometheus_applies(
+    services: dict[str, Any], tmp_path: Path
+) -> None:
+    """The prometheus service's own start command, run here by sh with its container paths moved
+    under tmp_path and Prometheus replaced by promtool: the rules it would load link to
+    RUNBOOK_BASE_URL, and are still valid rules."""
+    prometheus = services["prometheus"]
+    name, default = variable(prometheus["environment"]["RUNBOOK_BASE_URL"]) or ("", "")
+    assert name == "RUNBOOK_BASE_URL"
+    assert f"{default}#" in (REPO / "observability" / "prometheus" / "alerts.yml").read_text()
+    assert prometheus["entrypoint"] == ["/bin/sh", "-c"]
+    (script,) = prometheus["command"]
+    source, out = tmp_path / "etc", tmp_path / "config"
+    source.mkdir()
+    for volume in prometheus["volumes"]:
+        host, container = volume.split(":")[:2]
+        (source / Path(container).name).write_bytes((REPO / host).read_bytes())
+    promtool = find_tool("promtool")
+    local = (
+        script.replace("$$", "$")  # compose's escape for a literal $
+        .replace("/etc/prometheus/", f"{source}/")
+        .replace("/tmp/prometheus-config", str(out))  # noqa: S108 (the container's path, replaced)
+        .replace("exec prometheus --config.file=", f"exec {promtool} check config ")
+    )
+    local = local.split(" --storage.tsdb")[0]  # promtool takes the config file only
+    base = "https://wiki.bank.example/ops/loan-scorer-runbook"
+    result = subprocess.run(
+        ["sh", "-c", local],
+        env={**os.environ, "RUNBOOK_BASE_URL": base},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    rules = yaml.safe_load((out / "alerts.yml").read_text())["groups"]
+    urls = [
+        rule["annotations"]["runbook_url"]
+        for group in rules
+        for rule in group["rules"]
+        if "alert" in rule
+    ]
+    assert urls
+    assert all(url.startswith(f"{base}#loanscorer") for url in urls), urls
 
 
 STACK = ["kafka", "topic-init", "scorer", "producer", "prometheus"]  # all but Grafana

@@ -57,6 +57,7 @@ def test_the_required_views_are_there() -> None:
     assert {
         "Throughput",
         "End-to-end latency",
+        "Processing latency",
         "Consumer lag by partition",
         "Dead letters by reason",
         "Decision mix",
@@ -65,8 +66,9 @@ def test_the_required_views_are_there() -> None:
         "Transactions",
         "Readiness by replica",
     } <= titles
-    latency = next(p for p in _panels() if p["title"] == "End-to-end latency")
-    assert [t["legendFormat"] for t in latency["targets"]] == ["p50", "p95", "p99"]
+    for title in ("End-to-end latency", "Processing latency"):
+        latency = next(p for p in _panels() if p["title"] == title)
+        assert [t["legendFormat"] for t in latency["targets"]] == ["p50", "p95", "p99"]
 
 
 def test_queries_use_only_the_scorers_metrics_and_the_job_filter() -> None:

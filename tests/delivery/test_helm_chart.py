@@ -292,6 +292,28 @@ def test_prometheus_rule_wraps_the_tested_rules_file(keda_render: list[Manifest]
     assert rule["spec"]["groups"] == yaml.safe_load(ALERTS.read_text())["groups"]
 
 
+def test_the_runbook_links_point_at_the_configured_base(helm: Path) -> None:
+    base = "https://wiki.bank.example/ops/loan-scorer-runbook"
+    rendered = _template(
+        helm,
+        "--set",
+        "metrics.prometheusRule.enabled=true",
+        "--set",
+        f"metrics.prometheusRule.runbookBaseUrl={base}",
+    )
+    groups = _one(rendered, "PrometheusRule")["spec"]["groups"]
+    urls = [
+        rule["annotations"]["runbook_url"] for g in groups for rule in g["rules"] if "alert" in rule
+    ]
+    expected = [
+        rule["annotations"]["runbook_url"].split("#")[1]
+        for group in yaml.safe_load(ALERTS.read_text())["groups"]
+        for rule in group["rules"]
+        if "alert" in rule
+    ]
+    assert urls == [f"{base}#{anchor}" for anchor in expected]
+
+
 def test_dashboard_configmap_holds_the_compose_dashboard(keda_render: list[Manifest]) -> None:
     dashboard = _one(keda_render, "ConfigMap", "-dashboard")
     assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"

@@ -61,7 +61,8 @@ def test_alerts_required_by_the_runbook_exist() -> None:
         "LoanScorerConsumerLagGrowing",
         "LoanScorerDeadLetterRatioHigh",
         "LoanScorerNothingScored",
-        "LoanScorerEndToEndLatencyHigh",
+        "LoanScorerProcessingLatencyHigh",
+        "LoanScorerUpstreamLagHigh",
         "LoanScorerDriftHigh",
         "LoanScorerNotReady",
         "LoanScorerTargetDown",
@@ -69,6 +70,21 @@ def test_alerts_required_by_the_runbook_exist() -> None:
     } <= names
     drift = next(rule for rule in _alerts() if rule["alert"] == "LoanScorerDriftHigh")
     assert "> 0.25" in drift["expr"]
+
+
+def test_latency_pages_on_what_the_scorer_controls_and_upstream_lag_is_slower() -> None:
+    """Replaying old events (or an upstream clock that is off) must not page for latency: the
+    latency alert reads the processing histogram (from the Kafka timestamp), never occurred_at;
+    upstream lag has its own alert, which waits longer."""
+    alerts = {rule["alert"]: rule for rule in _alerts()}
+    assert "LoanScorerEndToEndLatencyHigh" not in alerts
+    processing = alerts["LoanScorerProcessingLatencyHigh"]
+    assert "loan_scorer_processing_latency_seconds_bucket" in processing["expr"]
+    assert "end_to_end" not in processing["expr"]
+    upstream = alerts["LoanScorerUpstreamLagHigh"]
+    assert "loan_scorer_end_to_end_latency_seconds_bucket" in upstream["expr"]
+    minutes = {name: int(rule["for"].removesuffix("m")) for name, rule in alerts.items()}
+    assert minutes["LoanScorerUpstreamLagHigh"] > minutes["LoanScorerProcessingLatencyHigh"]
 
 
 def test_every_alert_has_severity_summary_description_and_a_for_clause() -> None:

@@ -4,11 +4,15 @@ scraping it on loopback returns the same numbers through its HTTP API."""
 
 from __future__ import annotations
 
+import contextlib
+import json
+import math
 import subprocess
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import httpx
 import pytest
@@ -16,15 +20,16 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
 from consumer.tools.demo_events import demo_events
-from tests.delivery.tools import find_tool
+from tests.delivery.tools import REPO, find_tool
 from tests.integration.scorer_harness import ScorerTopics
-from tests.integration.scorer_process import ScorerProcess, free_port
+from tests.integration.scorer_process import PacedProducer, ScorerProcess, free_port
 from tests.kafka_io import consume, produce
 
 pytestmark = pytest.mark.integration
 
 EVENTS = 300
 BROKEN_EVERY = 30  # 10 broken
+JOB = "loan-scorer"
 
 
 def _sample(exposition: str, name: str, **labels: str) -> float:
@@ -42,13 +47,18 @@ def _sample(exposition: str, name: str, **labels: str) -> float:
     return total
 
 
+class ScoredStream(NamedTuple):
+    scorer: ScorerProcess
+    topics: ScorerTopics
+
+
 @pytest.fixture(scope="module")
 def scored_stream(
     kafka_bootstrap: str,
     model_dir: Path,
     tmp_path_factory: pytest.TempPathFactory,
     kafka_admin: AdminClient,
-) -> Iterator[ScorerProcess]:
+) -> Iterator[ScoredStream]:
     """A scorer process that has scored a known stream: 300 events, every 30th broken."""
     run = uuid.uuid4().hex[:8]
     group_id = f"observability-{run}"
@@ -67,15 +77,15 @@ def scored_stream(
         scorer.wait_ready()
         consume(kafka_bootstrap, topics.output, expected=290, group_id=group_id + "-r")
         consume(kafka_bootstrap, topics.dlq, expected=10, group_id=group_id + "-d")
-        yield scorer
+        yield ScoredStream(scorer, topics)
     finally:
         scorer.kill()
 
 
 def test_metrics_count_exactly_what_happened_and_pass_promtool(
-    scored_stream: ScorerProcess, tmp_path: Path
+    scored_stream: ScoredStream, tmp_path: Path
 ) -> None:
-    exposition = httpx.get(f"http://127.0.0.1:{scored_stream.port}/metrics", timeout=5).text
+    exposition = httpx.get(f"http://127.0.0.1:{scored_stream.scorer.port}/metrics", timeout=5).text
 
     assert _sample(exposition, "loan_scorer_events_consumed_total") == EVENTS
     assert _sample(exposition, "loan_scorer_events_scored_total") == EVENTS - 10
@@ -97,17 +107,17 @@ def test_metrics_count_exactly_what_happened_and_pass_promtool(
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_a_real_prometheus_scrapes_the_scorer_and_answers_queries(
-    scored_stream: ScorerProcess, tmp_path: Path
-) -> None:
+@contextlib.contextmanager
+def _prometheus(scorer_port: int, tmp_path: Path) -> Iterator[str]:
+    """A real Prometheus server on loopback scraping the scorer every second; yields its URL."""
     prometheus = find_tool("prometheus")
     port = free_port()
     config = tmp_path / "prometheus.yml"
     config.write_text(
         "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
         "scrape_configs:\n"
-        "  - job_name: loan-scorer\n"
-        f"    static_configs: [{{targets: ['127.0.0.1:{scored_stream.port}']}}]\n"
+        f"  - job_name: {JOB}\n"
+        f"    static_configs: [{{targets: ['127.0.0.1:{scorer_port}']}}]\n"
     )
     server = subprocess.Popen(  # a fixed, local binary
         [
@@ -120,21 +130,81 @@ def test_a_real_prometheus_scrapes_the_scorer_and_answers_queries(
         stderr=(tmp_path / "prometheus.log").open("wb"),
     )
     try:
-        query = "sum(loan_scorer_events_consumed_total)"
-        deadline = time.monotonic() + 60
-        value = None
-        while time.monotonic() < deadline and value is None:
-            time.sleep(1)
-            try:
-                answer = httpx.get(
-                    f"http://127.0.0.1:{port}/api/v1/query", params={"query": query}, timeout=5
-                ).json()
-            except (httpx.HTTPError, ValueError):
-                continue
-            results = answer.get("data", {}).get("result", [])
-            if results:
-                value = float(results[0]["value"][1])
-        assert value == EVENTS, (tmp_path / "prometheus.log").read_text()[-3000:]
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.terminate()
         server.wait(30)
+
+
+def _query(url: str, query: str, at: float | None = None) -> list[dict[str, Any]] | None:
+    """The result vector of an instant query; None while the server does not answer yet."""
+    params = {"query": query} if at is None else {"query": query, "time": f"{at:.3f}"}
+    try:
+        answer = httpx.get(f"{url}/api/v1/query", params=params, timeout=5).json()
+    except (httpx.HTTPError, ValueError):
+        return None
+    assert answer.get("status") == "success", (query, answer)
+    result: list[dict[str, Any]] = answer["data"]["result"]
+    return result
+
+
+def _wait_for(url: str, query: str, at_least: float, timeout_s: float = 90) -> float:
+    deadline = time.monotonic() + timeout_s
+    value = None
+    while time.monotonic() < deadline:
+        results = _query(url, query)
+        if results:
+            value = float(results[0]["value"][1])
+            if value >= at_least:
+                return value
+        time.sleep(1)
+    raise AssertionError(f"{query} = {value} after {timeout_s} s, wanted at least {at_least}")
+
+
+def test_a_real_prometheus_scrapes_the_scorer_and_answers_queries(
+    scored_stream: ScoredStream, tmp_path: Path
+) -> None:
+    with _prometheus(scored_stream.scorer.port, tmp_path) as url:
+        try:
+            value = _wait_for(url, "sum(loan_scorer_events_consumed_total)", EVENTS, 60)
+        except AssertionError as error:
+            raise AssertionError((tmp_path / "prometheus.log").read_text()[-3000:]) from error
+        assert value == EVENTS
+
+
+DASHBOARD = REPO / "observability" / "grafana" / "dashboards" / "loan-scorer.json"
+# What Grafana puts in for its variables: the scrape job, a rate window that holds several of
+# this test's 1 s scrapes, and the dashboard's default time range.
+GRAFANA_VARIABLES = {"$job": JOB, "$__rate_interval": "15s", "$__range": "30m"}
+MORE_EVENTS = 700  # with the fixture's 290 scores, above the 500 the drift panel waits for
+
+
+def test_every_dashboard_panel_shows_data_on_a_single_model_scorer_under_traffic(
+    scored_stream: ScoredStream, kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    """The issue-25 check: a healthy scorer serving its champion alone, with events flowing,
+    answers every query of every panel with at least one number (NaN counts as no data: it is
+    what a quantile of an empty rate gives). Runs last in this module: it adds events."""
+    dashboard = json.loads(DASHBOARD.read_text())
+    panels = [panel for panel in dashboard["panels"] if panel["type"] != "row"]
+    events = list(demo_events(MORE_EVENTS, seed=8))  # other event ids than the fixture's
+    with _prometheus(scored_stream.scorer.port, tmp_path) as url:
+        _wait_for(url, "sum(loan_scorer_events_consumed_total)", EVENTS)
+        producer = PacedProducer(kafka_bootstrap, scored_stream.topics.input, events, 50.0)
+        producer.start()
+        # A moment while events flow (most of them scored), for every query to be asked at.
+        _wait_for(url, "sum(loan_scorer_events_scored_total)", EVENTS - 10 + 0.8 * MORE_EVENTS)
+        under_traffic = time.time()
+        producer.join(120)
+        time.sleep(2)  # the last scrapes before `under_traffic` are in
+        empty = []
+        for panel in panels:
+            for target in panel["targets"]:
+                query = target["expr"]
+                for variable, value in GRAFANA_VARIABLES.items():
+                    query = query.replace(variable, value)
+                results = _query(url, query, at=under_traffic) or []
+                values = [float(result["value"][1]) for result in results]
+                if not [value for value in values if not math.isnan(value)]:
+                    empty.append(f"{panel['title']} [{target['refId']}]: {query} -> {values}")
+    assert not empty, "panels without data:\n" + "\n".join(empty)
