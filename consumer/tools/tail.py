@@ -3,6 +3,11 @@
 Lines are for people (who, decision, PD, first reason, model and policy version); `--json` prints
 one JSON object per record instead, for `jq` and scripts. A topic that does not exist is an error,
 not an empty stream: following it would print nothing forever and look like a quiet day.
+
+Scores are read in plain JSON and in the schema registry's wire format alike (a scorer with a
+registry frames them; a topic switched to one still holds the plain ones written before): the
+first byte tells them apart, and the JSON inside is judged by the same strict `LoanScored`
+decoder. A record that is neither is a line saying why, never a stopped tail.
 """
 
 from __future__ import annotations
@@ -20,18 +25,26 @@ from consumer.records import header_list
 from schemas.dead_letter import parse_dead_letter_headers
 from schemas.decode import decode_loan_scored
 from schemas.errors import EventDecodeError
+from schemas.score_v1 import LoanScored
+from schemas.wire import unframe
 
 
 class TopicMissingError(RuntimeError):
     """The topic to follow does not exist (or cannot be described)."""
 
 
+def read_score(value: bytes | None) -> LoanScored:
+    """A score in plain JSON or in the registry's wire format; `EventDecodeError` if neither."""
+    _schema_id, payload = unframe(value)
+    return decode_loan_scored(payload)
+
+
 def format_score(value: bytes | None) -> str:
     """One line per score: who, what, how likely, the first reason, and which model and policy."""
     try:
-        scored = decode_loan_scored(value)
+        scored = read_score(value)
     except EventDecodeError as error:
-        return f"(unreadable score: {error.reason.value})"
+        return f"(unreadable score: {error.reason.value}: {error.message})"
     top = scored.reasons[0].code if scored.reasons else "-"
     return (
         f"{scored.application_id:<24} {scored.decision.value:<8} grade {scored.risk_grade.value} "
@@ -43,7 +56,7 @@ def format_score(value: bytes | None) -> str:
 def score_json(value: bytes | None) -> str:
     """The score as published (validated), or an object saying why it cannot be read."""
     try:
-        return decode_loan_scored(value).model_dump_json()
+        return read_score(value).model_dump_json()
     except EventDecodeError as error:
         return json.dumps({"unreadable": error.reason.value, "message": error.message})
 
