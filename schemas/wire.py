@@ -69,22 +69,16 @@ def unframe(raw: bytes | None) -> tuple[int | None, bytes | None]:
     return int.from_bytes(raw[1:FRAME_BYTES], "big"), raw[FRAME_BYTES:]
 
 
-class FramedApplicationDecoder:
-    """`decode_application` for a topic where both formats arrive (see module docstring)."""
+class WriterSchemas:
+    """A `SchemaLookup` that asks the registry about an id once (see module docstring); any
+    reader of framed records uses it, for the input subject or the output one."""
 
     def __init__(self, lookup: SchemaLookup) -> None:
         self._lookup = lookup
         self._known: dict[int, WriterSchema] = {}
         self._unknown: dict[int, UnknownSchemaError] = {}
 
-    def __call__(self, raw: bytes | None) -> tuple[LoanApplicationSubmitted, WriterSchema | None]:
-        schema_id, payload = unframe(raw)
-        if schema_id is None:
-            return decode_application(payload), None
-        writer = self.writer_schema(schema_id)
-        return decode_application(payload), writer
-
-    def writer_schema(self, schema_id: int) -> WriterSchema:
+    def __call__(self, schema_id: int) -> WriterSchema:
         known = self._known.get(schema_id)
         if known is not None:
             return known
@@ -100,3 +94,17 @@ class FramedApplicationDecoder:
             raise
         self._known[schema_id] = writer
         return writer
+
+
+class FramedApplicationDecoder:
+    """`decode_application` for a topic where both formats arrive (see module docstring)."""
+
+    def __init__(self, lookup: SchemaLookup) -> None:
+        self.writer_schema = WriterSchemas(lookup)
+
+    def __call__(self, raw: bytes | None) -> tuple[LoanApplicationSubmitted, WriterSchema | None]:
+        schema_id, payload = unframe(raw)
+        if schema_id is None:
+            return decode_application(payload), None
+        writer = self.writer_schema(schema_id)
+        return decode_application(payload), writer
