@@ -25,10 +25,19 @@ The view lives in memory and is printed as JSON when the consumer stops; a real 
 its database, keeps the `source_event_id`s it has applied there, and commits offsets after that
 write. Only `confluent-kafka` and the standard library are needed.
 
-With `--schema-registry-url URL` (when the scorer writes through a schema registry) each score is
-decoded by confluent-kafka's `JSONDeserializer`: it reads the schema id in the record, fetches
-that schema from the registry (once per id) and validates the score against it. The summary then
-lists the schema ids the scores were written with.
+With `--schema-registry-url URL` (when the scorer writes through a schema registry) each score in
+the registry's wire format (a zero byte, the schema id, the JSON) is decoded by confluent-kafka's
+`JSONDeserializer`: it reads the schema id in the record, fetches that schema from the registry
+(once per id) and validates the score against it. The summary then lists the schema ids the scores
+were written with. A topic switched to the registry still holds the plain JSON scores written
+before, so plain JSON is read as it always was; the first byte tells the two apart (JSON never
+starts with a zero byte).
+
+A score that cannot be read (not JSON, not a score, a schema id the registry does not hold, or
+framed while no `--schema-registry-url` was given) is skipped with a line on stderr saying which
+record and why, and counted as `unreadable` in the summary: one bad record must not stop the CRM.
+A registry that cannot be reached is different: it says nothing about the record, so the consumer
+stops (exit code 1) without committing it, and a restart reads it again.
 """
 
 from __future__ import annotations
@@ -49,6 +58,9 @@ from confluent_kafka import Consumer, Message
 REASON_HEADER = "__loan_scorer.errors.reason"
 MESSAGE_HEADER = "__connect.errors.exception.message"
 FAILED_AT_HEADER = "__loan_scorer.errors.timestamp"
+# The schema registry's wire format: this byte, the schema id in 4 big-endian bytes, the JSON.
+MAGIC_BYTE = b"\x00"
+FRAME_BYTES = 5
 
 # The CRM's own wording for the codes it knows; any other code is shown with its description.
 CRM_TEXTS = {
@@ -78,36 +90,35 @@ class DeadLetter:
     failed_at: str
 
 
+class UnreadableScoreError(ValueError):
+    """A record on the scores topic that is not a score this CRM can read; it is skipped with a
+    line saying why, never guessed at."""
+
+
+class RegistryUnavailableError(RuntimeError):
+    """The registry could not say what a schema id is: no verdict on the record, so stop."""
+
+
 @dataclass
 class CrmView:
     decisions: dict[str, Decision] = field(default_factory=dict)
     dead_letters: dict[str, DeadLetter] = field(default_factory=dict)
     applied_source_events: set[str] = field(default_factory=set)
     duplicates_ignored: int = 0
+    unreadable: int = 0
     schema_ids: set[int] = field(default_factory=set)
 
     def apply_score(self, value: bytes) -> Decision | None:
         """Take one LoanScored in plain JSON; None when it repeats an event already applied."""
-        return self.apply_score_event(json.loads(value))
+        return self.apply_score_event(plain_score(value))
 
-    def apply_score_event(self, event: dict[str, Any]) -> Decision | None:
+    def apply_score_event(self, event: Any) -> Decision | None:
         """Take one decoded LoanScored; None when it repeats an event already applied."""
-        source_event_id = str(event["source_event_id"])
-        if source_event_id in self.applied_source_events:
+        decision = decision_of(event)
+        if decision.source_event_id in self.applied_source_events:
             self.duplicates_ignored += 1
             return None
-        self.applied_source_events.add(source_event_id)
-        decision = Decision(
-            application_id=str(event["application_id"]),
-            source_event_id=source_event_id,
-            decision=str(event["decision"]),
-            risk_grade=str(event["risk_grade"]),
-            probability_of_default=float(event["probability_of_default"]),
-            reasons=[reason_text(reason) for reason in event.get("reasons", [])],
-            model_version=str(event["model_version"]),
-            policy_version=str(event["policy_version"]),
-            scored_at=str(event["scored_at"]),
-        )
+        self.applied_source_events.add(decision.source_event_id)
         current = self.decisions.get(decision.application_id)
         if current is None or _instant(decision.scored_at) >= _instant(current.scored_at):
             self.decisions[decision.application_id] = decision
@@ -133,8 +144,29 @@ class CrmView:
             "decisions": {app: asdict(d) for app, d in sorted(self.decisions.items())},
             "never_scored": {app: asdict(d) for app, d in sorted(self.never_scored().items())},
             "duplicates_ignored": self.duplicates_ignored,
+            "unreadable": self.unreadable,
             "schema_ids": sorted(self.schema_ids),
         }
+
+
+def decision_of(event: Any) -> Decision:
+    """The fields the CRM acts on; `UnreadableScoreError` when one is missing or malformed."""
+    try:
+        return Decision(
+            application_id=str(event["application_id"]),
+            source_event_id=str(event["source_event_id"]),
+            decision=str(event["decision"]),
+            risk_grade=str(event["risk_grade"]),
+            probability_of_default=float(event["probability_of_default"]),
+            reasons=[reason_text(reason) for reason in event.get("reasons", [])],
+            model_version=str(event["model_version"]),
+            policy_version=str(event["policy_version"]),
+            scored_at=_valid_instant(str(event["scored_at"])),
+        )
+    except KeyError as missing:
+        raise UnreadableScoreError(f"not a LoanScored: no {missing.args[0]!r}") from None
+    except (TypeError, ValueError, AttributeError):
+        raise UnreadableScoreError("not a LoanScored: a field has the wrong type") from None
 
 
 def reason_text(reason: dict[str, Any]) -> str:
@@ -142,6 +174,11 @@ def reason_text(reason: dict[str, Any]) -> str:
     any other (new codes are added in minor versions; they are not an error)."""
     code = str(reason.get("code", "?"))
     return f"{code}: {CRM_TEXTS.get(code, str(reason.get('description', '')))}"
+
+
+def _valid_instant(timestamp: str) -> str:
+    _instant(timestamp)  # a ValueError if it is no timestamp: the view compares them
+    return timestamp
 
 
 def _instant(timestamp: str) -> datetime:
@@ -157,22 +194,74 @@ def _headers(message: Message) -> dict[str, str]:
     }
 
 
-def _registry_decoder(url: str | None, topic: str) -> Callable[[bytes], dict[str, Any]] | None:
+def plain_score(value: bytes) -> Any:
+    """A score in plain JSON (what every topic held before it was switched to a registry)."""
+    try:
+        return json.loads(value)
+    except ValueError:  # not UTF-8 or not JSON
+        raise UnreadableScoreError("neither JSON nor the schema registry's wire format") from None
+
+
+def schema_id_of(value: bytes) -> int | None:
+    """The schema id of a value in the registry's wire format; None for plain JSON."""
+    if value[:1] != MAGIC_BYTE:
+        return None
+    if len(value) < FRAME_BYTES:
+        raise UnreadableScoreError("the registry's magic byte without a schema id")
+    return int.from_bytes(value[1:FRAME_BYTES], "big")
+
+
+def score_reader(url: str | None, topic: str) -> Callable[[bytes], tuple[Any, int | None]]:
+    """A record value -> (the score, its schema id or None), framed and plain alike."""
+    registry = _registry_decoder(url, topic)
+
+    def read(value: bytes) -> tuple[Any, int | None]:
+        schema_id = schema_id_of(value)
+        if schema_id is None:
+            return plain_score(value), None
+        if registry is None:
+            raise UnreadableScoreError(
+                f"in the schema registry's wire format (schema id {schema_id}): "
+                "run with --schema-registry-url"
+            )
+        return registry(value, schema_id), schema_id
+
+    return read
+
+
+def _registry_decoder(url: str | None, topic: str) -> Callable[[bytes, int], Any] | None:
     """The registry's wire format -> the score, by the schema its id names (fetched, cached)."""
     if url is None:
         return None
     from confluent_kafka.schema_registry import SchemaRegistryClient
+    from confluent_kafka.schema_registry.error import SchemaRegistryError
     from confluent_kafka.schema_registry.json_schema import JSONDeserializer
-    from confluent_kafka.serialization import MessageField, SerializationContext
+    from confluent_kafka.serialization import MessageField, SerializationContext, SerializationError
 
     deserializer = JSONDeserializer(
         None, schema_registry_client=SchemaRegistryClient({"url": url, "timeout": 10})
     )
     context = SerializationContext(topic, MessageField.VALUE)
 
-    def decode(value: bytes) -> dict[str, Any]:
-        event: dict[str, Any] = deserializer(value, context)
-        return event
+    def decode(value: bytes, schema_id: int) -> Any:
+        try:
+            return deserializer(value, context)
+        except SchemaRegistryError as error:
+            if error.http_status_code == 404:
+                raise UnreadableScoreError(
+                    f"schema id {schema_id} is not in the schema registry"
+                ) from None
+            raise RegistryUnavailableError(f"the schema registry answered: {error}") from None
+        except SerializationError as error:  # the JSON or the schema's validation failed
+            raise UnreadableScoreError(
+                f"refused by schema id {schema_id}: {str(error)[:200]}"
+            ) from None
+        except ValueError:
+            raise UnreadableScoreError(f"no JSON after the frame (schema id {schema_id})") from None
+        except Exception as error:  # the HTTP client's own: connection refused, timeout
+            raise RegistryUnavailableError(
+                f"the schema registry could not be reached: {type(error).__name__}"
+            ) from None
 
     return decode
 
@@ -190,7 +279,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--schema-registry-url", default=None, help="scores are in the registry's wire format"
     )
     args = parser.parse_args(argv)
-    decode = _registry_decoder(args.schema_registry_url, args.scores_topic)
+    read_score = score_reader(args.schema_registry_url, args.scores_topic)
 
     consumer = Consumer(
         {
@@ -212,6 +301,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     last_record = time.monotonic()
+    exit_code = 0
     try:
         while not stopping:
             message = consumer.poll(0.5)
@@ -227,21 +317,40 @@ def main(argv: Sequence[str] | None = None) -> int:
                 dead = view.apply_dead_letter(_as_bytes(message.key()), _headers(message))
                 print(f"dead letter {dead.application_id}: {dead.reason}", file=sys.stderr)
             else:
-                value = _as_bytes(message.value())
-                if value is None:
-                    continue
-                if decode is None:
-                    decision = view.apply_score(value)
-                else:
-                    view.schema_ids.add(int.from_bytes(value[1:5], "big"))
-                    decision = view.apply_score_event(decode(value))
-                if decision is not None:
-                    print(f"{decision.application_id}: {decision.decision}", file=sys.stderr)
+                try:
+                    _apply_score(view, read_score, message)
+                except RegistryUnavailableError as error:
+                    print(f"stopping, {_where(message)} not read: {error}", file=sys.stderr)
+                    exit_code = 1
+                    break  # not committed: a restart reads this record again
             consumer.commit(message=message, asynchronous=False)
     finally:
         consumer.close()
     print(json.dumps(view.summary(), indent=2))
-    return 0
+    return exit_code
+
+
+def _apply_score(
+    view: CrmView, read_score: Callable[[bytes], tuple[Any, int | None]], message: Message
+) -> None:
+    value = _as_bytes(message.value())
+    if value is None:
+        return
+    try:
+        event, schema_id = read_score(value)
+        decision = view.apply_score_event(event)
+    except UnreadableScoreError as error:
+        view.unreadable += 1
+        print(f"unreadable score {_where(message)}: {error}", file=sys.stderr)
+        return
+    if schema_id is not None:
+        view.schema_ids.add(schema_id)
+    if decision is not None:
+        print(f"{decision.application_id}: {decision.decision}", file=sys.stderr)
+
+
+def _where(message: Message) -> str:
+    return f"{message.topic()}/{message.partition()}@{message.offset()}"
 
 
 def _as_bytes(data: str | bytes | None) -> bytes | None:

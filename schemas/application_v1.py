@@ -31,8 +31,11 @@ SCHEMA_MAJOR = 1
 # test_schema_differential.py). These patterns say in the schema what the decoder checks in code.
 # RFC 3339 date-time with an offset, the ranges of each part included; `format: date-time` alone
 # is not checked by every validator (Python's jsonschema skips it without rfc3339-validator).
+# Years 0001-9999 (what Python's datetime holds; the pattern says so because year 0000 is a valid
+# RFC 3339 year that the decoder cannot represent).
 RFC3339_PATTERN = (
-    r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt]([01][0-9]|2[0-3]):[0-5][0-9]:"
+    r"^([0-9]{3}[1-9]|[0-9]{2}[1-9][0-9]|[0-9][1-9][0-9]{2}|[1-9][0-9]{3})"
+    r"-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt]([01][0-9]|2[0-3]):[0-5][0-9]:"
     r"[0-5][0-9](\.[0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$"
 )
 # A UUID in its canonical 8-4-4-4-12 form, what JSON Schema's `format: uuid` means.

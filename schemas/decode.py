@@ -8,11 +8,12 @@ pydantic error (whose text quotes the input) is not chained, so tracebacks canno
 
 from __future__ import annotations
 
+import math
 import re
 from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
-from pydantic_core import ErrorDetails
+from pydantic_core import ErrorDetails, from_json
 
 from schemas.application_v1 import LoanApplicationSubmitted
 from schemas.errors import (
@@ -34,6 +35,11 @@ _MAX_FIELDS = 32
 # Pydantic messages whose text quotes part of the input; they are replaced by a fixed sentence.
 _INPUT_QUOTING_MESSAGES = {"uuid_parsing": "Input should be a valid UUID"}
 _WELL_FORMED_VERSION = re.compile(r"(\d{1,6})\.\d{1,6}", re.ASCII)
+# pydantic's JSON parser reads NaN, Infinity and -Infinity anywhere. A contract number refuses
+# them (`schema_violation`, naming the field), but an unknown field would carry them through; they
+# are not JSON (RFC 8259) and the published schema refuses them, so the decoder does too: anywhere
+# but in a contract number, the record is `invalid_json`.
+_NON_JSON_LITERALS = (b"NaN", b"Infinity")
 
 EventT = TypeVar("EventT", bound=BaseModel)
 
@@ -59,9 +65,33 @@ def _decode(model: type[EventT], event_type: str, raw: bytes | None) -> EventT:
     if len(raw) > MAX_EVENT_BYTES:
         raise OversizeError(f"Record value is {len(raw)} bytes; the limit is {MAX_EVENT_BYTES}")
     try:
-        return model.model_validate_json(raw)
+        event = model.model_validate_json(raw)
     except ValidationError as exc:
+        if not _names_a_non_finite_field(exc):
+            _refuse_non_json_literals(raw)
         raise _classify(exc, event_type) from None
+    _refuse_non_json_literals(raw)
+    return event
+
+
+def _refuse_non_json_literals(raw: bytes) -> None:
+    """`InvalidJsonError` if NaN or Infinity is a value anywhere in `raw`. The strict second
+    parse runs only when the bytes hold one of the spellings (a cheap search on the hot path;
+    the text may as well be inside a string)."""
+    if not any(literal in raw for literal in _NON_JSON_LITERALS):
+        return
+    try:
+        from_json(raw, allow_inf_nan=False)
+    except ValueError as error:
+        raise InvalidJsonError(_clip(f"Invalid JSON: {error}", MAX_MESSAGE_CHARS)) from None
+
+
+def _names_a_non_finite_field(exc: ValidationError) -> bool:
+    """A contract field that was NaN or infinite: kept a `schema_violation` that names it."""
+    return any(
+        error["loc"] and isinstance(error["input"], float) and not math.isfinite(error["input"])
+        for error in exc.errors(include_url=False)
+    )
 
 
 def _classify(exc: ValidationError, event_type: str) -> EventDecodeError:

@@ -8,6 +8,7 @@ and the output contract in step.
 from __future__ import annotations
 
 import re
+import sys
 from datetime import datetime, timedelta
 from typing import Annotated
 
@@ -53,8 +54,12 @@ class Contract(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True, strict=True)
 
 
-NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False, strict=True)]
-Positive = Annotated[float, Field(gt=0, allow_inf_nan=False, strict=True)]
+# The largest finite double: every number is read as one (a literal rounds to the nearest), and one
+# beyond it reads as infinity, which is refused. `le` changes no verdict; it puts the range in the
+# published schema, where a validator would otherwise accept 1e400.
+FLOAT_MAX = sys.float_info.max
+NonNegative = Annotated[float, Field(ge=0, le=FLOAT_MAX, allow_inf_nan=False, strict=True)]
+Positive = Annotated[float, Field(gt=0, le=FLOAT_MAX, allow_inf_nan=False, strict=True)]
 Probability = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False, strict=True)]
 ApplicationId = Annotated[str, Field(min_length=1, max_length=64)]
 # Any 1.x: minor versions only add optional fields, so a v1 reader accepts all of them.

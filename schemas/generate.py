@@ -35,7 +35,17 @@ COMMENTS: dict[str, str] = {
         "`occurred_at` must also be a real calendar date (2024-02-30 is rejected), which its "
         "pattern alone does not check; a validator checking `format: date-time` does. "
         "Integers may be written 36 or 36.0 (JSON Schema's integer is a whole value); "
-        "36.5 is not an integer."
+        "36.5 is not an integer. "
+        "The size is measured on the bytes as sent (a list element of `POST /v1/score` too). "
+        "The document must be JSON as RFC 8259 and I-JSON (RFC 7493) define it, in every field, "
+        "unknown fields included: the literals NaN, Infinity and -Infinity are refused "
+        "(`invalid_json`), and so is a string holding a \\uD800-\\uDFFF escape that is not "
+        "half of a surrogate pair (it is no Unicode character and cannot be written as UTF-8); "
+        "JSON Schema has no keyword for the escapes of every string of a document. "
+        "Numbers are read as IEEE 754 binary64 doubles, rounded to the nearest: `maximum` is "
+        "the largest finite double (a literal rounding to it is that double, a larger one is "
+        "infinite and refused), and a literal below the smallest double, such as 1e-400, is 0. "
+        "`occurred_at` years run from 0001 to 9999 (its pattern says so)."
     ),
 }
 

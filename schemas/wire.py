@@ -56,23 +56,29 @@ def frame(schema_id: int, payload: bytes) -> bytes:
     return bytes([MAGIC_BYTE]) + schema_id.to_bytes(4, "big") + payload
 
 
-class FramedApplicationDecoder:
-    """`decode_application` for a topic where both formats arrive (see module docstring)."""
+def unframe(raw: bytes | None) -> tuple[int | None, bytes | None]:
+    """(schema id, JSON) of a value in the wire format; (None, the value) of plain JSON.
+
+    For every reader of a topic where both arrive (the scorer, `tail`, `validate`): the first
+    byte tells them apart. A magic byte without a whole schema id is `InvalidJsonError`.
+    """
+    if not raw or raw[0] != MAGIC_BYTE:
+        return None, raw
+    if len(raw) < FRAME_BYTES:
+        raise InvalidJsonError("Record value has the registry's magic byte but no schema id")
+    return int.from_bytes(raw[1:FRAME_BYTES], "big"), raw[FRAME_BYTES:]
+
+
+class WriterSchemas:
+    """A `SchemaLookup` that asks the registry about an id once (see module docstring); any
+    reader of framed records uses it, for the input subject or the output one."""
 
     def __init__(self, lookup: SchemaLookup) -> None:
         self._lookup = lookup
         self._known: dict[int, WriterSchema] = {}
         self._unknown: dict[int, UnknownSchemaError] = {}
 
-    def __call__(self, raw: bytes | None) -> tuple[LoanApplicationSubmitted, WriterSchema | None]:
-        if not raw or raw[0] != MAGIC_BYTE:
-            return decode_application(raw), None
-        if len(raw) < FRAME_BYTES:
-            raise InvalidJsonError("Record value has the registry's magic byte but no schema id")
-        writer = self.writer_schema(int.from_bytes(raw[1:FRAME_BYTES], "big"))
-        return decode_application(raw[FRAME_BYTES:]), writer
-
-    def writer_schema(self, schema_id: int) -> WriterSchema:
+    def __call__(self, schema_id: int) -> WriterSchema:
         known = self._known.get(schema_id)
         if known is not None:
             return known
@@ -88,3 +94,17 @@ class FramedApplicationDecoder:
             raise
         self._known[schema_id] = writer
         return writer
+
+
+class FramedApplicationDecoder:
+    """`decode_application` for a topic where both formats arrive (see module docstring)."""
+
+    def __init__(self, lookup: SchemaLookup) -> None:
+        self.writer_schema = WriterSchemas(lookup)
+
+    def __call__(self, raw: bytes | None) -> tuple[LoanApplicationSubmitted, WriterSchema | None]:
+        schema_id, payload = unframe(raw)
+        if schema_id is None:
+            return decode_application(payload), None
+        writer = self.writer_schema(schema_id)
+        return decode_application(payload), writer

@@ -32,7 +32,7 @@ def _request_schema() -> tuple[dict[str, Any], dict[str, Any]]:
     definitions = schema.pop("$defs", {})
     schema["description"] = (
         f"One application (at most {MAX_EVENT_BYTES} bytes) or a list of 1 to "
-        f"{MAX_APPLICATIONS} (each at most {MAX_EVENT_BYTES} bytes as compact JSON, "
+        f"{MAX_APPLICATIONS} (each at most {MAX_EVENT_BYTES} bytes as sent, "
         f"{MAX_BODY_BYTES} bytes in all)."
     )
     return schema, definitions

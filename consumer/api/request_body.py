@@ -2,29 +2,34 @@
 
 FastAPI's body parameters would read an unbounded body and validate through a second path; here a
 single application goes through `decode_application`, byte for byte what the stream does, and each
-element of a list is re-serialised compactly and goes through the same decoder, so the API can
-accept nothing the stream would dead-letter and refuse nothing the stream would score.
+element of a list goes through the same decoder as the bytes it was sent as (never re-serialised:
+a 16,385-byte element would shrink under the limit, and a NaN in it would be written as null), so
+the API can accept nothing the stream would dead-letter and refuse nothing the stream would score.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import dataclass
 from typing import Final
 
-from pydantic_core import from_json, to_json
+from pydantic_core import from_json
 from starlette.requests import ClientDisconnect, Request
 
 from consumer.api.problems import ApiError
 from schemas.application_v1 import LoanApplicationSubmitted
 from schemas.decode import MAX_EVENT_BYTES, decode_application
-from schemas.errors import EventDecodeError, InvalidJsonError, OversizeError
+from schemas.errors import DeadLetterReason, EventDecodeError, InvalidJsonError, OversizeError
 
 MAX_APPLICATIONS: Final = 100
 MAX_BODY_BYTES: Final = MAX_APPLICATIONS * MAX_EVENT_BYTES
 _MAX_ELEMENT_ERRORS_IN_MESSAGE = 5
 DEFAULT_BODY_TIMEOUT_S: Final = 10.0
 _JSON_MEDIA_TYPE = "application/json"
+# In a JSON text known to be valid: a whole string (whose brackets and commas are not structure),
+# or one structural byte.
+_STRUCTURE = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{},]', re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -78,7 +83,8 @@ def parse_score_request(raw: bytes) -> ScoreRequest:
     if raw.lstrip()[:1] != b"[":
         return ScoreRequest([_decode(raw)], is_list=False)
     try:
-        elements = from_json(raw, allow_inf_nan=False)
+        # NaN is let through here so that each element gets the decoder's own verdict on it.
+        elements = from_json(raw, allow_inf_nan=True)
     except ValueError:
         raise ApiError(400, "invalid_json", "The body is not valid JSON") from None
     if not isinstance(elements, list) or not 1 <= len(elements) <= MAX_APPLICATIONS:
@@ -88,7 +94,34 @@ def parse_score_request(raw: bytes) -> ScoreRequest:
             f"(root): a list must hold 1 to {MAX_APPLICATIONS} applications",
             ("(root)",),
         )
-    return ScoreRequest(_decode_each(elements), is_list=True)
+    spans = array_elements(raw)
+    if len(spans) != len(elements):  # cannot happen for a JSON array; never score on a guess
+        raise ApiError(400, "invalid_json", "The body is not valid JSON")
+    return ScoreRequest(_decode_each(spans), is_list=True)
+
+
+def array_elements(raw: bytes) -> list[bytes]:
+    """The bytes of each element of the JSON array `raw`, as sent, without the whitespace
+    around them: what the stream would receive as record values. `raw` must be valid JSON."""
+    elements: list[bytes] = []
+    depth = 0
+    start = 0
+    for match in _STRUCTURE.finditer(raw):
+        byte = match.group()[:1]
+        if byte == b'"':
+            continue
+        if byte in (b"[", b"{"):
+            depth += 1
+            if depth == 1:
+                start = match.end()
+        elif byte in (b"]", b"}"):
+            if depth == 1 and (elements or raw[start : match.start()].strip()):
+                elements.append(raw[start : match.start()].strip())
+            depth -= 1
+        elif depth == 1:  # a comma between two elements
+            elements.append(raw[start : match.start()].strip())
+            start = match.end()
+    return elements
 
 
 def _decode(raw: bytes) -> LoanApplicationSubmitted:
@@ -102,12 +135,12 @@ def _decode(raw: bytes) -> LoanApplicationSubmitted:
         raise ApiError(422, error.reason.value, error.message, error.fields) from None
 
 
-def _decode_each(elements: list[object]) -> list[LoanApplicationSubmitted]:
+def _decode_each(elements: list[bytes]) -> list[LoanApplicationSubmitted]:
     applications: list[LoanApplicationSubmitted] = []
     failures: list[tuple[int, EventDecodeError]] = []
     for index, element in enumerate(elements):
         try:
-            applications.append(decode_application(to_json(element)))
+            applications.append(decode_application(element))
         except EventDecodeError as error:
             failures.append((index, error))
     if not failures:
@@ -124,7 +157,9 @@ def _decode_each(elements: list[object]) -> list[LoanApplicationSubmitted]:
         extra = len(parts) - _MAX_ELEMENT_ERRORS_IN_MESSAGE
         parts = [*parts[:_MAX_ELEMENT_ERRORS_IN_MESSAGE], f"and {extra} more invalid"]
     fields = tuple(_in_element(index, field) for index, error in failures for field in error.fields)
-    raise ApiError(422, reason or "schema_violation", "; ".join(parts), fields)
+    # Not JSON (a NaN element) is a 400, as for a single application.
+    status = 400 if reason == DeadLetterReason.INVALID_JSON else 422
+    raise ApiError(status, reason or "schema_violation", "; ".join(parts), fields)
 
 
 def _in_element(index: int, field: str) -> str:

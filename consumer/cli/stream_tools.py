@@ -57,13 +57,24 @@ def validate(
             readable=True,
         ),
     ],
+    env_file: EnvFile = None,
 ) -> None:
     """Check application events offline with the stream's decoder: a verdict per file, with the
-    dead-letter reason of each invalid one; exit 1 if any is invalid."""
-    from consumer.tools.validate_events import validate_file
+    dead-letter reason of each invalid one; exit 1 if any is invalid, 2 if any could not be
+    checked. A file in the schema registry's wire format is read as the scorer reads it (its
+    schema id looked up when LOAN_SCORER_SCHEMA_REGISTRY_URL is set)."""
+    from consumer.tools.validate_events import is_framed, validate_file
 
-    verdicts = [validate_file(path) for path in files]
+    framed = None
+    if any(is_framed(path) for path in files):  # settings and registry only when needed
+        from consumer.runtime.wire_format import framed_input_decoder
+
+        settings = load_or_exit(env_file)
+        framed = framed_input_decoder(settings, settings.input_topic)
+    verdicts = [validate_file(path, framed) for path in files]
     for verdict in verdicts:
         typer.echo(verdict.line())
-    if not all(verdict.valid for verdict in verdicts):
+    if any(verdict.reason is not None for verdict in verdicts):
         raise typer.Exit(1)
+    if not all(verdict.valid for verdict in verdicts):
+        raise typer.Exit(2)

@@ -3,6 +3,13 @@
 Lines are for people (who, decision, PD, first reason, model and policy version); `--json` prints
 one JSON object per record instead, for `jq` and scripts. A topic that does not exist is an error,
 not an empty stream: following it would print nothing forever and look like a quiet day.
+
+Scores are read in plain JSON and in the schema registry's wire format alike (a scorer with a
+registry frames them; a topic switched to one still holds the plain ones written before): the
+first byte tells them apart, and the JSON inside is judged by the same strict `LoanScored`
+decoder. With LOAN_SCORER_SCHEMA_REGISTRY_URL set, the schema id of a framed score is looked up
+as the scorer looks up its inputs' (once per id): an id that is no version of the output subject
+is `unknown_schema`. A record that cannot be read is a line saying why, never a stopped tail.
 """
 
 from __future__ import annotations
@@ -15,23 +22,38 @@ from collections.abc import Callable
 from confluent_kafka import Consumer, KafkaException, Message
 
 from consumer.config.settings import Settings
+from consumer.kafka.errors import StopScoringError
 from consumer.kafka.topics import topic_metadata, topic_problem
 from consumer.records import header_list
 from schemas.dead_letter import parse_dead_letter_headers
 from schemas.decode import decode_loan_scored
 from schemas.errors import EventDecodeError
+from schemas.registry import subject_for
+from schemas.score_v1 import LoanScored
+from schemas.wire import SchemaLookup, WriterSchemas, unframe
 
 
 class TopicMissingError(RuntimeError):
     """The topic to follow does not exist (or cannot be described)."""
 
 
-def format_score(value: bytes | None) -> str:
+def read_score(value: bytes | None, writer_schemas: SchemaLookup | None = None) -> LoanScored:
+    """A score in plain JSON or in the registry's wire format (its schema id checked by
+    `writer_schemas` when a registry is configured); `EventDecodeError` if neither."""
+    schema_id, payload = unframe(value)
+    if schema_id is not None and writer_schemas is not None:
+        writer_schemas(schema_id)
+    return decode_loan_scored(payload)
+
+
+def format_score(value: bytes | None, writer_schemas: SchemaLookup | None = None) -> str:
     """One line per score: who, what, how likely, the first reason, and which model and policy."""
     try:
-        scored = decode_loan_scored(value)
+        scored = read_score(value, writer_schemas)
     except EventDecodeError as error:
-        return f"(unreadable score: {error.reason.value})"
+        return f"(unreadable score: {error.reason.value}: {error.message})"
+    except StopScoringError as error:  # the registry could not say what the schema id is
+        return f"(score not checked: {error})"
     top = scored.reasons[0].code if scored.reasons else "-"
     return (
         f"{scored.application_id:<24} {scored.decision.value:<8} grade {scored.risk_grade.value} "
@@ -40,12 +62,14 @@ def format_score(value: bytes | None) -> str:
     )
 
 
-def score_json(value: bytes | None) -> str:
+def score_json(value: bytes | None, writer_schemas: SchemaLookup | None = None) -> str:
     """The score as published (validated), or an object saying why it cannot be read."""
     try:
-        return decode_loan_scored(value).model_dump_json()
+        return read_score(value, writer_schemas).model_dump_json()
     except EventDecodeError as error:
         return json.dumps({"unreadable": error.reason.value, "message": error.message})
+    except StopScoringError as error:
+        return json.dumps({"unchecked": str(error)})
 
 
 def format_dead_letter(message: Message) -> str:
@@ -83,10 +107,22 @@ def dead_letter_json(message: Message) -> str:
     return json.dumps(record)
 
 
-def _line(message: Message, *, dead_letters: bool, as_json: bool) -> str:
+def _line(
+    message: Message, *, dead_letters: bool, as_json: bool, writer_schemas: SchemaLookup | None
+) -> str:
     if dead_letters:
         return dead_letter_json(message) if as_json else format_dead_letter(message)
-    return score_json(message.value()) if as_json else format_score(message.value())
+    value = message.value()
+    return score_json(value, writer_schemas) if as_json else format_score(value, writer_schemas)
+
+
+def _writer_schemas(settings: Settings, topic: str) -> SchemaLookup | None:
+    """The output subject's schema ids, asked once each; None without a registry."""
+    if settings.schema_registry_url is None:
+        return None
+    from consumer.kafka.schema_registry import registry_client, schema_lookup
+
+    return WriterSchemas(schema_lookup(registry_client(settings), subject_for(topic)))
 
 
 def follow(
@@ -114,6 +150,7 @@ def follow(
             "isolation.level": "read_committed",
         }
     )
+    writer_schemas = None if dead_letters else _writer_schemas(settings, topic)
     shown = 0
     try:
         _require_topic(consumer, topic, "dead-letter" if dead_letters else "output", settings)
@@ -126,7 +163,10 @@ def follow(
                     break
                 continue
             last_record = time.monotonic()
-            write(_line(message, dead_letters=dead_letters, as_json=as_json))
+            line = _line(
+                message, dead_letters=dead_letters, as_json=as_json, writer_schemas=writer_schemas
+            )
+            write(line)
             shown += 1
     except KeyboardInterrupt:
         pass

@@ -84,3 +84,25 @@ def test_dead_letters_as_json_carry_the_reason_but_not_the_value(
     assert record["reason"] == "schema_violation"
     assert (record["topic"], record["partition"], record["offset"]) == ("apps", 2, 41)
     assert "2100" not in result.stdout
+
+
+def test_framed_and_plain_scores_read_alike_and_what_is_neither_says_why() -> None:
+    """Without a broker: the line and the JSON of one score are the same framed or plain."""
+    from consumer.tools.tail import format_score, score_json
+    from schemas.wire import frame
+
+    plain = encode_loan_scored(example_loan_scored(policy_version="policy-v9"))
+    framed = frame(41, plain)
+    assert format_score(framed) == format_score(plain)
+    assert "policy-v9]" in format_score(framed)
+    assert json.loads(score_json(framed)) == json.loads(plain)
+
+    for value, reason in [
+        (b"\x00\x00\x00", "invalid_json"),  # the magic byte, no whole schema id
+        (frame(41, b"not json"), "invalid_json"),
+        (frame(41, b'{"event_type": "loan_application.scored"}'), "schema_violation"),
+        (None, "invalid_json"),
+    ]:
+        line = format_score(value)
+        assert line.startswith(f"(unreadable score: {reason}: "), line
+        assert json.loads(score_json(value))["unreadable"] == reason

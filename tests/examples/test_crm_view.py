@@ -79,5 +79,27 @@ def test_a_dead_lettered_application_is_never_scored_until_a_score_arrives() -> 
 def test_a_score_without_its_ids_is_an_error_not_a_silent_decision(missing: str) -> None:
     event = json.loads(_score())
     del event[missing]
-    with pytest.raises(KeyError):
-        crm.CrmView().apply_score(json.dumps(event).encode())
+    view = crm.CrmView()
+    with pytest.raises(crm.UnreadableScoreError, match=missing):
+        view.apply_score(json.dumps(event).encode())
+    assert view.applied_source_events == set(), "nothing of an unreadable score is kept"
+
+
+@pytest.mark.parametrize(
+    "value", [b"\xff\xfe", b"not json", b"[1, 2]", b'{"scored_at": 1}', _score(scored_at="soon")]
+)
+def test_what_is_not_a_score_is_unreadable(value: bytes) -> None:
+    read = crm.score_reader(None, "loan-scores")
+    with pytest.raises(crm.UnreadableScoreError):
+        crm.CrmView().apply_score_event(read(value)[0])
+
+
+def test_plain_and_framed_scores_are_told_apart_by_the_first_byte() -> None:
+    read = crm.score_reader(None, "loan-scores")
+    event, schema_id = read(_score())
+    assert (event["source_event_id"], schema_id) == (json.loads(_score())["source_event_id"], None)
+    framed = b"\x00" + (7).to_bytes(4, "big") + _score()
+    with pytest.raises(crm.UnreadableScoreError, match=r"schema id 7\): run with --schema-regis"):
+        read(framed)
+    with pytest.raises(crm.UnreadableScoreError, match="magic byte without a schema id"):
+        read(b"\x00\x00")
