@@ -301,6 +301,8 @@ def _compile_pipeline(pipeline: Pipeline) -> tuple[float, list[Curve], FloatVect
         if first.remainder != "drop":
             raise ModelIntegrityError("cannot compile a column transformer with a remainder")
         for name, spec, columns in first.transformers:  # the spec: fitting wraps "passthrough"
+            if len(columns) == 0:  # a block with no columns is never fitted and adds nothing
+                continue
             block = coef[first.output_indices_[name]]
             fitted = first.named_transformers_[name]
             if spec == "passthrough":

@@ -21,6 +21,7 @@ from sklearn.metrics import roc_auc_score
 from schemas.application_v1 import LoanApplicationSubmitted, MaritalStatus
 from scoring.additive import PD_FLOOR
 from scoring.fairness import (
+    AGE_BANDS,
     FOUR_FIFTHS,
     MIN_GROUP_SIZE,
     adverse_impact,
@@ -61,7 +62,10 @@ def fairness_table(
     """Per attribute, one row per group; and the lowest ratio over every judged group."""
     frame = pd.DataFrame(
         {
-            "age_band": [age_band(app.applicant.age) for app in apps],
+            # Bands in their natural order (<25 first), not in the order their labels sort.
+            "age_band": pd.Categorical(
+                [age_band(app.applicant.age) for app in apps], categories=AGE_BANDS, ordered=True
+            ),
             "marital_status": [app.applicant.marital_status.value for app in apps],
             "decision": list(decided),
             "defaulted": labels.astype(np.float64),

@@ -67,6 +67,16 @@ def test_the_scorecard_equals_scikit_learn(candidate: str, calibrated: bool) -> 
     )
 
 
+def test_a_block_without_columns_is_skipped_not_refused() -> None:
+    """Without the term among the model's inputs the uniform-knot block selects no column;
+    scikit-learn never fits it, and the compiled scorecard must still be the model."""
+    without_term = tuple(name for name in FEATURE_NAMES if name not in ("age", "term_months"))
+    estimator = build_candidates(FEATURE_NAMES, without_term)["logistic_spline"].fit(X, y)
+    scorecard = compile_scorecard(estimator)
+    assert verify_against(scorecard, estimator, np.vstack([X, _hard_rows()])) < 1e-9
+    assert not scorecard.column_terms(X)[:, FEATURE_NAMES.index("term_months")].any()
+
+
 def test_a_scorecard_that_drifted_from_its_model_is_refused() -> None:
     estimator = build_candidates()["logistic_spline"].fit(X, y)
     scorecard = compile_scorecard(estimator)
