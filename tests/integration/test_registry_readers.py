@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -207,3 +208,37 @@ def test_the_crm_example_stops_without_committing_when_the_registry_cannot_answe
     assert code == 1, stderr
     assert f"stopping, {topics.output}/0@3 not read: the schema registry could not be" in stderr
     assert sorted(view["decisions"]) == ["app-plain-1", "app-plain-2"]
+
+
+def test_validate_reads_a_framed_file_and_looks_its_schema_id_up(
+    kafka_bootstrap: str,
+    schema_registry_url: str,
+    mixed_scores_topic: tuple[ScorerTopics, int],
+    tmp_path: Path,
+) -> None:
+    topics, score_id = mixed_scores_topic
+    client = SchemaRegistryClient({"url": schema_registry_url, "timeout": 10})
+    input_id = int(client.get_latest_version(f"{topics.input}-value").schema_id or 0)
+    files = {
+        "input.bin": frame(input_id, example_application_json()),
+        "score-id.bin": frame(score_id, example_application_json()),  # not the input subject's
+        "plain.json": example_application_json(),
+    }
+    for name, value in files.items():
+        (tmp_path / name).write_bytes(value)
+    env = {
+        "LOAN_SCORER_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "LOAN_SCORER_INPUT_TOPIC": topics.input,
+        "LOAN_SCORER_SCHEMA_REGISTRY_URL": schema_registry_url,
+    }
+    result = CliRunner().invoke(app, ["validate", *(str(tmp_path / n) for n in files)], env=env)
+    assert result.exit_code == 1, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].endswith(
+        f"input.bin: valid (application app-000001; framed, schema id {input_id}, version 1)"
+    )
+    assert lines[1].endswith(
+        f"score-id.bin: invalid: unknown_schema: schema id {score_id} is not a version of "
+        f"{topics.input}-value"
+    )
+    assert lines[2].endswith("plain.json: valid (application app-000001)")
