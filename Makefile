@@ -30,6 +30,17 @@ $(BIN)/.installed: pyproject.toml poetry.lock | $(POETRY)
 .PHONY: install
 install: $(BIN)/.installed ## Install Poetry if missing, then the project and its dev tools into .venv
 
+# The delivery checks' tools that are not Python packages, at the versions scripts/install-tools.sh
+# pins. The targets below use these builds, never whatever helm is first on PATH (another version
+# words its errors differently, and a helm built without the Kubernetes version renders for 1.20).
+# The script is idempotent: a second run takes a second.
+.PHONY: tools tools-go
+tools: ## The delivery checks' tools: pinned helm and actionlint (.tools/bin), promtool, ShellCheck, Chromium (Debian; root or sudo)
+	scripts/install-tools.sh
+
+tools-go: ## Only the pinned helm and actionlint, built with Go into .tools/bin (no root needed)
+	scripts/install-tools.sh helm actionlint
+
 MODEL_SOURCES := $(shell find scoring training -name '*.py' -o -name '*.yaml' -o -name '*.csv')
 
 # Retrained whenever the code or data it comes from changes (training is deterministic).
@@ -58,7 +69,7 @@ typecheck: install ## mypy --strict over every package and the tests
 	$(BIN)/mypy
 
 .PHONY: test
-test: install lint typecheck model ## Lint, type-check and run every test against a real Kafka broker
+test: install tools-go lint typecheck model ## Lint, type-check and run every test against a real Kafka broker
 	scripts/with-kafka.sh $(BIN)/pytest --cov --cov-report=term -m "not soak"
 
 .PHONY: bench
@@ -123,7 +134,7 @@ images: ## The scorer image plus the registry-free Kafka and Prometheus images t
 	@if [[ -z "$${DOCKER_HOST:-}" ]]; then scripts/docker-engine.sh up >/dev/null; fi
 	DOCKER_HOST=$${DOCKER_HOST:-$(PRIVATE_DOCKER_HOST)} scripts/build-image.sh all
 .PHONY: cluster-check
-cluster-check: install ## Install, upgrade and roll back the chart on a local Kubernetes API (first build ~10 min)
+cluster-check: install tools-go ## Install, upgrade and roll back the chart on a local Kubernetes API (first build ~10 min)
 	scripts/cluster-local.sh build
 	$(BIN)/pytest tests/delivery/test_cluster.py -v
 

@@ -11,7 +11,9 @@
 # build of helm takes a few minutes on 2 cores; Go's module and build caches ($(go env GOMODCACHE),
 # $(go env GOCACHE)) make later rebuilds fast.
 #
-# Usage: scripts/install-tools.sh            (TOOLS_DIR=... to install elsewhere than .tools)
+# Usage: scripts/install-tools.sh [TOOL...]  (TOOLS_DIR=... to install elsewhere than .tools)
+#   With tool names (helm, actionlint, promtool, shellcheck, chromium), only those: `make tools-go`
+#   runs `scripts/install-tools.sh helm actionlint`, which needs Go but not root.
 # Exit status: non-zero if a tool could not be installed, so CI notices; the tests that need a
 # missing tool skip with a message naming this script.
 set -euo pipefail
@@ -30,6 +32,10 @@ ACTIONLINT_VERSION="v1.7.12"
 
 mkdir -p "$BIN"
 failed=0
+requested=("$@")
+want() { # tool name: true when no tool was named, or this one was
+  [[ ${#requested[@]} -eq 0 || " ${requested[*]} " == *" $1 "* ]]
+}
 
 log() { printf 'install-tools: %s\n' "$*" >&2; }
 
@@ -64,9 +70,13 @@ helm_ldflags=(
   "-X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1"
   "-X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$HELM_K8S_MINOR"
 )
-go_install helm helm.sh/helm/v3/cmd/helm "$HELM_VERSION" -ldflags "${helm_ldflags[*]}" || failed=1
-go_install actionlint github.com/rhysd/actionlint/cmd/actionlint "$ACTIONLINT_VERSION" \
-  -ldflags "-X github.com/rhysd/actionlint.version=$ACTIONLINT_VERSION" || failed=1
+if want helm; then
+  go_install helm helm.sh/helm/v3/cmd/helm "$HELM_VERSION" -ldflags "${helm_ldflags[*]}" || failed=1
+fi
+if want actionlint; then
+  go_install actionlint github.com/rhysd/actionlint/cmd/actionlint "$ACTIONLINT_VERSION" \
+    -ldflags "-X github.com/rhysd/actionlint.version=$ACTIONLINT_VERSION" || failed=1
+fi
 
 # Debian/Ubuntu packages: as root (this machine, CI) or through passwordless sudo (a GitHub runner).
 apt_install() { # command it provides, package
@@ -97,7 +107,9 @@ apt_install() { # command it provides, package
 
 # promtool comes with Debian's prometheus package. Where an init system runs, the package also
 # starts a Prometheus server; only promtool is wanted, so stop that.
-if ! command -v promtool >/dev/null 2>&1; then
+if ! want promtool; then
+  :
+elif ! command -v promtool >/dev/null 2>&1; then
   apt_install promtool prometheus || failed=1
   if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet prometheus 2>/dev/null; then
     if [[ "$(id -u)" == 0 ]]; then systemctl disable --now prometheus || true
@@ -107,10 +119,12 @@ else
   log "promtool already on PATH: $(command -v promtool)"
 fi
 # ShellCheck: actionlint uses it to check the workflows' run: scripts.
-apt_install shellcheck shellcheck || failed=1
+if want shellcheck; then apt_install shellcheck shellcheck || failed=1; fi
 # Chromium: tests/impact/test_report.py opens `loan-scorer report`'s HTML headless. A runner
 # image that already has Chromium or Chrome (GitHub's Ubuntu images) keeps its own.
-if command -v chromium-browser >/dev/null 2>&1 || command -v google-chrome >/dev/null 2>&1; then
+if ! want chromium; then
+  :
+elif command -v chromium-browser >/dev/null 2>&1 || command -v google-chrome >/dev/null 2>&1; then
   log "a Chromium-based browser is already on PATH"
 else
   apt_install chromium chromium || failed=1

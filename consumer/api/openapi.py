@@ -1,4 +1,5 @@
-"""The request body of `POST /v1/score` in the OpenAPI document, from the contract's own schema.
+"""The request body of `POST /v1/score` in the OpenAPI document, from the contract's own schema,
+and the refusals' `ErrorBody`.
 
 The route reads its raw body (see `request_body`), so FastAPI cannot see the type; the schema is
 generated here from the same pydantic models and its definitions are added to the document's
@@ -13,6 +14,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import Field, TypeAdapter
 
+from consumer.api.problems import ErrorBody
 from consumer.api.request_body import MAX_APPLICATIONS, MAX_BODY_BYTES
 from schemas.application_v1 import LoanApplicationSubmitted
 from schemas.decode import MAX_EVENT_BYTES
@@ -39,6 +41,8 @@ def _request_schema() -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 _SCHEMA, _DEFINITIONS = _request_schema()
+# The refusals' body, declared by `error_responses` by reference only (see there).
+_DEFINITIONS["ErrorBody"] = ErrorBody.model_json_schema(ref_template=_REF_TEMPLATE)
 
 SCORE_REQUEST_BODY: dict[str, Any] = {
     "requestBody": {"required": True, "content": {"application/json": {"schema": _SCHEMA}}}

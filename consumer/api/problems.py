@@ -70,10 +70,19 @@ async def problem_response(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+ERROR_BODY_REF = "#/components/schemas/ErrorBody"
+
+
 def error_responses(*statuses: int) -> dict[int | str, dict[str, object]]:
-    """The OpenAPI entries for the refusals a route can give, all with the `ErrorBody` body."""
+    """The OpenAPI entries for the refusals a route can give: the `ErrorBody` schema under the
+    media type it is served with, application/problem+json. (FastAPI's `model` key would declare
+    application/json, which no refusal is sent as; `install_openapi` adds the schema.)"""
     return {
-        status: {"model": ErrorBody, "description": _DESCRIPTIONS[status]} for status in statuses
+        status: {
+            "description": _DESCRIPTIONS[status],
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": ERROR_BODY_REF}}},
+        }
+        for status in statuses
     }
 
 

@@ -16,7 +16,13 @@ router = APIRouter(tags=["operations"])
 @router.get(
     "/healthz",
     summary="Liveness: the process serves requests and its Kafka loop makes progress",
-    responses={503: {"description": "The Kafka loop has stalled; restart the process"}},
+    responses={
+        200: {"content": {"application/json": {}}},
+        503: {
+            "description": "The Kafka loop has stalled; restart the process",
+            "content": {"application/json": {}},
+        },
+    },
 )
 def healthz(state: StateDep) -> JSONResponse:
     stalled_for = state.liveness.stalled_for()
@@ -30,7 +36,10 @@ def healthz(state: StateDep) -> JSONResponse:
 @router.get(
     "/readyz",
     summary="Readiness: model loaded, broker reachable, assignment healthy",
-    responses={503: {"description": "Not ready; the body says why"}},
+    responses={
+        200: {"content": {"application/json": {}}},
+        503: {"description": "Not ready; the body says why", "content": {"application/json": {}}},
+    },
 )
 def readyz(state: StateDep) -> JSONResponse:
     snapshot = state.readiness.snapshot()
@@ -46,6 +55,11 @@ def readyz(state: StateDep) -> JSONResponse:
     return JSONResponse(body, status_code=200 if snapshot.ready else 503)
 
 
-@router.get("/metrics", summary="Prometheus exposition", response_class=Response)
+@router.get(
+    "/metrics",
+    summary="Prometheus exposition",
+    response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE_LATEST.split(";")[0]: {}}}},
+)
 def metrics(state: StateDep) -> Response:
     return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -31,35 +31,41 @@ def produce(
     delay: Annotated[
         float, typer.Option(help="With --outcomes: seconds to wait before the first outcome.")
     ] = 0.0,
+    progress: Annotated[
+        bool, typer.Option(help="Show count, rate and time left on stderr (a terminal only).")
+    ] = True,
     env_file: EnvFile = None,
 ) -> None:
     """Replay the real credit_data applications as v1 events (the demo's upstream system), or
-    with --outcomes their real outcomes (the servicing system)."""
+    with --outcomes their real outcomes (the servicing system). --rate is kept by the clock:
+    `--rate 20 --count 200` takes 10 s."""
+    from consumer.cli.terminal import progress_bar
     from consumer.tools.demo_events import demo_events, demo_outcomes
     from consumer.tools.demo_producer import publish
+    from consumer.tools.wording import counted
 
     settings = load_or_exit(env_file)
     if outcomes:
         time.sleep(delay)
+        topic = settings.outcomes_topic
+        events = demo_outcomes(count)
+    else:
+        topic = settings.input_topic
+        events = demo_events(count, broken_share=broken_share, seed=seed)
+    with progress_bar(enabled=progress) as bar:
+        task = bar.add_task(f"sending to {topic}", total=count)
         counts = publish(
-            demo_outcomes(count),
-            topic=settings.outcomes_topic,
+            events,
+            topic=topic,
             config=settings.kafka_common_config(),
             rate_per_s=rate,
+            progress=lambda sent: bar.advance(task, sent),
         )
-        typer.echo(
-            f"sent {sum(counts.values())} outcomes to {settings.outcomes_topic}: "
-            f"{counts['defaulted']} defaulted"
-        )
-        return
-    counts = publish(
-        demo_events(count, broken_share=broken_share, seed=seed),
-        topic=settings.input_topic,
-        config=settings.kafka_common_config(),
-        rate_per_s=rate,
-    )
     total = sum(counts.values())
+    if outcomes:
+        typer.echo(f"sent {counted(total, 'outcome')} to {topic}: {counts['defaulted']} defaulted")
+        return
     typer.echo(
-        f"sent {total} events to {settings.input_topic}: {counts['valid']} valid, "
+        f"sent {counted(total, 'event')} to {topic}: {counts['valid']} valid, "
         f"{total - counts['valid']} broken"
     )

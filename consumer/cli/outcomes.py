@@ -27,11 +27,12 @@ def outcomes(
     from consumer.outcomes.service import export_pairs as write_pairs_file
     from consumer.outcomes.service import run_outcomes
     from consumer.telemetry.logs import configure_logging
+    from consumer.tools.wording import counted
 
     settings = load_or_exit(env_file)
     configure_logging(settings.log_level)
     if export_pairs is not None:
         count = write_pairs_file(settings.outcomes_store, export_pairs)
-        typer.echo(f"{count} joined pairs written to {export_pairs}")
+        typer.echo(f"{counted(count, 'joined pair')} written to {export_pairs}")
         return
     raise typer.Exit(run_outcomes(settings))

@@ -47,13 +47,14 @@ def rescore(
     batch_size: Annotated[
         int, typer.Option(min=1, max=100_000, help="Applications scored per call.")
     ] = 2_000,
-    progress: Annotated[bool, typer.Option(help="Show a progress bar on stderr.")] = True,
+    progress: Annotated[
+        bool, typer.Option(help="Show count, rate and time left on stderr (a terminal only).")
+    ] = True,
     env_file: EnvFile = None,
 ) -> None:
     """Score a book of applications again (a topic from its beginning, or the data set) with a
     chosen model and policy; write LoanScored events and dead letters to topics or files."""
-    from rich.progress import Progress
-
+    from consumer.cli.terminal import progress_bar
     from consumer.pipeline.scoring import ScoringPipeline
     from consumer.runtime.heap import freeze_start_up_heap
     from consumer.runtime.wire_format import framed_input_decoder
@@ -108,7 +109,7 @@ def rescore(
             framed=framed_input_decoder(settings, read_topic) if read_topic else None,
         )
         freeze_start_up_heap()  # the serving path's collector settings (consumer/runtime/heap.py)
-        with Progress(disable=not progress, transient=True) as bar:
+        with progress_bar(enabled=progress) as bar:
             task = bar.add_task(f"scoring {source.name}", total=source.total)
             counts = run_rescore(
                 source, pipeline, sink, progress=lambda step: bar.advance(task, step)

@@ -29,6 +29,7 @@ def tail(
     """Print scores (or dead letters) as they are committed, one line each; exit 1 if the
     topic does not exist."""
     from consumer.tools.tail import TopicMissingError, follow
+    from consumer.tools.wording import counted
 
     settings = load_or_exit(env_file)
     try:
@@ -44,7 +45,7 @@ def tail(
     except TopicMissingError as error:
         typer.echo(f"warning: {error}", err=True)
         raise typer.Exit(1) from None
-    typer.echo(f"{shown} records", err=True)
+    typer.echo(counted(shown, "record"), err=True)
 
 
 def validate(

@@ -29,6 +29,7 @@ from consumer.kafka.config import KafkaConfig
 from consumer.kafka.produce import produce_record
 from consumer.pipeline.scoring import ScoringPipeline
 from consumer.records import InboundMessage, OutboundRecord
+from consumer.tools.wording import counted
 
 logger = logging.getLogger(__name__)
 
@@ -183,8 +184,8 @@ class RescoreCounts:
     def summary(self) -> str:
         reasons = ", ".join(f"{reason} {n}" for reason, n in sorted(self.dead_letters.items()))
         return (
-            f"rescored {self.read} applications: {self.scored} scored, "
-            f"{self.dead_lettered} dead letters{f' ({reasons})' if reasons else ''} "
+            f"rescored {counted(self.read, 'application')}: {self.scored} scored, "
+            f"{counted(self.dead_lettered, 'dead letter')}{f' ({reasons})' if reasons else ''} "
             f"in {self.seconds:.1f} s ({self.events_per_s:,.0f}/s)"
         )
 

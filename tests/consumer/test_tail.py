@@ -61,7 +61,7 @@ def test_a_score_line_names_model_and_policy_and_json_is_the_published_event(
     assert as_json.exit_code == 0, as_json.output
     (printed,) = as_json.stdout.splitlines()
     assert json.loads(printed) == json.loads(encode_loan_scored(scored))
-    assert as_json.stderr.strip() == "1 records"
+    assert as_json.stderr.strip() == "1 record"
 
 
 def test_dead_letters_as_json_carry_the_reason_but_not_the_value(

@@ -95,6 +95,10 @@ def test_metrics_count_exactly_what_happened_and_pass_promtool(
     assert _sample(exposition, "loan_scorer_transactions_total", outcome="committed") >= 1
     assert _sample(exposition, "loan_scorer_probability_of_default_count") == EVENTS - 10
     assert _sample(exposition, "loan_scorer_end_to_end_latency_seconds_count") == EVENTS - 10
+    # Every scored input carried a Kafka timestamp: each score dates its processing latency too.
+    assert _sample(exposition, "loan_scorer_processing_latency_seconds_count") == EVENTS - 10
+    assert _sample(exposition, "loan_scorer_model_role_info", role="champion") == 1
+    assert "_created" not in exposition
 
     promtool = find_tool("promtool")
     result = subprocess.run(
