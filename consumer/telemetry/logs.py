@@ -18,7 +18,7 @@ import traceback
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, MutableMapping
 from types import TracebackType
-from typing import Any
+from typing import Any, TextIO
 
 import structlog
 
@@ -137,6 +137,20 @@ def safe_traceback(error: BaseException) -> str:
     return "\n\nwhile handling or caused by:\n".join(reversed(parts))
 
 
+class CurrentStderr(logging.StreamHandler[TextIO]):
+    """Writes each line to `sys.stderr` as it is then, not as it was when logging was set up: a
+    CLI command run in a test gets its own stderr, which is closed after it, while a librdkafka
+    thread of that command may still log ("I/O operation on closed file" on the next one's)."""
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: TextIO) -> None:
+        """StreamHandler sets it; the stream is always the current stderr."""
+
+
 def configure_logging(level: str = "INFO") -> None:
     """Route structlog and the standard library (uvicorn, librdkafka callbacks) to JSON lines."""
     shared: list[structlog.types.Processor] = [
@@ -161,7 +175,7 @@ def configure_logging(level: str = "INFO") -> None:
             structlog.processors.JSONRenderer(),
         ],
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = CurrentStderr()
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -3,8 +3,10 @@ as the event, repeats of a kind held back within a window and counted in the nex
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+import sys
 
 import pytest
 
@@ -89,3 +91,19 @@ def test_every_client_of_the_service_hands_librdkafka_the_structured_logger() ->
         admin_config(settings, "loan-scorer-check"),
     ):
         assert config["logger"] is logging.getLogger(LIBRDKAFKA_LOGGER)
+
+
+def test_lines_go_to_the_stderr_of_the_moment_not_the_one_logging_was_set_up_with(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A CLI command's stderr (CliRunner's, in tests) is closed after it; a librdkafka thread of
+    that command still logging must not write to it ("I/O operation on closed file")."""
+    first, second = io.StringIO(), io.StringIO()
+    monkeypatch.setattr(sys, "stderr", first)
+    configure_logging("INFO")
+    first.close()
+    monkeypatch.setattr(sys, "stderr", second)
+
+    logging.getLogger("consumer.test").warning("after the swap")
+
+    assert json.loads(second.getvalue())["event"] == "after the swap"

@@ -135,7 +135,9 @@ def test_produce_rate_20_count_200_takes_10_s_within_5_percent(
 
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == f"sent 200 events to {topic}: 200 valid, 0 broken"
-    assert result.stderr == ""  # no progress: CliRunner's stderr is not a terminal
+    # No progress (CliRunner's stderr is not a terminal): at most JSON log lines, which depend on
+    # how an earlier test left logging configured.
+    assert all(line.startswith("{") for line in result.stderr.splitlines()), result.stderr
     stamps = sorted(_timestamps_ms(kafka_bootstrap, topic))
     assert len(stamps) == COUNT
     span_s = (stamps[-1] - stamps[0]) / 1000
