@@ -203,7 +203,7 @@ class Settings(BaseSettings):
     retry_exit_after_s: Annotated[float, Field(ge=1, le=86_400)] = 300.0
     # Transactional producers replaced (after a stuck call or a recoverable fence) more than
     # this many times within the window stop the process (exit 1): a cap, not a leak.
-    producer_replacements_max: Annotated[int, Field(ge=1, le=1_000)] = 5
+    producer_replacements_max: Annotated[int, Field(ge=1, le=1_000)] = 20
     producer_replacements_window_s: Annotated[float, Field(ge=1, le=86_400)] = 600.0
 
     @field_validator("schema_registry_url")

@@ -59,7 +59,9 @@ class AtLeastOnceDelivery(DeliveryBase):
                     "kafka_error": writer.last_delivery_error,
                 },
             )
-            self._last_failure = f"delivery: {writer.last_delivery_error or 'timed out'}"
+            self._last_failure = self._diagnosed(
+                f"delivery: {writer.last_delivery_error or 'timed out'}", writer
+            )
             self._readiness.set_broker_reachable(False, self._last_failure)
             self._metrics.transactions.labels("aborted").inc()
             rewind(consumer, messages, self._tracker.assigned, self._fault_injector)

@@ -5,7 +5,9 @@ delivery/exactly_once.py)."""
 
 from __future__ import annotations
 
-from confluent_kafka import Consumer, Producer
+import logging
+
+from confluent_kafka import Consumer, KafkaException, Producer
 
 from consumer.config.settings import Settings
 from consumer.delivery.batch_writer import BatchWriter
@@ -13,8 +15,14 @@ from consumer.delivery.mode import ClientErrorCallback
 from consumer.kafka.config import producer_config
 from consumer.kafka.partition_tracker import PartitionTracker
 from consumer.kafka.rewind import FaultInjector
+from consumer.kafka.topics import topic_problem
 from consumer.telemetry.metrics import ScorerMetrics
 from consumer.telemetry.readiness import Readiness
+
+logger = logging.getLogger(__name__)
+
+# How long a failed batch's diagnosis may ask the cluster for its topics.
+DIAGNOSIS_TIMEOUT_S = 2.0
 
 
 class DeliveryBase:
@@ -48,6 +56,30 @@ class DeliveryBase:
 
     def replaced_scores(self) -> set[tuple[int, str]]:
         return set(self._writer.replaced_scores) if self._writer is not None else set()
+
+    def _diagnosed(self, failure: str, writer: BatchWriter) -> str:
+        """The failure, with what the cluster says is wrong with the topics the batch wrote: a
+        commit that timed out names no topic, but a deleted one is missing from the metadata
+        and one closed by an ACL carries TOPIC_AUTHORIZATION_FAILED. Listed, never named in
+        the request, so a broker with auto-creation does not create the topic it checks."""
+        if self._producer is None or not writer.topics_written:
+            return failure
+        roles = {
+            self._settings.output_topic: "output",
+            self._settings.dlq_topic: "dead-letter",
+            self._settings.changelog_topic: "changelog",
+            self._settings.shadow_topic: "shadow",
+        }
+        try:
+            listed = self._producer.list_topics(timeout=DIAGNOSIS_TIMEOUT_S).topics
+        except KafkaException:
+            return failure  # the cluster does not answer: the failure says enough
+        problems = [
+            problem
+            for topic in sorted(writer.topics_written)
+            if (problem := topic_problem(listed.get(topic), topic, roles.get(topic, "output")))
+        ]
+        return "; ".join([failure, *problems])
 
     def _new_producer(self) -> Producer:
         """A producer configured for this mode by the settings, with a batch writer of its own;

@@ -1,11 +1,12 @@
 """Produces a batch's outputs, one per input, and never lets one refused record stall a partition.
 
-A record the client or broker refuses for a reason that will not go away by itself (too large,
-a timestamp out of bounds, an ACL: `PERMANENT_RECORD_ERRORS`) is counted against its input's
-position. Once an input's output has been refused `max_attempts` times (at once, if `produce()`
-itself refuses it), later attempts of the batch write its truncated dead letter instead; once that
-has been refused `max_attempts` times too, the batch cannot be written and the loop stops
-(`UnwritableRecordError`, naming the input's position), before any offset moves past it.
+A record the client or broker refuses for a reason of its own that will not go away by itself
+(too large, a timestamp out of bounds, a broker policy: `PERMANENT_RECORD_ERRORS`) is counted
+against its input's position. Once an input's output has been refused `max_attempts` times (at
+once, if `produce()` itself refuses it), later attempts of the batch write its truncated dead
+letter instead; once that has been refused `max_attempts` times too, the batch cannot be written
+and the loop stops (`UnwritableRecordError`, naming the input's position), before any offset
+moves past it.
 
 A score replaced by its truncated dead letter was never published: its event id is taken out of
 the batch's changelog record (`replaced_scores` names it, so the loop unstages it from the state
@@ -14,9 +15,10 @@ of a score nobody received.
 
 Transient failures (a broker away, a timeout) count nothing here: the delivery mode retries the
 whole batch, bounded in time per attempt, and the loop bounds the attempts (runtime/retry_bound.py).
-A topic-wide refusal (a deleted topic: UNKNOWN_TOPIC_OR_PART) is not a record's fault either:
-dead-lettering every score because the output topic is gone would be wrong, so it is retried
-like an outage until that bound stops the process.
+A topic-wide refusal (a deleted topic: UNKNOWN_TOPIC_OR_PART; an ACL: TOPIC_AUTHORIZATION_FAILED)
+is not a record's fault: dead-lettering every score because the output topic is gone or closed
+to us would hide the fault behind a dead-letter topic, so it is retried like an outage until
+that bound makes the scorer unready, then stops it.
 """
 
 from __future__ import annotations
@@ -47,7 +49,6 @@ PERMANENT_RECORD_ERRORS = frozenset(
         KafkaError.INVALID_TIMESTAMP,
         KafkaError.INVALID_RECORD,
         KafkaError.POLICY_VIOLATION,
-        KafkaError.TOPIC_AUTHORIZATION_FAILED,
         KafkaError._INVALID_ARG,
     }
 )
@@ -84,6 +85,7 @@ class BatchWriter:
         # (input partition, event id) of the scores replaced by truncated dead letters in the
         # current attempt: left out of its changelog.
         self.replaced_scores: set[tuple[int, str]] = set()
+        self.topics_written: set[str] = set()  # in the current attempt: what to diagnose
 
     def write(
         self,
@@ -103,6 +105,7 @@ class BatchWriter:
         self.failed_deliveries = 0
         self.last_delivery_error = None
         self.replaced_scores = set()
+        self.topics_written = {record.topic for record in outcome.records}
         self._write_outputs(kept, outcome.records, deadline)
         if changelog:
             self.write_changelog(messages, outcome, deadline)
@@ -171,6 +174,7 @@ class BatchWriter:
                 self.failed_deliveries += 1
                 self.last_delivery_error = f"{record.topic}: {error.name()}"
 
+        self.topics_written.add(record.topic)
         try:
             produce_record(self._producer, record, on_delivery, deadline)
         except QueueFullError:
@@ -209,6 +213,7 @@ class BatchWriter:
             refusal=refusals.last_error,
             failed_at=self._clock(),
         )
+        self.topics_written.add(record.topic)
         try:
             self._produce(record, position, fallback=True, deadline=deadline)
         except KafkaException as exc:

@@ -158,13 +158,13 @@ class ExactlyOnceDelivery(DeliveryBase):
             )
             self._calls.in_transaction("commit_transaction", self._commit, deadline)
         except BatchAborted as aborted:
-            self._last_failure = _cause(aborted, writer)
+            self._last_failure = self._diagnosed(_cause(aborted, writer), writer)
             replaced = self._end_failed_transaction(producer)
             self._readiness.set_broker_reachable(False, self._last_failure)
             self._rewind(messages, replaced)
             return False
         except ProducerWedgedError as wedged:
-            self._last_failure = str(wedged)
+            self._last_failure = self._diagnosed(str(wedged), writer)
             self._rewind(messages, self._replace_producer(wedged))
             return False
         except FatalKafkaError as fatal:
@@ -286,7 +286,8 @@ class ExactlyOnceDelivery(DeliveryBase):
             self._abandoned = True
             raise StopScoringError(
                 f"producer replaced {len(self._replaced_at)} times within {window_s:.0f} s, the "
-                f"cap (LOAN_SCORER_PRODUCER_REPLACEMENTS_MAX); last: {wedged}"
+                f"cap (LOAN_SCORER_PRODUCER_REPLACEMENTS_MAX); last: {wedged}; batch failing "
+                f"with: {self._last_failure}"
             )
         self._replaced_at.append(now)
         self._metrics.producer_replacements.labels(reason).inc()

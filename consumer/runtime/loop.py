@@ -204,7 +204,7 @@ class ScoringLoop:
             if self._state is not None:
                 self._state.discard()
             rewind(consumer, messages, self._tracker.assigned)
-            self._pause_before_retry(str(error))
+            self._pause_before_retry(f"{error} {_where(messages)}")
             return
         self._metrics.scoring_duration.observe(outcome.scoring_seconds)
         if self._delivery.publish(messages, outcome):
@@ -223,7 +223,7 @@ class ScoringLoop:
         else:
             if self._state is not None:
                 self._state.discard()
-            self._pause_before_retry(self._delivery.last_failure())
+            self._pause_before_retry(f"{self._delivery.last_failure()} {_where(messages)}")
 
     def _pause_before_retry(self, cause: str) -> None:
         """The batch was rolled back and rewound: read it again after a pause, so a broker away
@@ -338,3 +338,12 @@ class ScoringLoop:
         for (topic, partition), lag in consumer_lags(stats).items():
             if (topic, partition) in self._tracker.assigned:
                 self._metrics.consumer_lag.labels(topic, str(partition)).set(lag)
+
+
+def _where(messages: list[Message]) -> str:
+    """The input partitions a failing batch holds back, for the retry bound's reason."""
+    spans = ", ".join(
+        f"{topic}[{partition}]@{first}"
+        for (topic, partition), (first, _last) in sorted(offset_ranges(messages).items())
+    )
+    return f"(batch at {spans})"

@@ -189,7 +189,8 @@ class Readiness:
                 broker_reachable=self._broker_reachable,
                 assignment=self._assignment,
                 assigned_partitions=self._assigned_partitions,
-                last_error=self._last_error,
+                # A loop failing past its bound is the error that matters until it succeeds.
+                last_error=next(iter(self._stalled.values()), self._last_error),
                 stopping=self._stopping,
                 # A partition of the input topic assigned proves the topic is there: the check's
                 # metadata was older than the assignment (a topic just created).

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 from confluent_kafka import KafkaError, TopicPartition
 
@@ -59,6 +60,16 @@ class FakeProducer:
 
     def poll(self, timeout: float) -> int:
         return 0
+
+    def list_topics(self, *, timeout: float) -> object:
+        """Every topic is there: a failed batch's diagnosis finds nothing to add."""
+
+        return SimpleNamespace(
+            topics={
+                topic: SimpleNamespace(error=None, partitions={0: None})
+                for topic in ("out", "ids", "dlq")
+            }
+        )
 
 
 @dataclass

@@ -150,11 +150,17 @@ def test_the_changelog_keeps_the_ids_whose_scores_were_written() -> None:
 
 
 @pytest.mark.parametrize(
-    "code", [KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._MSG_TIMED_OUT, KafkaError._TRANSPORT]
+    "code",
+    [
+        KafkaError.UNKNOWN_TOPIC_OR_PART,
+        KafkaError.TOPIC_AUTHORIZATION_FAILED,
+        KafkaError._MSG_TIMED_OUT,
+        KafkaError._TRANSPORT,
+    ],
 )
 def test_a_topic_wide_or_transient_failure_never_dead_letters_a_score(code: int) -> None:
-    """A deleted output topic is the topic's fault, not the record's: the loop's retry bound
-    stops the process (runtime/retry_bound.py) rather than dead-letter every score."""
+    """A deleted output topic or an ACL is the topic's fault, not the record's: the loop's retry
+    bound stops the process (kafka/retry_bound.py) rather than dead-letter every score."""
     producer = FakeProducer(refuse={"out": code})
     writer = _writer(producer)
     messages, outcome = _batch()

@@ -54,6 +54,10 @@ class ProducerStoppedInCommit:
 
 
 class NoWriter:
+    def __init__(self) -> None:
+        self.topics_written: set[str] = set()  # nothing for a failed batch's diagnosis to ask
+        self.last_delivery_error = None
+
     def write(self, *_args: object) -> None:
         pass
 

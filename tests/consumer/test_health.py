@@ -67,6 +67,8 @@ def test_a_stalled_retry_loop_stays_unready_whatever_the_broker_statistics_say()
     cause = "batch failing for 61 s: produce to loan-scores: UNKNOWN_TOPIC_OR_PART"
     readiness.set_stalled("batch", cause)
     readiness.set_broker_reachable(True)  # the statistics callback, every 5 s
+    readiness.set_broker_reachable(False, "commit_transaction: _TIMED_OUT")  # the next attempt
+    readiness.set_broker_reachable(True)
 
     snapshot = readiness.snapshot()
     assert not snapshot.ready

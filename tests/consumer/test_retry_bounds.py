@@ -264,3 +264,52 @@ def test_producer_replacements_past_the_cap_within_the_window_stop_the_loop() ->
         for reason in ("wedged", "fenced")
     }
     assert counted == {"wedged": 1, "fenced": 1}
+
+
+class _Topic:
+    def __init__(self, error: object = None) -> None:
+        self.error = error
+        self.partitions = {0: object()}
+
+
+class _Listing:
+    def __init__(self, topics: dict[str, _Topic]) -> None:
+        self.topics = topics
+
+
+class ListingProducer:
+    def __init__(self, topics: dict[str, _Topic]) -> None:
+        self._topics = topics
+
+    def list_topics(self, *, timeout: float) -> _Listing:
+        return _Listing(self._topics)
+
+
+def test_a_failed_batch_names_the_topics_the_cluster_says_are_gone_or_refused() -> None:
+    """A commit that timed out names no topic: the cluster's metadata does (issue 23)."""
+    from confluent_kafka import KafkaError
+
+    from consumer.delivery.at_least_once import AtLeastOnceDelivery
+    from consumer.delivery.batch_writer import BatchWriter
+
+    metrics = ScorerMetrics(CollectorRegistry())
+    delivery = AtLeastOnceDelivery(
+        Settings(output_topic="scores", dlq_topic="dead", delivery="at-least-once"),
+        metrics,
+        Readiness(),
+        PartitionTracker(),
+        on_client_error=lambda _error: None,
+    )
+    producer = ListingProducer(
+        {"dead": _Topic(KafkaError(KafkaError.TOPIC_AUTHORIZATION_FAILED)), "other": _Topic()}
+    )
+    delivery._producer = producer  # type: ignore[assignment]
+    writer = BatchWriter(producer, dlq_topic="dead", metrics=metrics)  # type: ignore[arg-type]
+    writer.topics_written = {"scores", "dead"}
+
+    assert delivery._diagnosed("commit_transaction: _TIMED_OUT", writer) == (
+        "commit_transaction: _TIMED_OUT; dead-letter topic 'dead': TOPIC_AUTHORIZATION_FAILED; "
+        "output topic 'scores' does not exist"
+    )
+    writer.topics_written = {"other"}
+    assert delivery._diagnosed("x", writer) == "x"
