@@ -118,7 +118,9 @@ class TopicReader:
         self.records: list[Record] = []
 
     def _left(self) -> float:
-        return max(self._deadline - time.monotonic(), 0.1)
+        """The time a broker request may take: what is left, and never under 10 s (a request
+        cut short near the deadline would fail as a timeout, not say how many were read)."""
+        return max(self._deadline - time.monotonic(), 10.0)
 
     def end_offsets(self) -> dict[int, int]:
         """Per partition, the offset a reader of this isolation level can reach now."""
