@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 
 import pytest
 
-from tests.faults.stream import Verdict
+from tests.faults.stream import CommittedReader, Verdict
 
 CLEAN = Verdict(
     lost=0,
@@ -47,3 +48,18 @@ def test_at_least_once_allows_duplicates_only() -> None:
     replace(CLEAN, duplicated=3, dead_letters_duplicated=2).assert_at_least_once()
     with pytest.raises(AssertionError):
         replace(CLEAN, lost=1).assert_at_least_once()
+
+
+def _reader_that_saw(count: int) -> CommittedReader:
+    reader = CommittedReader.__new__(CommittedReader)  # no broker: only the count matters here
+    reader.seen = [f"event-{i}" for i in range(count)]
+    reader._lock = threading.Lock()
+    return reader
+
+
+def test_a_fault_lands_mid_stream_only_with_output_both_committed_and_left() -> None:
+    assert _reader_that_saw(40).assert_mid_stream(100, "a fault") == 40
+    with pytest.raises(AssertionError, match="did not land mid-stream: 100 of 100"):
+        _reader_that_saw(100).assert_mid_stream(100, "a fault")
+    with pytest.raises(AssertionError, match="did not land mid-stream: 0 of 100"):
+        _reader_that_saw(0).assert_mid_stream(100, "a fault")
