@@ -22,7 +22,7 @@ from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 from consumer.tools.demo_events import demo_events
 from schemas.dead_letter import parse_dead_letter_headers
 from schemas.decode import decode_loan_scored
-from tests.kafka_io import Record, as_record
+from tests.kafka_io import Record, TopicReader, as_record
 
 KEYS = 200
 OFFSET_BEGINNING = -2  # librdkafka's logical offset
@@ -142,6 +142,14 @@ class CommittedReader:
         with self._lock:
             return len(self.seen)
 
+    def assert_mid_stream(self, total: int, fault: str) -> int:
+        """The count committed now, asserting the stream is mid-way: some output committed,
+        some not yet. Called right after a fault is injected, it shows the fault landed while
+        there was work left (a fault after the last commit would test nothing)."""
+        count = self.count()
+        assert 0 < count < total, f"{fault} did not land mid-stream: {count} of {total} committed"
+        return count
+
     def first_arrival_after(
         self, moment: float, timeout_s: float, alive: Callable[[], bool] = lambda: True
     ) -> float | None:
@@ -179,36 +187,22 @@ class CommittedReader:
 
 
 def read_topic(bootstrap: str, topic: str, expected: int, timeout_s: float) -> list[Record]:
-    """Everything committed on `topic`, read until `expected` arrived and 3 s of quiet."""
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"verdict-{topic}-{time.monotonic_ns()}",
-            "auto.offset.reset": "earliest",
-            "enable.auto.commit": False,
-            "isolation.level": "read_committed",
-            "fetch.message.max.bytes": BIG_MESSAGE_BYTES,
-        }
+    """Everything committed on `topic`: read to its end offsets (the last stable offset) once
+    `expected` records are there, or at `timeout_s` to the end offsets of that moment (the
+    verdict counts what is missing). Any consumer error, or a read that cannot reach the end
+    offsets, is an AssertionError: a verdict is never taken on a partial read."""
+    reader = TopicReader(
+        bootstrap,
+        topic,
+        group_id=f"verdict-{topic}-{time.monotonic_ns()}",
+        deadline=time.monotonic() + timeout_s,
+        config={"fetch.message.max.bytes": BIG_MESSAGE_BYTES},
     )
-    consumer.subscribe([topic])
-    records: list[Record] = []
-    deadline = time.monotonic() + timeout_s
-    quiet_since: float | None = None
     try:
-        while time.monotonic() < deadline:
-            msg = consumer.poll(0.2)
-            if msg is None:
-                if len(records) >= expected:
-                    quiet_since = quiet_since or time.monotonic()
-                    if time.monotonic() - quiet_since >= 3:
-                        break
-                continue
-            if msg.error() is None:
-                quiet_since = None
-                records.append(as_record(msg))
+        reader.read_at_least(expected, fail_short=False)
+        return reader.records
     finally:
-        consumer.close()
-    return records
+        reader.close()
 
 
 @dataclass
@@ -226,6 +220,7 @@ class Verdict:
     def assert_exactly_once(self) -> None:
         assert self.lost == 0, self.details
         assert self.duplicated == 0, self.details
+        assert self.dead_letters_duplicated == 0, self.details
         self._assert_common()
         assert self.reader_saw_twice == 0, "a read_committed reader saw a score twice"
 

@@ -58,10 +58,12 @@ def test_broker_restarted_then_killed_mid_stream(
         valid = len(inputs.valid_event_ids)
         assert reader.wait_for(int(valid * 0.2), 180, scorer.alive), scorer.logs()
         fault_broker.run("restart")  # a controlled shutdown, then start
+        reader.assert_mid_stream(valid, "the broker restart")
         recoveries.append(seconds_to_next_output(reader, time.monotonic(), 120, scorer.alive))
 
         assert reader.wait_for(int(valid * 0.45), 180, scorer.alive), scorer.logs()
         fault_broker.run("kill")  # kill -9: no controlled shutdown, transactions left open
+        reader.assert_mid_stream(valid, "the broker kill -9")
         time.sleep(DOWN_S)
         fault_broker.run("start")
         recoveries.append(seconds_to_next_output(reader, time.monotonic(), 120, scorer.alive))

@@ -54,17 +54,21 @@ def test_members_join_and_leave_by_sigterm_and_kill_9_during_the_stream(
     try:
         assert reader.wait_for(int(valid * 0.15), timeout_s=180)
         members["c"] = member("member-c")  # two, then three
+        reader.assert_mid_stream(valid, "member c joining")
         assert reader.wait_for(int(valid * 0.35), timeout_s=180)
         code, _took = members.pop("b").terminate(timeout_s=30)  # leaves the group
         assert code == 0
+        reader.assert_mid_stream(valid, "member b leaving (SIGTERM)")
         assert reader.wait_for(int(valid * 0.55), timeout_s=180)
         members.pop("a").kill9()  # holds its partitions until its session expires
         killed_at = time.monotonic()
+        reader.assert_mid_stream(valid, "member a killed (kill -9)")
         # Work left (input not committed to its end): the survivors must take it up.
         if uncommitted_partitions(fault_broker.bootstrap, topics.input, group):
             recoveries.append(seconds_to_next_output(reader, killed_at, timeout_s=90))
         assert reader.wait_for(int(valid * 0.7), timeout_s=180)
         members["d"] = member("member-d")  # joins again
+        reader.assert_mid_stream(valid, "member d joining")
         result = verdict(
             fault_broker.bootstrap,
             topics,

@@ -47,6 +47,7 @@ def test_kill_9_mid_transaction_three_times(
             else:
                 scorer.kill9()
             killed_at = time.monotonic()
+            reader.assert_mid_stream(valid, f"kill -9 number {k}")
             scorer = Scorer(fault_broker, topics, group, model_dir, tmp_path, "kill9-0", **env)
             scorer.start()
             recoveries.append(seconds_to_next_output(reader, killed_at, timeout_s=90))

@@ -62,7 +62,7 @@ def test_a_zombie_paused_past_its_session_is_fenced_and_never_commits(
         valid = len(inputs.valid_event_ids)
         assert reader.wait_for(int(valid * 0.2), timeout_s=180)
         in_transaction = _pause_inside_a_transaction(zombie, fault_broker, topics)
-        paused_at = reader.count()
+        paused_at = reader.assert_mid_stream(valid, "the zombie's pause")
         # The survivor takes the zombie's partitions once its session expires, and the
         # coordinator aborts the zombie's transaction once it is older than its timeout.
         assert reader.wait_for(paused_at + int(valid * 0.1), timeout_s=120), survivor.logs()
