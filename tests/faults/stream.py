@@ -93,6 +93,56 @@ def produce_all(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) 
     assert not failures, failures[:3]
 
 
+class PacedInputs:
+    """The inputs sent at a steady rate from a thread, so the stream lasts long enough for the
+    faults to land in it: produced up front, 3,000 events were all scored by two members before
+    a third had started (tests/faults/test_group_membership.py, issue 23)."""
+
+    def __init__(
+        self, bootstrap: str, topic: str, records: list[tuple[bytes, bytes]], duration_s: float
+    ) -> None:
+        self._producer = Producer(
+            {"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 5}
+        )
+        self._topic = topic
+        self._records = records
+        self._interval_s = duration_s / max(len(records), 1)
+        self.failures: list[str] = []
+        self._thread = threading.Thread(target=self._run, name="paced-inputs", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        next_send = time.monotonic()
+        for key, value in self._records:
+            # Not poll(delay): it returns at the first delivery report, which undid the pace.
+            self._producer.poll(0)
+            delay = next_send - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            next_send += self._interval_s
+            while True:
+                try:
+                    self._producer.produce(
+                        self._topic, key=key, value=value, on_delivery=self._delivered
+                    )
+                    break
+                except BufferError:
+                    self._producer.poll(0.1)
+        if self._producer.flush(120):
+            self.failures.append("inputs not all acknowledged")
+
+    def _delivered(self, error: KafkaError | None, _msg: object) -> None:
+        if error is not None:
+            self.failures.append(str(error))
+
+    def join(self, timeout_s: float) -> None:
+        self._thread.join(timeout_s)
+        assert not self._thread.is_alive(), "the paced inputs were not all sent in time"
+        assert not self.failures, self.failures[:3]
+
+
 class CommittedReader:
     """A read_committed reader of the output running during the faults: what it sees must never
     be missing later, nor be seen twice (exactly-once).

@@ -13,14 +13,23 @@ from tests.faults.fleet import Broker, Scorer, create_topics
 from tests.faults.recovery import FaultRow, seconds_to_next_output, unique
 from tests.faults.stream import (
     CommittedReader,
+    PacedInputs,
     fault_events,
     keyed_inputs,
-    produce_all,
     uncommitted_partitions,
     verdict,
 )
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.faults]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.slow,
+    pytest.mark.faults,
+    pytest.mark.timeout(900),
+]
+
+# The stream's length, whatever its size: members take up to a minute or two to start on a
+# loaded machine, and each join and leave must land while there is work left (checked).
+STREAM_S = 300.0
 
 
 @pytest.mark.parametrize(
@@ -36,7 +45,6 @@ def test_members_join_and_leave_by_sigterm_and_kill_9_during_the_stream(
     n = fault_events(3_000)
     topics = create_topics(fault_broker, unique("group"), partitions=6)
     inputs = keyed_inputs(n)
-    produce_all(fault_broker.bootstrap, topics.input, inputs.records)
     group = unique("group")
     # Small batches keep the stream going while members start (each takes seconds to be ready).
     env = {"LOAN_SCORER_DELIVERY": delivery, "LOAN_SCORER_BATCH_MAX_EVENTS": "10"}
@@ -49,6 +57,8 @@ def test_members_join_and_leave_by_sigterm_and_kill_9_during_the_stream(
 
     reader = CommittedReader(fault_broker.bootstrap, topics.output, group + "-reader")
     members = {"a": member("member-a"), "b": member("member-b")}
+    paced = PacedInputs(fault_broker.bootstrap, topics.input, inputs.records, STREAM_S)
+    paced.start()
     valid = len(inputs.valid_event_ids)
     recoveries: list[float] = []
     try:
@@ -69,6 +79,7 @@ def test_members_join_and_leave_by_sigterm_and_kill_9_during_the_stream(
         assert reader.wait_for(int(valid * 0.7), timeout_s=180)
         members["d"] = member("member-d")  # joins again
         reader.assert_mid_stream(valid, "member d joining")
+        paced.join(timeout_s=STREAM_S + 120)
         result = verdict(
             fault_broker.bootstrap,
             topics,
