@@ -44,6 +44,7 @@ from benchmarks.nemesis_plan import (
     green,
     last_error_line,
     longest_gaps,
+    longest_silence,
     lost_and_doubled,
     overlapping,
     plan,
@@ -67,7 +68,8 @@ OFFSET_BEGINNING = -2
 # A member frozen past its session was fenced: when it thaws it exits non-zero for a restart
 # ("cannot go on safely", docs/reliability.md's zombie), within this long of its SIGCONT.
 ZOMBIE_EXIT_S = 60.0
-TAIL_S = 90.0  # the stream runs on after the last fault, so every gap can close
+TAIL_S = 90.0
+GAP_WINDOW_S = 15.0  # the stream runs on after the last fault, so every gap can close
 SCORER_ENV = {
     "LOAN_SCORER_DELIVERY": "exactly-once",
     "LOAN_SCORER_BATCH_MAX_EVENTS": "20",
@@ -143,7 +145,7 @@ class Fleet:
         self._keep: set[str] = set()  # restarted when they exit unasked
         self.exits: list[Exit] = []
         self._thawed_at: dict[str, float] = {}  # SIGCONT after a SIGSTOP past the session
-        self.gaps_at: list[tuple[str, float]] = []  # (gap label, moment)
+        self.gaps_at: list[tuple[str, float, float]] = []  # (gap label, from, to)
         self.problems: list[str] = []
         self.lock = threading.Lock()
 
@@ -210,9 +212,12 @@ class Fleet:
         with self.lock:
             self._asked.add(name)
 
-    def gap_from(self, label: str, moment: float) -> None:
+    def gap_from(self, label: str, moment: float, until: float | None = None) -> None:
+        """A gap to measure: after the broker answers again, from `moment` to the next output;
+        for the other faults, the longest silence while it was in force, `moment` to `until`
+        (and GAP_WINDOW_S after: the rebalance it causes comes a session later)."""
         with self.lock:
-            self.gaps_at.append((label, moment))
+            self.gaps_at.append((label, moment, (until or moment) + GAP_WINDOW_S))
 
 
 def run_fault(fleet: Fleet, fault: Fault, started: float) -> None:
@@ -251,9 +256,9 @@ def _scorer_fault(fleet: Fleet, fault: Fault, begin: float, end: float) -> None:
     scorer = fleet.members[fault.target]
     if fault.kind == "sigstop":
         scorer.signal(signal.SIGSTOP)
-        fleet.gap_from("sigstop", begin)
         time.sleep(max(0.0, end - time.monotonic()))
         scorer.signal(signal.SIGCONT)
+        fleet.gap_from("sigstop", begin, time.monotonic())
         fleet.thawed(fault.target)
         return
     fleet.ask_down(fault.target)
@@ -263,26 +268,28 @@ def _scorer_fault(fleet: Fleet, fault: Fault, begin: float, end: float) -> None:
         code = scorer.process.returncode
     else:
         code, _took = scorer.terminate(timeout_s=60)
-    fleet.gap_from(fault.kind, begin)
     fleet.noted_exit(fault.target, code, fault.kind)
     time.sleep(max(0.0, end - time.monotonic()))
     fleet.start(fault.target)
+    fleet.gap_from(fault.kind, begin, time.monotonic())
 
 
 def _join_and_leave(fleet: Fleet, fault: Fault, end: float) -> None:
     scorer = fleet.add(fault.target, keep=False)
+    cause = "sigterm"
     try:
         scorer.wait_ready(timeout_s=max(1.0, end - time.monotonic()), startup_s=fault.hold_s)
         fleet.gap_from("join", time.monotonic())  # it takes partitions once it is ready
     except AssertionError:
         log(f"{fault.target} not ready before it was due to leave")
+        cause = "sigterm while starting"
     time.sleep(max(0.0, end - time.monotonic()))
     fleet.ask_down(fault.target)
     if scorer.alive():
         leaving = time.monotonic()
         code, _took = scorer.terminate(timeout_s=60)
         fleet.gap_from("leave", leaving)
-        fleet.noted_exit(fault.target, code, "sigterm")
+        fleet.noted_exit(fault.target, code, cause)
 
 
 def as_events(inputs: Inputs) -> list[DemoEvent]:
@@ -374,7 +381,13 @@ def run(args: argparse.Namespace, seed: int) -> int:
                     fleet.problems.append(f"{member} did not stop on SIGTERM: {error!r}")
                     scorer.kill()
     _lost, reader_twice = lost_and_doubled(inputs.valid_event_ids, watch.seen)
-    gaps = [Gap(label, resume_s(watch.arrivals, moment)) for label, moment in fleet.gaps_at]
+    gaps: list[Gap] = []
+    for label, start, until in fleet.gaps_at:
+        if label == "broker-kill9":
+            gaps.append(Gap(label, resume_s(watch.arrivals, start)))
+            gaps.append(Gap(f"{label}-all", resume_s(watch.arrivals, start, every=True)))
+        else:
+            gaps.append(Gap(label, longest_silence(watch.arrivals, start, until)))
     summary = _summary(args, seed, faults, inputs, result, reader_twice, gaps, fleet)
     text = report(faults, gaps, fleet.exits, summary)
     line = json_line(summary, JSON_KEYS)

@@ -42,7 +42,8 @@ LABELS: dict[str, str] = {
     "kill9": "scorer kill -9, restarted",
     "sigstop": "scorer SIGSTOP past the session, SIGCONT",
     "sigterm": "scorer SIGTERM, restarted",
-    "broker-kill9": "broker kill -9, started again",
+    "broker-kill9": "broker kill -9: its answering again to the first output",
+    "broker-kill9-all": "broker kill -9: its answering again to output on every partition",
     "join": "a member joins",
     "leave": "a member leaves (SIGTERM)",
 }
@@ -137,17 +138,43 @@ def overlapping(faults: Sequence[Fault]) -> int:
 # -- the output gaps ---------------------------------------------------------------------------
 
 
-def resume_s(arrivals_by_partition: Mapping[int, Sequence[float]], moment: float) -> float | None:
-    """Seconds from `moment` until every partition had a committed output again: the longest
-    gap the fault left in the output, as the slowest partition saw it (its members' partitions
-    wait for the group to move them, the others flow on). None if a partition had no output at
-    all after `moment`. Each partition's arrivals are in order."""
-    worst = 0.0
+def resume_s(
+    arrivals_by_partition: Mapping[int, Sequence[float]], moment: float, *, every: bool = False
+) -> float | None:
+    """Seconds from `moment` to the first committed output after it on any partition (output
+    resumes), or, with `every`, until every partition had one (the slowest partition's wait).
+    None if there was none (with `every`: a partition had none). Arrivals are in order."""
+    waits: list[float] = []
     for arrivals in arrivals_by_partition.values():
         index = bisect.bisect_right(arrivals, moment)
-        if index == len(arrivals):
+        if index < len(arrivals):
+            waits.append(arrivals[index] - moment)
+        elif every:
             return None
-        worst = max(worst, arrivals[index] - moment)
+    if not waits:
+        return None
+    return max(waits) if every else min(waits)
+
+
+def longest_silence(
+    arrivals_by_partition: Mapping[int, Sequence[float]], start: float, end: float
+) -> float | None:
+    """The longest time a partition went without committed output, among the silences the
+    fault was in force for (they overlap [start, end]): what a consumer of the scores saw. A
+    moment after the fault, the scores committed just before it still reach the reader, so
+    "the first output after the fault" would be those; a silence is not fooled by them. None if
+    a partition had no output at all after `start`."""
+    worst = 0.0
+    for arrivals in arrivals_by_partition.values():
+        after = bisect.bisect_right(arrivals, start)
+        if after == len(arrivals):
+            return None
+        previous = arrivals[after - 1] if after > 0 else start
+        for index in range(after, len(arrivals)):
+            if previous >= end:
+                break
+            worst = max(worst, arrivals[index] - previous)
+            previous = arrivals[index]
     return worst
 
 
@@ -217,8 +244,14 @@ class Exit:
 
 
 def expected_code(cause: str, code: int) -> bool:
-    """Whether an exit code is the one our own action asks for: -9 for kill -9, 0 for SIGTERM."""
-    return (cause == "kill9" and code == -9) or (cause == "sigterm" and code == 0)
+    """Whether an exit code is the one our own action asks for: -9 for kill -9, 0 for SIGTERM;
+    a member sent SIGTERM while still starting (not ready: its handler may not be installed
+    yet) may also die of it (-15)."""
+    return (
+        (cause == "kill9" and code == -9)
+        or (cause == "sigterm" and code == 0)
+        or (cause == "sigterm while starting" and code in (0, -15))
+    )
 
 
 # -- the report --------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from benchmarks.nemesis_plan import (
     green,
     last_error_line,
     longest_gaps,
+    longest_silence,
     lost_and_doubled,
     overlapping,
     plan,
@@ -103,11 +104,30 @@ def test_overlapping_counts_pairs_in_force_at_once() -> None:
     assert overlapping([a, b, c, d]) == 2
 
 
-def test_the_gap_is_the_slowest_partitions_wait_for_its_next_output() -> None:
+def test_output_resumes_at_the_first_output_anywhere_or_on_every_partition() -> None:
     arrivals = {0: [1.0, 2.0, 9.0], 1: [1.5, 4.0], 2: [0.5, 2.5, 3.0]}
-    assert resume_s(arrivals, 2.0) == pytest.approx(7.0)  # partition 0 waits until 9.0
-    assert resume_s(arrivals, 0.0) == pytest.approx(1.5)
-    assert resume_s(arrivals, 4.0) is None  # partition 1 never had output again
+    assert resume_s(arrivals, 2.0) == pytest.approx(0.5)  # partition 2 at 2.5
+    assert resume_s(arrivals, 2.0, every=True) == pytest.approx(7.0)  # partition 0 at 9.0
+    assert resume_s(arrivals, 0.0, every=True) == pytest.approx(1.5)
+    assert resume_s(arrivals, 4.0) == pytest.approx(5.0)
+    assert resume_s(arrivals, 4.0, every=True) is None  # partition 1 never had output again
+    assert resume_s(arrivals, 9.0) is None
+
+
+def test_the_longest_silence_a_fault_was_in_force_for() -> None:
+    arrivals = {
+        0: [1.0, 2.0, 3.0, 4.0, 5.0, 6.0],  # flows on (another member's partition)
+        1: [1.0, 2.0, 2.9, 15.0, 16.0],  # its member was frozen at 3.0: silent until 15.0
+        2: [0.5, 1.5, 2.5, 30.0],  # silent from 2.5, but mostly after the window (3 to 10)
+    }
+    # the output the reader receives just after the fault (committed before it) does not end
+    # the silence: it is measured from the last output before the fault
+    assert longest_silence(arrivals, 3.0, 10.0) == pytest.approx(27.5)
+    assert longest_silence({0: arrivals[0], 1: arrivals[1]}, 3.0, 10.0) == pytest.approx(12.1)
+    assert longest_silence({0: arrivals[0]}, 3.0, 10.0) == pytest.approx(1.0)
+    # a silence wholly after the window is not this fault's
+    assert longest_silence({1: arrivals[1]}, 0.0, 2.5) == pytest.approx(1.0)
+    assert longest_silence({0: arrivals[0]}, 6.0, 10.0) is None  # never had output again
 
 
 def test_the_longest_gap_per_kind_and_a_gap_that_never_closed() -> None:
