@@ -19,6 +19,7 @@ The schedule, the gaps and the verdict's arithmetic are pure, in benchmarks/neme
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import random
 import signal
@@ -31,6 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 from confluent_kafka import Consumer, TopicPartition
 
 from benchmarks.nemesis_plan import (
@@ -292,6 +294,49 @@ def _join_and_leave(fleet: Fleet, fault: Fault, end: float) -> None:
         fleet.noted_exit(fault.target, code, cause)
 
 
+def stop_all(fleet: Fleet) -> None:
+    """SIGTERM to every scorer still running, each once it is ready (a scorer still starting
+    may die of the signal before its handler is installed), and note how each exited."""
+    for member, scorer in fleet.members.items():
+        if not scorer.alive():
+            continue
+        cause = "sigterm"
+        try:
+            scorer.wait_ready(timeout_s=120)
+        except AssertionError:
+            cause = "sigterm while starting"
+        fleet.ask_down(member)
+        try:
+            code, _took = scorer.terminate(timeout_s=60)
+            fleet.noted_exit(member, code, cause)
+        except Exception as error:
+            fleet.problems.append(f"{member} did not stop on SIGTERM: {error!r}")
+            scorer.kill()
+
+
+def save_timeline(
+    path: Path, faults: Sequence[Fault], fleet: Fleet, watch: OutputWatch, started: float
+) -> None:
+    """The run's raw timeline, in seconds since the faults began, for reading a gap again:
+    the faults, the moments gaps were measured from, each partition's output arrivals."""
+    path.write_bytes(
+        orjson.dumps(
+            {
+                "faults": [dataclasses.asdict(fault) for fault in faults],
+                "gaps_at": [
+                    (label, round(a - started, 2), round(b - started, 2))
+                    for label, a, b in fleet.gaps_at
+                ],
+                "arrivals": {
+                    str(p): [round(t - started, 2) for t in times]
+                    for p, times in watch.arrivals.items()
+                },
+                "exits": [dataclasses.asdict(e) for e in fleet.exits],
+            }
+        )
+    )
+
+
 def as_events(inputs: Inputs) -> list[DemoEvent]:
     return [DemoEvent(key, value, None) for key, value in inputs.records]
 
@@ -338,6 +383,7 @@ def run(args: argparse.Namespace, seed: int) -> int:
     watch = OutputWatch(args.bootstrap, topics.output)
     producer = PacedProducer(args.bootstrap, topics.input, as_events(inputs), args.rate)
     threads: list[threading.Thread] = []
+    started = time.monotonic()
     try:
         for member in names:
             fleet.add(member, keep=True)
@@ -371,15 +417,7 @@ def run(args: argparse.Namespace, seed: int) -> int:
         result = verdict(args.bootstrap, topics, group, inputs, None)
     finally:
         watch.close()
-        for member, scorer in fleet.members.items():
-            if scorer.alive():
-                fleet.ask_down(member)
-                try:
-                    code, _took = scorer.terminate(timeout_s=60)
-                    fleet.noted_exit(member, code, "sigterm")
-                except Exception as error:
-                    fleet.problems.append(f"{member} did not stop on SIGTERM: {error!r}")
-                    scorer.kill()
+        stop_all(fleet)
     _lost, reader_twice = lost_and_doubled(inputs.valid_event_ids, watch.seen)
     gaps: list[Gap] = []
     for label, start, until in fleet.gaps_at:
@@ -390,6 +428,9 @@ def run(args: argparse.Namespace, seed: int) -> int:
             gaps.append(Gap(label, longest_silence(watch.arrivals, start, until)))
     summary = _summary(args, seed, faults, inputs, result, reader_twice, gaps, fleet)
     text = report(faults, gaps, fleet.exits, summary)
+    timeline = args.workdir / f"nemesis-{seed}.json"
+    save_timeline(timeline, faults, fleet, watch, started)
+    log(f"timeline in {timeline}")
     line = json_line(summary, JSON_KEYS)
     print(text)
     for problem in fleet.problems:

@@ -38,6 +38,13 @@ JOIN_HOLD_S = (90.0, 180.0)
 GAP_BETWEEN_FAULTS_S = (5.0, 30.0)
 RECOVERY_TARGET_S = 15.0  # output resumes within this long of the broker answering again
 
+FAULT_LABELS: dict[FaultKind, str] = {
+    "kill9": "scorer kill -9",
+    "sigstop": "scorer SIGSTOP",
+    "sigterm": "scorer SIGTERM",
+    "broker-kill9": "broker kill -9",
+    "join-leave": "member joins and leaves",
+}
 LABELS: dict[str, str] = {
     "kill9": "scorer kill -9, restarted",
     "sigstop": "scorer SIGSTOP past the session, SIGCONT",
@@ -159,17 +166,18 @@ def resume_s(
 def longest_silence(
     arrivals_by_partition: Mapping[int, Sequence[float]], start: float, end: float
 ) -> float | None:
-    """The longest time a partition went without committed output, among the silences the
-    fault was in force for (they overlap [start, end]): what a consumer of the scores saw. A
-    moment after the fault, the scores committed just before it still reach the reader, so
-    "the first output after the fault" would be those; a silence is not fooled by them. None if
-    a partition had no output at all after `start`."""
+    """The longest time a partition went without committed output after the fault (`start`),
+    among the silences that began while it was in force (before `end`): what a consumer of the
+    scores saw. A silence that began earlier (a broker outage the fault fell into) counts from
+    the fault. The longest silence, not the first output after the fault: the scores committed
+    just before a fault still reach the reader a moment after it, and would hide the gap. None
+    if a partition had no output at all after `start`."""
     worst = 0.0
     for arrivals in arrivals_by_partition.values():
         after = bisect.bisect_right(arrivals, start)
         if after == len(arrivals):
             return None
-        previous = arrivals[after - 1] if after > 0 else start
+        previous = start
         for index in range(after, len(arrivals)):
             if previous >= end:
                 break
@@ -324,7 +332,7 @@ def report(
     exit_rows = [
         (e.instance, e.code, "expected" if e.expected else "UNEXPECTED", e.why[:160]) for e in exits
     ]
-    faults_line = ", ".join(f"{LABELS.get(kind, kind)} x{n}" for kind, n in sorted(done.items()))
+    faults_line = ", ".join(f"{FAULT_LABELS[kind]} x{n}" for kind, n in sorted(done.items()))
     return "\n\n".join(
         [
             f"Seed {summary['seed']}, {summary['minutes']:g} min of faults, "

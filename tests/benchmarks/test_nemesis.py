@@ -117,16 +117,16 @@ def test_output_resumes_at_the_first_output_anywhere_or_on_every_partition() -> 
 def test_the_longest_silence_a_fault_was_in_force_for() -> None:
     arrivals = {
         0: [1.0, 2.0, 3.0, 4.0, 5.0, 6.0],  # flows on (another member's partition)
-        1: [1.0, 2.0, 2.9, 15.0, 16.0],  # its member was frozen at 3.0: silent until 15.0
-        2: [0.5, 1.5, 2.5, 30.0],  # silent from 2.5, but mostly after the window (3 to 10)
+        # its member frozen at 3.0: the scores it committed before reach the reader at 3.1,
+        # then nothing until 15.0; the first output after the fault would say 0.1 s
+        1: [1.0, 2.0, 3.1, 15.0, 16.0],
+        2: [0.5, 1.5, 2.5, 30.0],  # silent since 2.5 (an earlier fault): counted from 3.0
     }
-    # the output the reader receives just after the fault (committed before it) does not end
-    # the silence: it is measured from the last output before the fault
-    assert longest_silence(arrivals, 3.0, 10.0) == pytest.approx(27.5)
-    assert longest_silence({0: arrivals[0], 1: arrivals[1]}, 3.0, 10.0) == pytest.approx(12.1)
+    assert longest_silence(arrivals, 3.0, 10.0) == pytest.approx(27.0)
+    assert longest_silence({0: arrivals[0], 1: arrivals[1]}, 3.0, 10.0) == pytest.approx(11.9)
     assert longest_silence({0: arrivals[0]}, 3.0, 10.0) == pytest.approx(1.0)
-    # a silence wholly after the window is not this fault's
-    assert longest_silence({1: arrivals[1]}, 0.0, 2.5) == pytest.approx(1.0)
+    # a silence that began after the fault was over is not this fault's
+    assert longest_silence({1: arrivals[1]}, 0.0, 2.5) == pytest.approx(1.1)
     assert longest_silence({0: arrivals[0]}, 6.0, 10.0) is None  # never had output again
 
 
