@@ -43,6 +43,7 @@ from benchmarks.nemesis_plan import (
     Fault,
     Gap,
     expected_code,
+    gap_label,
     green,
     last_error_line,
     longest_gaps,
@@ -148,6 +149,7 @@ class Fleet:
         self.exits: list[Exit] = []
         self._thawed_at: dict[str, float] = {}  # SIGCONT after a SIGSTOP past the session
         self.gaps_at: list[tuple[str, float, float]] = []  # (gap label, from, to)
+        self.outages: list[tuple[float, float]] = []  # (broker killed, answering again)
         self.problems: list[str] = []
         self.lock = threading.Lock()
 
@@ -232,7 +234,10 @@ def run_fault(fleet: Fleet, fault: Fault, started: float) -> None:
             fleet.broker.run("kill")
             time.sleep(max(0.0, end - time.monotonic()))
             _start_broker(fleet.broker)
-            fleet.gap_from("broker-kill9", time.monotonic())  # from the broker answering again
+            answering = time.monotonic()
+            fleet.gap_from("broker-kill9", answering)  # from the broker answering again
+            with fleet.lock:
+                fleet.outages.append((begin, answering))
         elif fault.kind == "join-leave":
             _join_and_leave(fleet, fault, end)
         else:
@@ -332,6 +337,9 @@ def save_timeline(
                     for p, times in watch.arrivals.items()
                 },
                 "exits": [dataclasses.asdict(e) for e in fleet.exits],
+                "outages": [
+                    (round(a - started, 2), round(b - started, 2)) for a, b in fleet.outages
+                ],
             }
         )
     )
@@ -425,7 +433,8 @@ def run(args: argparse.Namespace, seed: int) -> int:
             gaps.append(Gap(label, resume_s(watch.arrivals, start)))
             gaps.append(Gap(f"{label}-all", resume_s(watch.arrivals, start, every=True)))
         else:
-            gaps.append(Gap(label, longest_silence(watch.arrivals, start, until)))
+            marked = gap_label(label, start, until, fleet.outages)
+            gaps.append(Gap(marked, longest_silence(watch.arrivals, start, until)))
     summary = _summary(args, seed, faults, inputs, result, reader_twice, gaps, fleet)
     text = report(faults, gaps, fleet.exits, summary)
     timeline = args.workdir / f"nemesis-{seed}.json"

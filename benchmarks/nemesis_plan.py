@@ -186,6 +186,21 @@ def longest_silence(
     return worst
 
 
+DURING_OUTAGE = "+broker"
+
+
+def gap_label(kind: str, start: float, end: float, outages: Iterable[tuple[float, float]]) -> str:
+    """The gap's label: its fault's kind, marked when a broker outage (killed, answering again)
+    overlapped the fault's window, since then the outage's silence is in its gap too."""
+    overlaps = any(down < end and start < up for down, up in outages)
+    return kind + DURING_OUTAGE if overlaps else kind
+
+
+def label_text(label: str) -> str:
+    base, marked, _ = label.partition(DURING_OUTAGE)
+    return LABELS[base] + (", the broker down meanwhile" if marked else "")
+
+
 @dataclass(frozen=True, slots=True)
 class Gap:
     label: str  # a key of LABELS
@@ -327,7 +342,8 @@ def report(
     ]
     longest = longest_gaps(gaps)
     gap_rows = [
-        (LABELS[label], count, _seconds(worst)) for label, (count, worst) in sorted(longest.items())
+        (label_text(label), count, _seconds(worst))
+        for label, (count, worst) in sorted(longest.items())
     ]
     exit_rows = [
         (e.instance, e.code, "expected" if e.expected else "UNEXPECTED", e.why[:160]) for e in exits
@@ -342,7 +358,7 @@ def report(
             table(("Output gap after", "Times", "Longest gap s"), gap_rows),
             f"Broker recovery target {RECOVERY_TARGET_S:g} s: "
             + ("met" if summary["recovery_target_met"] else "MISSED"),
-            table(("Scorer", "Exit code", "", "Why"), exit_rows),
+            table(("Scorer", "Exit code", "Asked for", "Why"), exit_rows),
         ]
     )
 

@@ -16,7 +16,9 @@ from benchmarks.nemesis_plan import (
     Fault,
     Gap,
     expected_code,
+    gap_label,
     green,
+    label_text,
     last_error_line,
     longest_gaps,
     longest_silence,
@@ -128,6 +130,16 @@ def test_the_longest_silence_a_fault_was_in_force_for() -> None:
     # a silence that began after the fault was over is not this fault's
     assert longest_silence({1: arrivals[1]}, 0.0, 2.5) == pytest.approx(1.1)
     assert longest_silence({0: arrivals[0]}, 6.0, 10.0) is None  # never had output again
+
+
+def test_a_gap_is_marked_when_a_broker_outage_overlapped_its_fault() -> None:
+    outages = [(10.0, 40.0), (100.0, 120.0)]
+    assert gap_label("kill9", 0.0, 9.9, outages) == "kill9"
+    assert gap_label("kill9", 0.0, 10.5, outages) == "kill9+broker"
+    assert gap_label("sigstop", 39.0, 60.0, outages) == "sigstop+broker"
+    assert gap_label("leave", 40.0, 99.0, outages) == "leave"
+    assert label_text("kill9+broker") == "scorer kill -9, restarted, the broker down meanwhile"
+    assert label_text("leave") == "a member leaves (SIGTERM)"
 
 
 def test_the_longest_gap_per_kind_and_a_gap_that_never_closed() -> None:
