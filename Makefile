@@ -11,6 +11,7 @@ MODEL_DIR ?= build/model
 KAFKA_PORT ?= 9092
 BENCH_KAFKA_PORT ?= 29092
 BENCH_STATE_KAFKA_PORT ?= 29095
+NEMESIS_KAFKA_PORT ?= 29097
 REGISTRY_PORT ?= 8081
 BENCH_ARGS ?=
 
@@ -99,6 +100,12 @@ soak-rss: install model ## The scorer's RSS over a 10-minute steady run must sta
 soak: install model ## The fault suite (tests/faults) with 20,000 events per fault; rows in build/fault-report.json
 	FAULT_EVENTS=$${FAULT_EVENTS:-20000} FAULT_REPORT=build/fault-report.json \
 		$(BIN)/pytest tests/faults -v -o timeout=1800
+
+.PHONY: nemesis
+nemesis: install model ## Seeded random faults on 3 scorers for 10 min (own broker, port 29097; its controller 29098); NEMESIS_ARGS="--minutes 2 --seed 7"
+	env -u LOAN_SCORER_KAFKA_BOOTSTRAP_SERVERS KAFKA_PORT=$(NEMESIS_KAFKA_PORT) \
+		KAFKA_CONTROLLER_PORT=$$(($(NEMESIS_KAFKA_PORT) + 1)) \
+		scripts/with-kafka.sh $(BIN)/python -m benchmarks.nemesis --model-dir $(MODEL_DIR) $(NEMESIS_ARGS)
 
 .PHONY: demo
 demo: install model ## The main job end to end: broker, scorer, real applications replayed, summary

@@ -176,9 +176,10 @@ class PacedProducer:
     def _run(self) -> None:
         next_send = time.monotonic()
         for event in self._events:
-            delay = next_send - time.monotonic()
-            if delay > 0:
-                self._producer.poll(delay)
+            # poll() returns as soon as it served a delivery report, so one poll is no wait:
+            # poll until the send is due (at least librdkafka's 1 ms, or it spins)
+            while (delay := next_send - time.monotonic()) > 0:
+                self._producer.poll(max(delay, 0.001))
             next_send += self._interval
             while True:
                 try:
