@@ -189,7 +189,9 @@ def test_no_log_line_holds_an_applicant_value(observed: Observed) -> None:
 
 def test_no_metric_label_holds_an_applicant_value(observed: Observed) -> None:
     labels = " ".join(re.findall(r"\{[^}]*\}", observed.metrics))
-    assert 'decision="approve"' in labels or 'decision="decline"' in labels
+    # Decisions are labelled (which ones depends on the model: the one without marital status
+    # and age sends all 24 of these to review), and no label quotes what an applicant sent.
+    assert re.search(r'decision="(approve|review|decline)"', labels), labels
     assert _leaks(labels, observed.valid + observed.invalid) == []
 
 
