@@ -313,7 +313,7 @@ def verdict(
         if firsts != sorted(firsts):
             out_of_order.append(str(key))
 
-    uncommitted = uncommitted_partitions(bootstrap, input_topic, group_id)
+    uncommitted = committed_to_the_end(bootstrap, input_topic, group_id, COMMIT_WAIT_S)
     seen = Counter(reader.seen) if reader is not None else Counter()
     lost = inputs.valid_event_ids - set(ids)
     return Verdict(
@@ -327,6 +327,23 @@ def verdict(
         reader_saw_then_missing=len(set(seen) - set(ids)),
         details=[f"lost e.g. {sorted(lost)[:3]}", f"{len(scores)} scores read"],
     )
+
+
+# At-least-once commits its stored offsets in the background (librdkafka's auto-commit, every
+# 5 s): read back to the output's end, the group's offsets may still be that far behind.
+COMMIT_WAIT_S = 30.0
+
+
+def committed_to_the_end(
+    bootstrap: str, topic: str, group_id: str, timeout_s: float
+) -> dict[int, tuple[int, int]]:
+    """The input partitions still not committed to their end after up to `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        behind = uncommitted_partitions(bootstrap, topic, group_id)
+        if not behind or time.monotonic() >= deadline:
+            return behind
+        time.sleep(0.5)
 
 
 def uncommitted_partitions(bootstrap: str, topic: str, group_id: str) -> dict[int, tuple[int, int]]:

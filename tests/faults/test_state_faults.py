@@ -112,8 +112,10 @@ def test_kill_9_during_state_writes_and_a_store_left_corrupt(
             scorer = _scorer(fault_broker, topics, group, model_dir, tmp_path, state)
             scorer.start()
             if k == 2:
+                # A partition with a checkpoint finds its store torn; one that never committed
+                # has none, and its empty store is replaced without a word: wait for the first.
+                _wait_for_line(scorer, "state store unusable")
                 _wait_for_line(scorer, "state store created empty")
-                assert "state store unusable" in scorer.log_file.read_text(errors="replace")
         result = verdict(fault_broker.bootstrap, topics, group, inputs, reader)
         result.assert_exactly_once()
         _resend_is_not_scored(fault_broker, topics, inputs, scorer, reader)
