@@ -298,8 +298,16 @@ def verdict(
     """Read everything back with read_committed and compare it with the inputs."""
     output, dlq, input_topic = topics.output, topics.dlq, topics.input  # type: ignore[attr-defined]
     scores = read_topic(bootstrap, output, len(inputs.valid_event_ids), timeout_s)
-    letters = read_topic(bootstrap, dlq, len(inputs.invalid_keys), 60)
     ids = Counter(str(decode_loan_scored(r.value).source_event_id) for r in scores)
+    # The count can be reached before every id is there (at-least-once repeats scores after a
+    # kill, and a scorer may still be scoring): read again, to the end offsets of each moment,
+    # while ids are missing, for up to MISSING_WAIT_S.
+    settle_deadline = time.monotonic() + MISSING_WAIT_S
+    while inputs.valid_event_ids - set(ids) and time.monotonic() < settle_deadline:
+        time.sleep(1.0)
+        scores = read_topic(bootstrap, output, len(inputs.valid_event_ids), timeout_s)
+        ids = Counter(str(decode_loan_scored(r.value).source_event_id) for r in scores)
+    letters = read_topic(bootstrap, dlq, len(inputs.invalid_keys), 60)
     letter_keys = Counter(r.key for r in letters)
     for record in letters:
         assert parse_dead_letter_headers(list(record.headers)).reason, "a dead letter has no reason"
@@ -332,6 +340,7 @@ def verdict(
 # At-least-once commits its stored offsets in the background (librdkafka's auto-commit, every
 # 5 s): read back to the output's end, the group's offsets may still be that far behind.
 COMMIT_WAIT_S = 30.0
+MISSING_WAIT_S = 60.0
 
 
 def committed_to_the_end(
