@@ -190,6 +190,9 @@ _MISSING_REPORTABLE: Final = np.array([rule.when_missing is not None for rule in
 # The column holding each group's value; categories use it only for a missing check (never NaN).
 _VALUE_COLUMN: Final = np.array([group_columns(group)[0] for group in GROUP_NAMES])
 _COLUMNS: Final = tuple(group_columns(group) for group in GROUP_NAMES)
+_CATEGORY_BLOCKS: Final = tuple(
+    (group, np.array(columns)) for group, columns in enumerate(_COLUMNS) if len(columns) > 1
+)
 
 
 def reference_applicant(features: FloatMatrix) -> FloatVector:
@@ -234,23 +237,35 @@ def top_reasons(
     if features.shape[0] == 0:
         return []
     contribution = adverse_contributions(features, group_terms, reference, reference_terms)
-    missing = np.isnan(features[:, _VALUE_COLUMN])
     order = np.argsort(-contribution, axis=1, kind="stable")[:, :top_k]
-    reasons: list[tuple[Reason, ...]] = []
-    for row, groups in enumerate(order.tolist()):
-        reasons.append(
-            tuple(
-                _sentence(_RULES[g], bool(missing[row, g]), features[row, _COLUMNS[g]])
-                for g in groups
-                if contribution[row, g] > 0.0
-            )
+    # Everything a sentence needs is gathered for the whole batch first: numpy indexing one
+    # element at a time inside the loop cost the stream a fifth of its throughput.
+    given = np.take_along_axis(contribution, order, axis=1) > 0.0
+    missing = np.take_along_axis(np.isnan(features[:, _VALUE_COLUMN]), order, axis=1)
+    category = np.take_along_axis(_categories(features), order, axis=1)
+    return [
+        tuple(
+            _sentence(_RULES[g], absent, which)
+            for g, is_given, absent, which in zip(groups, gives, absents, categories, strict=True)
+            if is_given
         )
-    return reasons
+        for groups, gives, absents, categories in zip(
+            order.tolist(), given.tolist(), missing.tolist(), category.tolist(), strict=True
+        )
+    ]
 
 
-def _sentence(rule: ReasonRule, missing: bool, values: FloatVector) -> Reason:
+def _categories(features: FloatMatrix) -> npt.NDArray[np.intp]:
+    """(rows, groups): the applicant's category within each one-hot block (0 elsewhere)."""
+    category = np.zeros((features.shape[0], len(_COLUMNS)), dtype=np.intp)
+    for group, columns in _CATEGORY_BLOCKS:
+        category[:, group] = np.argmax(features[:, columns], axis=1)
+    return category
+
+
+def _sentence(rule: ReasonRule, missing: bool, category: int) -> Reason:
     if missing and rule.when_missing is not None:
         return rule.when_missing
     if rule.per_category:
-        return rule.per_category[int(np.argmax(values))]
+        return rule.per_category[category]
     return rule.reason
