@@ -16,6 +16,7 @@ cross-validation (30 fits per seed instead of 5).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
@@ -151,10 +152,18 @@ _WORST: Final[dict[str, Any]] = {
 
 
 def study(
-    features: npt.NDArray[np.float64], labels: IntVector, seeds: tuple[int, ...] = STUDY_SEEDS
+    features: npt.NDArray[np.float64],
+    labels: IntVector,
+    seeds: tuple[int, ...] = STUDY_SEEDS,
+    on_seed: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
-    """Every candidate and calibration on every seed's split, summarised as mean and worst."""
-    per_seed = {seed: _one_seed(features, labels, seed) for seed in seeds}
+    """Every candidate and calibration on every seed's split, summarised as mean and worst.
+    `on_seed(seed)` is called as each seed starts (most of training's minute is spent here)."""
+    per_seed: dict[int, dict[str, Any]] = {}
+    for seed in seeds:
+        if on_seed is not None:
+            on_seed(seed)
+        per_seed[seed] = _one_seed(features, labels, seed)
     summary: dict[str, dict[str, dict[str, dict[str, float]]]] = {}
     for candidate in build_candidates():
         summary[candidate] = {}

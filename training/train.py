@@ -16,9 +16,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -80,23 +81,41 @@ def _model_version(
     return f"credit-{short.get(candidate, candidate)}-{digest.hexdigest()[:12]}"
 
 
-def train_model(out_dir: Path, seed: int) -> ModelCard:
+# What `step` is told, after one call per seed of the study: a person at a terminal waits about
+# a minute for this, and a bar that moves says it has not hung (`loan-scorer train`).
+STEPS_AFTER_STUDY: Final[tuple[str, ...]] = (
+    "chosen model: out-of-fold scores and the final fit",
+    "fairness: the same model with marital status, for comparison",
+    "model card: fairness on the held-out split and the policy",
+    "report",
+)
+TRAINING_STEPS: Final = len(STUDY_SEEDS) + len(STEPS_AFTER_STUDY)
+
+
+def _no_step(_description: str) -> None:
+    pass
+
+
+def train_model(out_dir: Path, seed: int, step: Callable[[str], None] = _no_step) -> ModelCard:
     """Train, evaluate and write artifact, card and report to `out_dir`; return the card.
+    `step(description)` is called as each of the `TRAINING_STEPS` steps starts.
 
     Native thread pools are held to one thread: the boosted trees' OpenMP workers spin-wait, and
     on a busy two-core CI runner that made training 10x slower. The model does not change.
     """
     with threadpool_limits(limits=1):
-        return _train(out_dir, seed)
+        return _train(out_dir, seed, step)
 
 
-def _train(out_dir: Path, seed: int) -> ModelCard:
+def _train(out_dir: Path, seed: int, step: Callable[[str], None]) -> ModelCard:
     out_dir.mkdir(parents=True, exist_ok=True)
     data = load_credit_data()
     X = build_features(data.applications)
     y = np.asarray(data.labels, dtype=np.int64)
 
-    seed_study = study(X, y, STUDY_SEEDS)
+    seed_study = study(
+        X, y, STUDY_SEEDS, lambda study_seed: step(f"seed study: split seed {study_seed}")
+    )
     candidate, method = choose(seed_study)
     logger.info(
         "chosen over %d seeds: %s, calibration %s", len(seed_study["seeds"]), candidate, method
@@ -108,6 +127,7 @@ def _train(out_dir: Path, seed: int) -> ModelCard:
     # shuffles indices alike whatever the array, so row i of X_test is apps_test[i]).
     index_parts = split(np.arange(len(data.applications), dtype=np.float64)[:, None], y, seed)
     apps_test = [data.applications[int(i)] for i in index_parts.X_test[:, 0]]
+    step(STEPS_AFTER_STUDY[0])
     aucs, validation = out_of_fold(candidate, parts, seed)
     pd_validation = validation[method]
     calibrated = recipe(candidate, method, seed).fit(X_train, y_train)
@@ -155,9 +175,11 @@ def _train(out_dir: Path, seed: int) -> ModelCard:
     reference = reference_applicant(X_train)
     age_condition = check_age_condition(scorecard, reference)
     apps_train = [data.applications[int(i)] for i in index_parts.X_train[:, 0]]
+    step(STEPS_AFTER_STUDY[1])
     before = recipe(candidate, method, seed, BEFORE_NAMES, BEFORE_MODEL_FEATURES).fit(
         with_marital_status(X_train, apps_train), y_train
     )
+    step(STEPS_AFTER_STUDY[2])
     training_range = TrainingRange.from_card(observed_ranges(X))
     versions = library_versions()
     fingerprint = {
@@ -239,6 +261,7 @@ def _train(out_dir: Path, seed: int) -> ModelCard:
         },
     )
     (out_dir / CARD_FILE).write_text(card.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    step(STEPS_AFTER_STUDY[3])
     write_report(out_dir, y_test, pd_test, metrics)
     logger.info("model %s written to %s", card.model_version, out_dir)
     return card

@@ -107,3 +107,18 @@ def test_artifact_and_report_are_written(model_dir: Path) -> None:
         with Image.open(model_dir / name) as image:
             assert image.width > 300
             assert image.height > 300
+
+
+def test_training_reports_each_step_as_it_starts(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The progress bar of `loan-scorer train` is driven by these calls: one per study seed, in
+    the study's order, then the steps after it, and as many as the bar's total."""
+    from tests.training.trained import training_steps
+    from training.seed_study import STUDY_SEEDS
+    from training.train import STEPS_AFTER_STUDY, TRAINING_STEPS
+
+    steps = training_steps(tmp_path_factory)
+
+    assert len(steps) == TRAINING_STEPS
+    assert steps == [f"seed study: split seed {seed}" for seed in STUDY_SEEDS] + list(
+        STEPS_AFTER_STUDY
+    )

@@ -16,6 +16,7 @@ SEED = 42
 
 
 _trained: dict[int, Path] = {}
+_steps: dict[int, list[str]] = {}
 
 
 def trained_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -23,6 +24,14 @@ def trained_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     key = id(tmp_path_factory)
     if key not in _trained:
         out = tmp_path_factory.mktemp("model")
-        train_model(out, seed=SEED)
+        steps: list[str] = []
+        train_model(out, seed=SEED, step=steps.append)
         _trained[key] = out
+        _steps[key] = steps
     return _trained[key]
+
+
+def training_steps(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """What that run told its `step` callback, in order (what `loan-scorer train` shows)."""
+    trained_model_dir(tmp_path_factory)
+    return _steps[id(tmp_path_factory)]
