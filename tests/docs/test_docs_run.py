@@ -127,6 +127,31 @@ def test_markers_read_as_documented(tmp_path: Path) -> None:
     assert unlabelled_fences("```\nx\n```\n```sh\ny\n```\n") == [1]
 
 
+def test_every_stand_in_replaces_text_a_run_block_holds() -> None:
+    """A stand-in no block needs any more is a rewrite nobody reviews: it goes."""
+    for text, _replacement, needs in STAND_INS:
+        holders = [b for b in RUNNABLE if text in b.code]
+        assert holders, f"no run block holds {text!r}"
+        assert all(b.marker is not None and needs in b.marker.fixtures for b in holders if needs), (
+            f"{text!r} needs {needs!r}: {[b.where for b in holders]}"
+        )
+
+
+def test_a_block_stops_at_its_first_failure_and_leaves_nothing_running(tmp_path: Path) -> None:
+    env = {"PATH": os.environ.get("PATH", "")}
+    assert run_block("echo one\nfalse\necho two", "sh", tmp_path, env) == (1, "one\n")
+    assert run_block("false | cat\necho two", "sh", tmp_path, env) == (1, "")
+    assert run_block("import sys; print('py'); sys.exit(3)", "python", tmp_path, env) == (3, "py\n")
+    status, output = run_block("sleep 300 &\necho $! > pid", "sh", tmp_path, env)
+    assert (status, output) == (0, "")
+    pid = int((tmp_path / "pid").read_text())
+    deadline = time.monotonic() + 5
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)  # the SIGTERM is sent; the zombie is reaped by init
+    stat = Path(f"/proc/{pid}/stat")
+    assert not stat.exists() or stat.read_text().split()[2] == "Z", "the background job survived"
+
+
 # -- running them --------------------------------------------------------------------------------
 
 
