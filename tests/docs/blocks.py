@@ -139,3 +139,16 @@ def documented_blocks() -> list[Block]:
         for path in documented_files()
         for block in parse_blocks(path, path.read_text(encoding="utf-8"))
     ]
+
+
+if __name__ == "__main__":  # `python -m tests.docs.blocks`: every block and what the test does
+    for block in documented_blocks():
+        marker = block.marker
+        verdict = (
+            "NO MARKER"
+            if marker is None
+            else f"runs {' '.join(sorted(marker.fixtures))}".rstrip()
+            if marker.runs
+            else f"illustrative: {marker.reason}"
+        )
+        print(f"{block.where}: {verdict}")

@@ -50,8 +50,9 @@ STAND_INS: Final = (
     ("make kafka-up", ":", ""),  # "a broker ..., if you have none": the session's is up
     ("localhost:8000", "127.0.0.1:{http_port}", "scorer"),
     ("http://loan-scorer.credit-risk:8000", "http://127.0.0.1:{http_port}", "scorer"),
-    # `loan-scorer run &` is what the scorer fixture runs (the same command, default topics and
-    # group), started once and waited for on /readyz rather than raced by the next line.
+    # `loan-scorer run &`: the scorer fixture runs the same CLI (`python -m consumer run`, default
+    # topics and group, tests/integration/scorer_process.py's settings), started once and waited
+    # for on /readyz rather than raced by the next line.
     (".venv/bin/loan-scorer run &", ":", "scorer"),
 )
 
