@@ -51,6 +51,10 @@ $(MODEL_DIR)/model_card.json: $(BIN)/.installed $(MODEL_SOURCES)
 .PHONY: model
 model: $(MODEL_DIR)/model_card.json ## Train the default model into build/model if absent or its sources changed
 
+.PHONY: docs-pages
+docs-pages: install ## Write the generated part of docs/contracts.md again from schemas/json (commit it)
+	$(BIN)/python -m docsite.hooks
+
 .PHONY: docs
 docs: install model ## Build the documentation site (MkDocs Material, strict) into build/site
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict

@@ -1,8 +1,11 @@
 """MkDocs hooks: pages generated from the repository's own sources, and links out of docs/.
 
-- `<!-- contracts -->` becomes the field tables of every JSON Schema in schemas/json, so the
-  contracts page can never disagree with the schemas the tests check events against.
-- `<!-- model-card -->` becomes the card of the model in LOAN_SCORER_MODEL_DIR or build/model.
+- docs/contracts.md holds, between its contracts markers, the field tables of every JSON Schema
+  in schemas/json: committed, so they read on GitHub too; `make docs-pages` writes them again and
+  tests/docs/test_site.py fails when they are stale. The build renders them afresh as well.
+- docs/model-card.md's model-card region says where to read the full card (it depends on the
+  trained model, its date and library versions: nothing to commit); on the site it becomes the
+  card of the model in LOAN_SCORER_MODEL_DIR or build/model.
 - A link from a page to a repository file outside docs/ (`../Dockerfile`) works on GitHub as it
   is; on the site it becomes a link to that file in the repository. A target that does not exist
   fails the build, as a broken link inside docs/ does under `--strict`.
@@ -23,8 +26,13 @@ from mkdocs.structure.pages import Page
 
 REPO: Final = Path(__file__).resolve().parent.parent
 SCHEMA_DIR: Final = REPO / "schemas" / "json"
-CONTRACTS_MARK: Final = "<!-- contracts -->"
-MODEL_CARD_MARK: Final = "<!-- model-card -->"
+CONTRACTS_PAGE: Final = REPO / "docs" / "contracts.md"
+CONTRACTS_BEGIN: Final = "<!-- contracts: generated from schemas/json by `make docs-pages` -->"
+CONTRACTS_END: Final = "<!-- /contracts -->"
+MODEL_CARD_BEGIN: Final = (
+    "<!-- model-card: the site shows the card of the model it was built with -->"
+)
+MODEL_CARD_END: Final = "<!-- /model-card -->"
 _OUTSIDE_LINK: Final = re.compile(r"\]\((\.\./[^)#\s]+)(#[^)\s]*)?\)")
 
 Schema = dict[str, Any]
@@ -161,6 +169,25 @@ def render_model_card(model_dir: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+def replace_region(markdown: str, begin: str, end: str, content: str) -> str:
+    """The text between two marker lines replaced, the markers kept; missing markers are an
+    error, so a page edited by hand cannot silently lose its generated part."""
+    start, stop = markdown.find(begin), markdown.find(end)
+    if start < 0 or stop < start:
+        raise PluginError(f"markers {begin!r} ... {end!r} not found in order")
+    return markdown[: start + len(begin)] + "\n\n" + content.strip() + "\n\n" + markdown[stop:]
+
+
+def contracts_page(markdown: str, schema_dir: Path = SCHEMA_DIR) -> str:
+    return replace_region(markdown, CONTRACTS_BEGIN, CONTRACTS_END, render_contracts(schema_dir))
+
+
+def write_generated_pages() -> None:
+    """`make docs-pages`: the committed generated part of docs/contracts.md, written again."""
+    text = CONTRACTS_PAGE.read_text(encoding="utf-8")
+    CONTRACTS_PAGE.write_text(contracts_page(text), encoding="utf-8")
+
+
 def rewrite_outside_links(markdown: str, page_path: Path, repo_url: str) -> str:
     """Links that leave docs/ point at the repository file; a missing target is an error."""
 
@@ -176,11 +203,16 @@ def rewrite_outside_links(markdown: str, page_path: Path, repo_url: str) -> str:
 
 
 def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:
-    if CONTRACTS_MARK in markdown:
-        markdown = markdown.replace(CONTRACTS_MARK, render_contracts())
-    if MODEL_CARD_MARK in markdown:
-        markdown = markdown.replace(MODEL_CARD_MARK, render_model_card(_model_dir()))
+    if CONTRACTS_BEGIN in markdown:
+        markdown = contracts_page(markdown)
+    if MODEL_CARD_BEGIN in markdown:
+        card = render_model_card(_model_dir())
+        markdown = replace_region(markdown, MODEL_CARD_BEGIN, MODEL_CARD_END, card)
     source = page.file.abs_src_path
     if source is None:
         return markdown
     return rewrite_outside_links(markdown, Path(source), config.repo_url or "")
+
+
+if __name__ == "__main__":
+    write_generated_pages()

@@ -15,7 +15,17 @@ from typing import Any
 import pytest
 from mkdocs.exceptions import PluginError
 
-from docsite.hooks import REPO, render_contracts, render_model_card, rewrite_outside_links
+from docsite.hooks import (
+    CONTRACTS_PAGE,
+    MODEL_CARD_BEGIN,
+    MODEL_CARD_END,
+    REPO,
+    contracts_page,
+    render_contracts,
+    render_model_card,
+    replace_region,
+    rewrite_outside_links,
+)
 
 MKDOCS = Path(sys.executable).parent / "mkdocs"
 REPO_URL = "https://github.com/loan-scorer/loan-scorer"
@@ -75,6 +85,42 @@ def test_contracts_page_holds_every_field_of_every_schema(site: Path) -> None:
         assert f"schemas/json/{path.name}" in page
         for name in _property_names(schema):
             assert f"<code>{name}</code>" in page, f"{path.name}: {name}"
+
+
+def test_the_committed_contracts_page_is_what_the_schemas_say() -> None:
+    committed = CONTRACTS_PAGE.read_text(encoding="utf-8")
+    assert committed == contracts_page(committed), (
+        "docs/contracts.md is stale: run `make docs-pages` and commit it"
+    )
+    assert "`schemas/json/loan_scored.v1.json`" in committed
+
+
+def test_a_schema_change_makes_the_committed_page_stale(tmp_path: Path) -> None:
+    for path in (REPO / "schemas" / "json").glob("*.json"):
+        schema = json.loads(path.read_text(encoding="utf-8"))
+        if path.name == "loan_scored.v1.json":
+            schema["properties"]["new_field"] = {"type": "string", "description": "added"}
+        (tmp_path / path.name).write_text(json.dumps(schema), encoding="utf-8")
+    committed = CONTRACTS_PAGE.read_text(encoding="utf-8")
+    regenerated = contracts_page(committed, tmp_path)
+    assert regenerated != committed
+    assert "| `new_field` | string | no |  | added |" in regenerated
+
+
+def test_regions_keep_their_markers_and_refuse_a_page_without_them() -> None:
+    page = f"intro\n{MODEL_CARD_BEGIN}\nwhere to read it\n{MODEL_CARD_END}\nafter\n"
+    assert replace_region(page, MODEL_CARD_BEGIN, MODEL_CARD_END, "the card") == (
+        f"intro\n{MODEL_CARD_BEGIN}\n\nthe card\n\n{MODEL_CARD_END}\nafter\n"
+    )
+    with pytest.raises(PluginError, match="not found"):
+        replace_region("intro", MODEL_CARD_BEGIN, MODEL_CARD_END, "the card")
+
+
+def test_the_model_card_page_says_where_to_read_the_card_off_the_site() -> None:
+    page = (REPO / "docs" / "model-card.md").read_text(encoding="utf-8")
+    region = page[page.index(MODEL_CARD_BEGIN) : page.index(MODEL_CARD_END)]
+    for where in ("build/model/model_card.json", "GET /v1/model", "/app/model/model_card.json"):
+        assert where in region, where
 
 
 def test_model_card_page_is_the_cards(site: Path, model_dir: Path) -> None:
