@@ -148,7 +148,7 @@ class KafkaChangelog:
             self._ensured = True
 
     def _failed(self, partition: int, error: object) -> ChangelogError:
-        return ChangelogError(f"changelog {self._topic}[{partition}]: {error}")
+        return ChangelogError(f"changelog {self._topic}[{partition}]: {error_text(error)}")
 
     def _replace_consumer(self) -> None:
         """After a failed read, a new client: after a broker restart that came right after the
@@ -159,6 +159,17 @@ class KafkaChangelog:
         stale, self._consumer = self._consumer, self._new_consumer(self._consumer_config)
         with contextlib.suppress(KafkaException, RuntimeError):
             stale.close()
+
+
+def error_text(error: object) -> str:
+    """A Kafka error as ops read it on /readyz and in the exit line: its name, then what the
+    client says (`TOPIC_AUTHORIZATION_FAILED: Fetch from broker 1 failed: ...`), not the
+    `KafkaError{code=...,val=29,str="..."}` of its repr."""
+    if isinstance(error, KafkaException) and error.args and isinstance(error.args[0], KafkaError):
+        error = error.args[0]
+    if isinstance(error, KafkaError):
+        return f"{error.name()}: {error.str()}"
+    return str(error)
 
 
 def ensure_changelog(
