@@ -5,6 +5,7 @@ own set-up and checks go through the PLAINTEXT listener, whose principal is a su
 
 - the output topic's WRITE grant disappears while the scorer runs (it scored before: the grant
   was there), which librdkafka reports as TOPIC_AUTHORIZATION_FAILED on every batch;
+- the outcomes joiner may not read the scores topic: it stalls, then stops;
 - a restore that cannot finish: the scorer may write the dedup changelog but not read it (a
   grant forgotten when the changelog was moved), so every restore of a partition with ids in the
   changelog is refused. This is the fault as it happens in production, not a simulation.
@@ -19,6 +20,7 @@ import os
 import secrets
 import shutil
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -35,7 +37,13 @@ from confluent_kafka.admin._acl import (
 )
 from confluent_kafka.admin._resource import ResourcePatternType, ResourceType
 from confluent_kafka.cimpl import NewTopic
+from prometheus_client import CollectorRegistry
 
+from consumer.config.settings import Settings
+from consumer.kafka.retry_bound import RetryBoundExceeded
+from consumer.outcomes.metrics import RealisedMetrics
+from consumer.outcomes.service import OutcomesJoiner
+from consumer.outcomes.store import OutcomeStore
 from tests.conftest import KAFKA_LOCAL, _free_port
 from tests.delivery.tools import missing
 from tests.integration.scorer_harness import ScorerTopics
@@ -150,6 +158,14 @@ def _scorer(
     )
 
 
+def _seed(broker: AclBroker, changelog: str) -> None:
+    """Ids scored earlier (by a scorer whose grants were complete): a restore has records to
+    read. The producer ends with the function, not with the broker."""
+    producer = Producer({"bootstrap.servers": broker.plaintext})
+    producer.produce(changelog, key=b"scored-before", value=b"{}", partition=0)
+    assert producer.flush(30) == 0
+
+
 def _assert_one_exit_line(scorer: ScorerProcess, *parts: str) -> None:
     assert _exit_code(scorer, timeout_s=60) == 1, scorer.logs()
     last = [line for line in scorer.logs().splitlines() if "cannot go on safely" in line]
@@ -206,10 +222,7 @@ def test_a_changelog_it_may_not_read_is_a_restore_that_cannot_finish_503_then_ex
     acl_broker: AclBroker, model_dir: Path, tmp_path: Path
 ) -> None:
     topics, group, changelog = _setup(acl_broker, "acl-restore", changelog_read=False)
-    # Ids scored earlier (by a scorer whose grants were complete): a restore has records to read.
-    producer = Producer({"bootstrap.servers": acl_broker.plaintext})
-    producer.produce(changelog, key=b"scored-before", value=b"{}", partition=0)
-    assert producer.flush(30) == 0
+    _seed(acl_broker, changelog)
     scorer = _scorer(acl_broker, topics, group, changelog, model_dir, tmp_path / "scorer.log")
     scorer.start()
     try:
@@ -228,9 +241,7 @@ def test_the_scorer_stays_up_while_its_grants_are_complete(
 ) -> None:
     """The control for both: the same grants, the changelog readable, and it scores on."""
     topics, group, changelog = _setup(acl_broker, "acl-ok", changelog_read=True)
-    producer = Producer({"bootstrap.servers": acl_broker.plaintext})
-    producer.produce(changelog, key=b"scored-before", value=b"{}", partition=0)
-    assert producer.flush(30) == 0
+    _seed(acl_broker, changelog)
     scorer = _scorer(acl_broker, topics, group, changelog, model_dir, tmp_path / "scorer.log")
     scorer.start()
     try:
@@ -246,3 +257,76 @@ def test_the_scorer_stays_up_while_its_grants_are_complete(
         assert scorer.process.poll() is None, scorer.logs()
     finally:
         scorer.kill()
+
+
+def test_the_outcomes_joiner_refused_the_scores_topic_stalls_then_stops(
+    acl_broker: AclBroker, tmp_path: Path
+) -> None:
+    """librdkafka reports a subscribed topic the joiner may not read once; the joiner used to log
+    it and join nothing for ever. Now the bound judges it: stalled past 2 s, stopped past 6 s."""
+    prefix = "acl-join"
+    names = {k: f"{prefix}.{k}" for k in ("in", "out", "shadow", "outcomes")}
+    admin = acl_broker.admin()
+    for future in admin.create_topics(
+        [NewTopic(name, num_partitions=1) for name in names.values()]
+    ).values():
+        future.result(timeout=30)
+    topic = ResourceType.TOPIC
+    _grant(
+        admin,
+        [
+            *(_acl(topic, names[k], AclOperation.READ) for k in ("in", "shadow", "outcomes")),
+            _acl(ResourceType.GROUP, prefix, AclOperation.ALL, prefixed=True),
+        ],
+    )  # no READ on the scores (output) topic
+    settings = Settings(
+        kafka_bootstrap_servers=acl_broker.sasl,
+        kafka_security_protocol="SASL_PLAINTEXT",
+        kafka_sasl_mechanism="SCRAM-SHA-512",
+        kafka_sasl_username=USER,
+        kafka_sasl_password=acl_broker.password,
+        input_topic=names["in"],
+        output_topic=names["out"],
+        dlq_topic=f"{prefix}.dlq",
+        shadow_topic=names["shadow"],
+        outcomes_topic=names["outcomes"],
+        outcomes_group_id=f"{prefix}.group",
+        outcomes_store=tmp_path / "outcomes.sqlite3",
+        retry_unready_after_s=2,
+        retry_exit_after_s=6,
+    )
+    metrics = RealisedMetrics(CollectorRegistry())
+    store = OutcomeStore(settings.outcomes_store)
+    joiner = OutcomesJoiner(settings, store, metrics)
+    stalled: list[float | None] = []
+    outcome: list[BaseException | None] = []
+
+    def run() -> None:
+        try:
+            joiner.run()
+            outcome.append(None)
+        except BaseException as error:  # looked at in the test's thread
+            outcome.append(error)
+
+    def watch() -> None:
+        while not outcome:
+            stalled.append(
+                metrics.registry.get_sample_value("loan_scorer_retry_stalled", {"loop": "outcomes"})
+            )
+            time.sleep(0.2)
+
+    thread, watcher = threading.Thread(target=run), threading.Thread(target=watch)
+    thread.start()
+    watcher.start()
+    try:
+        thread.join(60)
+        watcher.join(5)
+        assert outcome, "the joiner went on joining nothing past its exit bound"
+        [error] = outcome
+        assert isinstance(error, RetryBoundExceeded), error
+        assert f"topic {names['out']!r}: TOPIC_AUTHORIZATION_FAILED" in str(error)
+        assert 1 in stalled  # stalled, on the metric, before it stopped
+    finally:
+        joiner.request_stop()
+        thread.join(30)
+        store.close()

@@ -4,10 +4,11 @@
 - a deleted output topic (the scorer's producer is told not to have it auto-created, as a
   production broker with `auto.create.topics.enable=false` would not create it);
 - a restore that cannot finish: the scored-ids changelog exists with a partition count that does
-  not match the input's, so every restore attempt is refused.
-An ACL refusal is not shown here: the test broker runs without an authorizer (the unit tests in
-tests/consumer/test_batch_writer.py show TOPIC_AUTHORIZATION_FAILED is retried, not dead-lettered,
-so the same bound applies)."""
+  not match the input's, so every restore attempt is refused (a changelog made by hand, or an
+  input topic whose partitions were added).
+An ACL refusal on the output topic and a restore refused by the changelog's ACLs need a broker
+that enforces ACLs, which the session broker does not: tests/integration/test_acl_bounds.py
+starts one."""
 
 from __future__ import annotations
 
