@@ -51,7 +51,7 @@ from tests.integration.scorer_process import ScorerProcess
 from tests.integration.test_retry_bounds import _events, _exit_code, _wait_for_reason
 from tests.kafka_io import consume, produce
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(600)]
 
 USER = "loan-scorer"
 PRINCIPAL = f"User:{USER}"
