@@ -182,7 +182,7 @@ def ensure_changelog(
     try:
         _ensure_changelog(admin, input_topic, changelog_topic, window_s)
     except KafkaException as error:
-        raise ChangelogError(f"changelog {changelog_topic}: {error}") from None
+        raise ChangelogError(f"changelog {changelog_topic}: {error_text(error)}") from None
 
 
 def _ensure_changelog(
@@ -211,7 +211,9 @@ def _ensure_changelog(
         future.result(timeout=60)
     except Exception as error:  # created meanwhile by another replica is fine
         if "TOPIC_ALREADY_EXISTS" not in str(error):
-            raise ChangelogError(f"cannot create changelog {changelog_topic}: {error}") from error
+            raise ChangelogError(
+                f"cannot create changelog {changelog_topic}: {error_text(error)}"
+            ) from error
     if partition_count(admin, changelog_topic, wait_s=30.0) != partitions:
         raise ChangelogError(f"changelog {changelog_topic} did not appear with its partitions")
     logger.info("changelog %s created with %d partitions", changelog_topic, partitions)
