@@ -141,7 +141,13 @@ def _setup(
 
 
 def _scorer(
-    broker: AclBroker, topics: ScorerTopics, group: str, changelog: str, model_dir: Path, log: Path
+    broker: AclBroker,
+    topics: ScorerTopics,
+    group: str,
+    changelog: str,
+    model_dir: Path,
+    log: Path,
+    delivery: str = "exactly-once",
 ) -> ScorerProcess:
     return ScorerProcess(
         broker.sasl,
@@ -154,6 +160,7 @@ def _scorer(
         LOAN_SCORER_KAFKA_SASL_MECHANISM="SCRAM-SHA-512",
         LOAN_SCORER_KAFKA_SASL_USERNAME=USER,
         LOAN_SCORER_KAFKA_SASL_PASSWORD=broker.password,
+        LOAN_SCORER_DELIVERY=delivery,
         **BOUNDS,
     )
 
@@ -175,11 +182,16 @@ def _assert_one_exit_line(scorer: ScorerProcess, *parts: str) -> None:
     assert "Traceback" not in scorer.logs(), scorer.logs()
 
 
+@pytest.mark.parametrize("delivery", ["exactly-once", "at-least-once"])
 def test_the_output_topics_write_grant_removed_mid_stream_ends_in_a_503_then_exit_1(
-    acl_broker: AclBroker, model_dir: Path, tmp_path: Path
+    acl_broker: AclBroker, model_dir: Path, tmp_path: Path, delivery: str
 ) -> None:
-    topics, group, changelog = _setup(acl_broker, "acl-out", changelog_read=True)
-    scorer = _scorer(acl_broker, topics, group, changelog, model_dir, tmp_path / "scorer.log")
+    """Exactly-once: the transaction fails adding the partition, the commit names no topic, the
+    diagnosis does. At-least-once: the delivery report names it."""
+    topics, group, changelog = _setup(acl_broker, f"acl-out-{delivery}", changelog_read=True)
+    scorer = _scorer(
+        acl_broker, topics, group, changelog, model_dir, tmp_path / "scorer.log", delivery
+    )
     scorer.start()
     try:
         scorer.wait_ready(timeout_s=90)
