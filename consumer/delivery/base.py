@@ -84,10 +84,18 @@ class DeliveryBase:
             # Listed and described alike, yet refused: an ACL that does not grant WRITE. Only
             # listed topics are described (by name), so none is created by asking.
             described = [t for t in writer.topics_written if t in listed and t not in problems]
-            for topic in topics_refusing_writes(self._describer(), described, DIAGNOSIS_TIMEOUT_S):
+            for topic in self._refusing_writes(described):
                 role = roles.get(topic, "output")
                 problems[topic] = f"{role} topic {topic!r}: WRITE not authorised"
         return "; ".join([failure, *(problems[topic] for topic in sorted(problems))])
+
+    def _refusing_writes(self, topics: list[str]) -> list[str]:
+        describer = self._describer()
+        try:
+            return topics_refusing_writes(describer, topics, DIAGNOSIS_TIMEOUT_S)
+        finally:
+            if isinstance(describer, AdminClient):
+                describer.poll(0)  # its log lines (kafka/config.py `client_logging`)
 
     def _describer(self) -> DescribeClient:
         """A client for one diagnosis, dropped after it (an idle one would hold connections)."""
