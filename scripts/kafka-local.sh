@@ -27,6 +27,12 @@
 #                          format time (kafka-storage format --add-scram, KIP-900), so it exists
 #                          before the broker starts; the password is visible in `ps` while
 #                          formatting: for throwaway test users only
+#   KAFKA_SASL_PLAINTEXT_PORT  off by default; when set, `up` adds a SASL_PLAINTEXT listener on
+#                          this port (SCRAM-SHA-512, no TLS) for KAFKA_SCRAM_USER/PASSWORD
+#   KAFKA_ACLS             1 to run the StandardAuthorizer: the SASL listeners' users may do only
+#                          what ACLs grant (kafka-acls, Admin create_acls); the PLAINTEXT and
+#                          controller listeners' principal (User:ANONYMOUS) is a super user, so
+#                          a test sets up and checks through PLAINTEXT. For ACL tests only
 set -euo pipefail
 
 KAFKA_VERSION=4.1.1 # keep in step with scripts/kafka/pom.xml
@@ -103,6 +109,29 @@ group.initial.rebalance.delay.ms=0
 transaction.abort.timed.out.transaction.cleanup.interval.ms=1000
 EOF
   if [[ -n "${KAFKA_SASL_SSL_PORT:-}" ]]; then sasl_ssl_overlay "$2"; fi
+  if [[ -n "${KAFKA_SASL_PLAINTEXT_PORT:-}" ]]; then sasl_plaintext_overlay "$2"; fi
+  if [[ "${KAFKA_ACLS:-}" == 1 ]]; then acl_overlay "$2"; fi
+}
+
+sasl_plaintext_overlay() { # sasl_plaintext_overlay FILE: a SCRAM listener without TLS
+  sed -i \
+    -e "s|^listeners=.*|&,SASL_PLAINTEXT://127.0.0.1:$KAFKA_SASL_PLAINTEXT_PORT|" \
+    -e "s|^advertised.listeners=.*|&,SASL_PLAINTEXT://127.0.0.1:$KAFKA_SASL_PLAINTEXT_PORT|" \
+    -e "s|^listener.security.protocol.map=.*|&,SASL_PLAINTEXT:SASL_PLAINTEXT|" "$1"
+  cat >>"$1" <<EOF
+# SASL_PLAINTEXT listener (KAFKA_SASL_PLAINTEXT_PORT): SCRAM-SHA-512 users in the KRaft metadata.
+listener.name.sasl_plaintext.sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+EOF
+}
+
+acl_overlay() { # acl_overlay FILE: ACLs enforced; the PLAINTEXT principal may do everything
+  cat >>"$1" <<EOF
+# KAFKA_ACLS=1: ACLs enforced for the SASL users; ANONYMOUS (PLAINTEXT, controller) is super.
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+super.users=User:ANONYMOUS
+allow.everyone.if.no.acl.found=false
+EOF
 }
 
 sasl_ssl_overlay() { # sasl_ssl_overlay FILE: the SASL_SSL listener, appended to the config
@@ -133,6 +162,9 @@ up() {
   if [[ -n "${KAFKA_SASL_SSL_PORT:-}" ]] && port_busy "$KAFKA_SASL_SSL_PORT"; then
     die "port $KAFKA_SASL_SSL_PORT is in use; set KAFKA_SASL_SSL_PORT"
   fi
+  if [[ -n "${KAFKA_SASL_PLAINTEXT_PORT:-}" ]] && port_busy "$KAFKA_SASL_PLAINTEXT_PORT"; then
+    die "port $KAFKA_SASL_PLAINTEXT_PORT is in use; set KAFKA_SASL_PLAINTEXT_PORT"
+  fi
   fetch
   mkdir -p "$STATE"
   local data
@@ -141,10 +173,10 @@ up() {
   write_config "$data" "$data/server.properties"
   local cluster_id
   cluster_id="$(run_java kafka.tools.StorageTool random-uuid)"
-  local scram=() # the SASL_SSL listener's user, created with the storage
-  if [[ -n "${KAFKA_SASL_SSL_PORT:-}" ]]; then
+  local scram=() # the SASL listeners' user, created with the storage
+  if [[ -n "${KAFKA_SASL_SSL_PORT:-}${KAFKA_SASL_PLAINTEXT_PORT:-}" ]]; then
     [[ -n "${KAFKA_SCRAM_USER:-}" && -n "${KAFKA_SCRAM_PASSWORD:-}" ]] \
-      || die "KAFKA_SASL_SSL_PORT needs KAFKA_SCRAM_USER and KAFKA_SCRAM_PASSWORD"
+      || die "a SASL listener needs KAFKA_SCRAM_USER and KAFKA_SCRAM_PASSWORD"
     scram=(--add-scram "SCRAM-SHA-512=[name=$KAFKA_SCRAM_USER,password=$KAFKA_SCRAM_PASSWORD]")
   fi
   run_java kafka.tools.StorageTool format -t "$cluster_id" -c "$data/server.properties" "${scram[@]}" \

@@ -8,14 +8,15 @@ from __future__ import annotations
 import logging
 
 from confluent_kafka import Consumer, KafkaException, Producer
+from confluent_kafka.admin import AdminClient
 
 from consumer.config.settings import Settings
 from consumer.delivery.batch_writer import BatchWriter
 from consumer.delivery.mode import ClientErrorCallback
-from consumer.kafka.config import producer_config
+from consumer.kafka.config import admin_config, producer_config
 from consumer.kafka.partition_tracker import PartitionTracker
 from consumer.kafka.rewind import FaultInjector
-from consumer.kafka.topics import topic_problem
+from consumer.kafka.topics import DescribeClient, topic_problem, topics_refusing_writes
 from consumer.telemetry.metrics import ScorerMetrics
 from consumer.telemetry.readiness import Readiness
 
@@ -74,12 +75,33 @@ class DeliveryBase:
             listed = self._producer.list_topics(timeout=DIAGNOSIS_TIMEOUT_S).topics
         except KafkaException:
             return failure  # the cluster does not answer: the failure says enough
-        problems = [
-            problem
+        problems = {
+            topic: problem
             for topic in sorted(writer.topics_written)
             if (problem := topic_problem(listed.get(topic), topic, roles.get(topic, "output")))
-        ]
-        return "; ".join([failure, *problems])
+        }
+        if "AUTHORIZATION_FAILED" in failure:
+            # Listed and described alike, yet refused: an ACL that does not grant WRITE. Only
+            # listed topics are described (by name), so none is created by asking.
+            described = [t for t in writer.topics_written if t in listed and t not in problems]
+            for topic in self._refusing_writes(described):
+                role = roles.get(topic, "output")
+                problems[topic] = f"{role} topic {topic!r}: WRITE not authorised"
+        return "; ".join([failure, *(problems[topic] for topic in sorted(problems))])
+
+    def _refusing_writes(self, topics: list[str]) -> list[str]:
+        describer = self._describer()
+        try:
+            return topics_refusing_writes(describer, topics, DIAGNOSIS_TIMEOUT_S)
+        finally:
+            if isinstance(describer, AdminClient):
+                describer.poll(0)  # its log lines (kafka/config.py `client_logging`)
+
+    def _describer(self) -> DescribeClient:
+        """A client for one diagnosis, dropped after it (an idle one would hold connections)."""
+        return AdminClient(
+            admin_config(self._settings, f"loan-scorer-{self._settings.instance_id}-diagnosis")
+        )
 
     def _new_producer(self) -> Producer:
         """A producer configured for this mode by the settings, with a batch writer of its own;

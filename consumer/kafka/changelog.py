@@ -148,7 +148,7 @@ class KafkaChangelog:
             self._ensured = True
 
     def _failed(self, partition: int, error: object) -> ChangelogError:
-        return ChangelogError(f"changelog {self._topic}[{partition}]: {error}")
+        return ChangelogError(f"changelog {self._topic}[{partition}]: {error_text(error)}")
 
     def _replace_consumer(self) -> None:
         """After a failed read, a new client: after a broker restart that came right after the
@@ -161,6 +161,17 @@ class KafkaChangelog:
             stale.close()
 
 
+def error_text(error: object) -> str:
+    """A Kafka error as ops read it on /readyz and in the exit line: its name, then what the
+    client says (`TOPIC_AUTHORIZATION_FAILED: Fetch from broker 1 failed: ...`), not the
+    `KafkaError{code=...,val=29,str="..."}` of its repr."""
+    if isinstance(error, KafkaException) and error.args and isinstance(error.args[0], KafkaError):
+        error = error.args[0]
+    if isinstance(error, KafkaError):
+        return f"{error.name()}: {error.str()}"
+    return str(error)
+
+
 def ensure_changelog(
     admin: AdminClient, input_topic: str, changelog_topic: str, window_s: float
 ) -> None:
@@ -171,7 +182,7 @@ def ensure_changelog(
     try:
         _ensure_changelog(admin, input_topic, changelog_topic, window_s)
     except KafkaException as error:
-        raise ChangelogError(f"changelog {changelog_topic}: {error}") from None
+        raise ChangelogError(f"changelog {changelog_topic}: {error_text(error)}") from None
 
 
 def _ensure_changelog(
@@ -200,7 +211,9 @@ def _ensure_changelog(
         future.result(timeout=60)
     except Exception as error:  # created meanwhile by another replica is fine
         if "TOPIC_ALREADY_EXISTS" not in str(error):
-            raise ChangelogError(f"cannot create changelog {changelog_topic}: {error}") from error
+            raise ChangelogError(
+                f"cannot create changelog {changelog_topic}: {error_text(error)}"
+            ) from error
     if partition_count(admin, changelog_topic, wait_s=30.0) != partitions:
         raise ChangelogError(f"changelog {changelog_topic} did not appear with its partitions")
     logger.info("changelog %s created with %d partitions", changelog_topic, partitions)

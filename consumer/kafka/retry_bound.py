@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Protocol
+
+from prometheus_client import Gauge
 
 from consumer.kafka.errors import StopScoringError
 from consumer.records import MonotonicClock
-from consumer.telemetry.metrics import ScorerMetrics
 from consumer.telemetry.readiness import Readiness
 
 logger = logging.getLogger(__name__)
@@ -30,15 +32,29 @@ class RetryBoundExceeded(StopScoringError):  # noqa: N818  # a StopScoringError,
     """A retry loop kept failing past its exit bound."""
 
 
+class RetryGauges(Protocol):
+    """The two gauges of every retry loop, labelled by loop: the scorer's metrics
+    (telemetry/metrics.py) and the outcomes joiner's (outcomes/metrics.py) both have them."""
+
+    @property
+    def retry_failing_seconds(self) -> Gauge: ...
+
+    @property
+    def retry_stalled(self) -> Gauge: ...
+
+
 class RetryBound:
+    """`readiness` None: a process without a readiness probe (the outcomes joiner), where the
+    metric, the log line and the exit are what ops see."""
+
     def __init__(
         self,
         loop: str,
         *,
         unready_after_s: float,
         exit_after_s: float,
-        readiness: Readiness,
-        metrics: ScorerMetrics,
+        readiness: Readiness | None,
+        metrics: RetryGauges,
         clock: MonotonicClock = time.monotonic,
     ) -> None:
         self._loop = loop
@@ -72,14 +88,15 @@ class RetryBound:
         if failing_s >= self._unready_after_s:
             if not self._stalled:
                 logger.error(
-                    "retry loop failing past its bound; not ready",
+                    "retry loop failing past its bound; stalled",
                     extra={"loop": self._loop, "failing_s": round(failing_s), "cause": cause},
                 )
             self._stalled = True
             self._metrics.retry_stalled.labels(self._loop).set(1)
-            self._readiness.set_stalled(
-                self._loop, f"{self._loop} failing for {failing_s:.0f} s: {cause}"
-            )
+            if self._readiness is not None:
+                self._readiness.set_stalled(
+                    self._loop, f"{self._loop} failing for {failing_s:.0f} s: {cause}"
+                )
 
     def succeeded(self) -> None:
         if self._since is None:
@@ -93,4 +110,5 @@ class RetryBound:
         self._stalled = False
         self._metrics.retry_failing_seconds.labels(self._loop).set(0)
         self._metrics.retry_stalled.labels(self._loop).set(0)
-        self._readiness.set_stalled(self._loop, None)
+        if self._readiness is not None:
+            self._readiness.set_stalled(self._loop, None)

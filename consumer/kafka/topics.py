@@ -9,10 +9,14 @@ asked through `MetadataClient`, which has no way to name a topic.
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
-from typing import Protocol
+from collections.abc import Callable, Collection, Iterable
+from concurrent.futures import Future
+from typing import Any, Protocol
 
+from confluent_kafka import KafkaException, TopicCollection
+from confluent_kafka.admin._acl import AclOperation
 from confluent_kafka.admin._metadata import ClusterMetadata, TopicMetadata
 
 from consumer.records import MonotonicClock
@@ -25,6 +29,12 @@ class MetadataClient(Protocol):
     """An AdminClient, a Consumer or a Producer, as far as listing every topic goes."""
 
     def list_topics(self, *, timeout: float) -> ClusterMetadata: ...
+
+
+class DescribeClient(Protocol):
+    """An AdminClient, as far as describing topics with the caller's own rights goes."""
+
+    def describe_topics(self, topics: TopicCollection, **kwargs: Any) -> dict[str, Future[Any]]: ...
 
 
 def topic_metadata(client: MetadataClient, topic: str, timeout_s: float) -> TopicMetadata | None:
@@ -67,3 +77,36 @@ def partition_count(
         if clock() >= deadline:
             return None
         sleep(POLL_INTERVAL_S)
+
+
+def may_write(authorized: Collection[AclOperation]) -> bool:
+    """Whether the operations a topic's ACLs grant us (as `describe_topics` reports them) let us
+    write to it."""
+    return AclOperation.WRITE in authorized or AclOperation.ALL in authorized
+
+
+def topics_refusing_writes(
+    client: DescribeClient, topics: Iterable[str], timeout_s: float
+) -> list[str]:
+    """The topics among `topics` whose ACLs do not let us write. A refused write inside a
+    transaction surfaces only as TOPIC_AUTHORIZATION_FAILED on the commit, naming no topic
+    (librdkafka's AddPartitionsToTxn fails before any delivery report): the broker's answer to
+    "what may I do here" names it. Named topics are described, never created. A topic that cannot
+    be described (missing, not even DESCRIBE granted) is left to the metadata listing, which says
+    so; no answer at all leaves the list short, not the caller failing."""
+    names = sorted(set(topics))
+    if not names:
+        return []
+    try:
+        futures = client.describe_topics(
+            TopicCollection(names), include_authorized_operations=True, request_timeout=timeout_s
+        )
+    except KafkaException:
+        return []
+    refused = []
+    for name in names:
+        with contextlib.suppress(KafkaException, TimeoutError):
+            authorized = futures[name].result(timeout=timeout_s).authorized_operations
+            if authorized is not None and not may_write(authorized):  # None: not reported
+                refused.append(name)
+    return refused

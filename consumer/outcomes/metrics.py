@@ -101,6 +101,21 @@ class RealisedMetrics:
             "Time the last recomputation of the realised metrics took.",
             registry=registry,
         )
+        # The scorer's retry-loop gauges (telemetry/metrics.py), same names: one alert for both.
+        self.retry_failing_seconds = Gauge(
+            "loan_scorer_retry_failing_seconds",
+            "How long the joiner's consumer has had an error no wait fixes (loop=outcomes); 0 "
+            "while it has none.",
+            ["loop"],
+            registry=registry,
+        )
+        self.retry_stalled = Gauge(
+            "loan_scorer_retry_stalled",
+            "1 while the joiner's consumer error has lasted past "
+            "LOAN_SCORER_RETRY_UNREADY_AFTER_S (it exits past LOAN_SCORER_RETRY_EXIT_AFTER_S).",
+            ["loop"],
+            registry=registry,
+        )
         self._gauges = [
             self.pairs,
             self.defaults,

@@ -9,6 +9,10 @@ recomputes the realised metrics of each model version and role from the joined p
 
 Where it resumes is the store's offsets, set in the assignment callback; the offsets it also
 commits to Kafka (after the store) exist only so that the group's lag can be watched.
+
+A consumer error no wait fixes (a topic it may not read, a group it may not join) has the retry
+bound of every loop (consumer/outcomes/consume_errors.py): `loan_scorer_retry_stalled{loop=
+"outcomes"}` past LOAN_SCORER_RETRY_UNREADY_AFTER_S, exit 1 past LOAN_SCORER_RETRY_EXIT_AFTER_S.
 """
 
 from __future__ import annotations
@@ -26,6 +30,9 @@ from prometheus_client import CollectorRegistry, start_http_server
 
 from consumer.config.settings import Settings
 from consumer.kafka.config import SESSION_TIMEOUT_MS, ClientConfig, client_logging
+from consumer.kafka.errors import StopScoringError
+from consumer.kafka.retry_bound import RetryBound
+from consumer.outcomes.consume_errors import ConsumeErrors, counts
 from consumer.outcomes.join import JoinRecord, Stream, store_batch
 from consumer.outcomes.metrics import RealisedMetrics
 from consumer.outcomes.store import OutcomeStore
@@ -80,6 +87,17 @@ class OutcomesJoiner:
             settings.outcomes_topic: "outcomes",
         }
         self._consumer: Consumer | None = None
+        self._errors = ConsumeErrors(
+            RetryBound(
+                "outcomes",
+                unready_after_s=settings.retry_unready_after_s,
+                exit_after_s=settings.retry_exit_after_s,
+                readiness=None,  # no readiness probe: the metric, the log line, the exit
+                metrics=metrics,
+                clock=clock,
+            ),
+            clock=clock,
+        )
         self._stale = True
         self._published_at = -float("inf")
 
@@ -111,8 +129,13 @@ class OutcomesJoiner:
             if error is not None:
                 if error.fatal():
                     raise KafkaException(error)
+                if counts(error.code()):
+                    self._errors.error(message.topic(), error.name())
                 if error.code() != KafkaError._PARTITION_EOF:
-                    logger.warning("consumer error", extra={"kafka_error": error.name()})
+                    logger.warning(
+                        "consumer error",
+                        extra={"kafka_error": error.name(), "topic": message.topic()},
+                    )
                 continue
             topic = str(message.topic())
             records.append(
@@ -124,6 +147,8 @@ class OutcomesJoiner:
                     value=message.value(),
                 )
             )
+        self._errors.read(record.topic for record in records)
+        self._errors.judge()  # past the exit bound: RetryBoundExceeded
         if records:
             batch, invalid = store_batch(records)
             self._store.apply(batch)  # rows and offsets: one transaction
@@ -160,6 +185,7 @@ class OutcomesJoiner:
         for tp in partitions:
             tp.offset = stored.get((tp.topic, tp.partition), OFFSET_BEGINNING)
         consumer.assign(partitions)
+        self._errors.assigned(tp.topic for tp in partitions)
         logger.info(
             "partitions assigned from the store's offsets",
             extra={"partitions": len(partitions), "resumed": len(stored)},
@@ -182,7 +208,8 @@ def export_pairs(store_path: Path, out: Path) -> int:
 
 
 def run_outcomes(settings: Settings) -> int:
-    """Exit codes: 0 after SIGTERM/SIGINT, 1 on a fatal Kafka error."""
+    """Exit codes: 0 after SIGTERM/SIGINT, 1 on a fatal Kafka error or a consumer error that
+    outlasted LOAN_SCORER_RETRY_EXIT_AFTER_S."""
     registry = CollectorRegistry()
     metrics = RealisedMetrics(registry)
     server, _thread = start_http_server(
@@ -199,7 +226,7 @@ def run_outcomes(settings: Settings) -> int:
     signal.signal(signal.SIGINT, on_signal)
     try:
         joiner.run()
-    except KafkaException as error:
+    except (KafkaException, StopScoringError) as error:
         logger.critical("cannot go on; exiting for a restart", extra={"error": str(error)})
         return 1
     finally:

@@ -26,7 +26,7 @@ import orjson
 from confluent_kafka import KafkaError, Message, Producer
 
 from consumer.kafka.config import KafkaConfig
-from consumer.kafka.produce import produce_record
+from consumer.kafka.produce import QueueFullError, produce_record
 from consumer.pipeline.scoring import ScoringPipeline
 from consumer.records import InboundMessage, OutboundRecord
 from consumer.tools.wording import counted
@@ -117,7 +117,17 @@ class TopicSink:
             self._failures.append(error)
 
     def write(self, record: OutboundRecord) -> None:
-        produce_record(self._producer, record, self._on_delivery)
+        """Waits while librdkafka's queue is full, up to `timeout_s`: brokers that take nothing
+        (away, refusing every record) end the run with an error, not a wait without end."""
+        try:
+            produce_record(
+                self._producer, record, self._on_delivery, time.monotonic() + self._timeout_s
+            )
+        except QueueFullError:
+            raise RescoreError(
+                f"nothing could be sent to {record.topic} for {self._timeout_s:.0f} s "
+                "(librdkafka's queue stayed full: the brokers take no records)"
+            ) from None
         self._producer.poll(0)
 
     def close(self) -> None:

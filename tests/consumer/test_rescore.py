@@ -242,3 +242,25 @@ def test_the_cli_refuses_a_destination_before_loading_anything(tmp_path: Path) -
     )
     assert missing.exit_code == 2
     assert "cannot load the model or policy" in missing.stderr
+
+
+def test_a_topic_sink_whose_queue_stays_full_ends_the_run_instead_of_waiting_for_ever() -> None:
+    """Brokers that take nothing: the sink's wait is bounded by its timeout (issue 23)."""
+    from consumer.records import OutboundRecord
+    from consumer.tools.rescore import RescoreError, TopicSink
+
+    class FullProducer:
+        polls = 0
+
+        def produce(self, *_args: object, **_kwargs: object) -> None:
+            raise BufferError("queue full")
+
+        def poll(self, _timeout: float) -> int:
+            FullProducer.polls += 1
+            return 0
+
+    sink = TopicSink({"bootstrap.servers": "127.0.0.1:1"}, timeout_s=0.3)
+    sink._producer = FullProducer()  # type: ignore[assignment]  # a queue that never drains
+    with pytest.raises(RescoreError, match="nothing could be sent to scores for 0 s"):
+        sink.write(OutboundRecord(topic="scores", key=b"k", value=b"v"))
+    assert FullProducer.polls > 1  # it served delivery reports while it waited

@@ -9,8 +9,11 @@ import gc
 import threading
 import weakref
 from collections.abc import Iterable
+from concurrent.futures import Future
+from typing import Any
 
 import pytest
+from confluent_kafka import TopicCollection
 from prometheus_client import CollectorRegistry
 
 from consumer.config.settings import Settings
@@ -313,3 +316,113 @@ def test_a_failed_batch_names_the_topics_the_cluster_says_are_gone_or_refused() 
     )
     writer.topics_written = {"other"}
     assert delivery._diagnosed("x", writer) == "x"
+
+
+class _Described:
+    def __init__(self, authorized: list[object] | None) -> None:
+        self.authorized_operations = authorized
+
+
+class DescribingAdmin:
+    """What the broker says we may do on each topic; a topic missing here cannot be described."""
+
+    def __init__(self, authorized: dict[str, list[object] | None]) -> None:
+        self._authorized = authorized
+        self.described: list[str] = []
+
+    def describe_topics(self, topics: TopicCollection, **kwargs: Any) -> dict[str, Future[Any]]:
+        from confluent_kafka import KafkaError, KafkaException
+
+        assert kwargs["include_authorized_operations"] is True
+        futures: dict[str, Future[Any]] = {}
+        for name in topics.topic_names:
+            self.described.append(name)
+            future: Future[Any] = Future()
+            if name in self._authorized:
+                future.set_result(_Described(self._authorized[name]))
+            else:
+                future.set_exception(
+                    KafkaException(KafkaError(KafkaError.TOPIC_AUTHORIZATION_FAILED))
+                )
+            futures[name] = future
+        return futures
+
+
+def test_a_refused_commit_names_the_topic_its_acls_do_not_let_us_write() -> None:
+    """A WRITE grant removed fails the transaction at AddPartitionsToTxn: the commit says
+    TOPIC_AUTHORIZATION_FAILED and no delivery report names the topic (seen on the real broker,
+    tests/integration/test_acl_bounds.py); the topics' authorised operations do (issue 23)."""
+    from confluent_kafka.admin._acl import AclOperation
+
+    from consumer.delivery.batch_writer import BatchWriter
+
+    metrics = ScorerMetrics(CollectorRegistry())
+    delivery = ExactlyOnceDelivery(
+        Settings(output_topic="scores", dlq_topic="dead", group_id="g"),
+        metrics,
+        Readiness(),
+        PartitionTracker(),
+        on_client_error=lambda _error: None,
+    )
+    producer = ListingProducer(
+        {"scores": _Topic(), "dead": _Topic(), "g-scored-ids-changelog": _Topic()}
+    )
+    delivery._producer = producer  # type: ignore[assignment]
+    admin = DescribingAdmin(
+        {
+            "scores": [AclOperation.DESCRIBE, AclOperation.READ],
+            "dead": [AclOperation.WRITE, AclOperation.DESCRIBE],
+            "g-scored-ids-changelog": [AclOperation.ALL],
+        }
+    )
+    delivery._describer = lambda: admin  # type: ignore[method-assign]  # a seam for the test
+    writer = BatchWriter(producer, dlq_topic="dead", metrics=metrics)  # type: ignore[arg-type]
+    writer.topics_written = {"scores", "dead", "g-scored-ids-changelog"}
+
+    assert delivery._diagnosed("commit_transaction: TOPIC_AUTHORIZATION_FAILED", writer) == (
+        "commit_transaction: TOPIC_AUTHORIZATION_FAILED; "
+        "output topic 'scores': WRITE not authorised"
+    )
+    # Another failure asks nothing more: a timeout is no ACL's doing.
+    admin.described.clear()
+    assert delivery._diagnosed("commit_transaction: _TIMED_OUT", writer) == (
+        "commit_transaction: _TIMED_OUT"
+    )
+    assert admin.described == []
+
+
+def test_topics_refusing_writes_skips_what_cannot_be_described_and_a_silent_cluster() -> None:
+    from confluent_kafka import KafkaError, KafkaException
+    from confluent_kafka.admin._acl import AclOperation
+
+    from consumer.kafka.topics import may_write, topics_refusing_writes
+
+    assert may_write([AclOperation.WRITE])
+    assert may_write([AclOperation.ALL])
+    assert not may_write([AclOperation.READ, AclOperation.DESCRIBE])
+    assert not may_write([])
+
+    admin = DescribingAdmin({"a": [AclOperation.READ], "b": [AclOperation.WRITE], "c": None})
+    # "gone" cannot be described: the metadata listing reports it, not this; "c"'s broker did
+    # not report what we may do, which is not a refusal.
+    assert topics_refusing_writes(admin, ["gone", "b", "a", "c", "a"], 1.0) == ["a"]
+    assert topics_refusing_writes(admin, [], 1.0) == []
+
+    class Silent:
+        def describe_topics(self, topics: TopicCollection, **kwargs: Any) -> dict[str, Future[Any]]:
+            raise KafkaException(KafkaError(KafkaError._TRANSPORT))
+
+    assert topics_refusing_writes(Silent(), ["a"], 1.0) == []
+
+
+def test_a_changelog_error_reads_as_its_name_and_message_not_its_repr() -> None:
+    from confluent_kafka import KafkaError, KafkaException
+
+    from consumer.kafka.changelog import error_text
+
+    refused = KafkaError(KafkaError.TOPIC_AUTHORIZATION_FAILED, "Fetch from broker 1 failed")
+    assert error_text(refused) == "TOPIC_AUTHORIZATION_FAILED: Fetch from broker 1 failed"
+    assert error_text(KafkaException(refused)) == (
+        "TOPIC_AUTHORIZATION_FAILED: Fetch from broker 1 failed"
+    )
+    assert error_text("nothing read in 30 s") == "nothing read in 30 s"
