@@ -253,4 +253,13 @@ def _output_index(inputs: int, skipped: Sequence[int]) -> list[int | None]:
 
 
 def _stamped(record: OutboundRecord, child: bytes, upstream: UpstreamTrace) -> OutboundRecord:
-    return replace(record, headers=with_trace_headers(record.headers, child, upstream.tracestate))
+    """`dataclasses.replace` by hand: it costs a few microseconds per call, this one."""
+    return OutboundRecord(
+        topic=record.topic,
+        key=record.key,
+        value=record.value,
+        headers=with_trace_headers(record.headers, child, upstream.tracestate),
+        timestamp_ms=record.timestamp_ms,
+        partition=record.partition,
+        event_id=record.event_id,
+    )
