@@ -94,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name, (tracing, messages) in cases.items()
     }
     provider.shutdown()
-    print(f"| case | µs / event (batches of {BATCH_MAX_EVENTS:,}) |")
+    print(f"| case | CPU µs / event (batches of {BATCH_MAX_EVENTS:,}) |")
     print("|---|---|")
     for name, value in results.items():
         print(f"| {name} | {value:.2f} |")
