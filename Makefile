@@ -88,13 +88,17 @@ bench-state: install model ## The state store at 10 M ids: RSS, disk, restarts, 
 		scripts/with-kafka.sh $(BIN)/python -m benchmarks.state_bench --model-dir $(MODEL_DIR) $(BENCH_ARGS)
 
 .PHONY: soak-rss
-.PHONY: challenger bench-shadow
+.PHONY: challenger bench-shadow bench-tracing
 challenger: $(BIN)/.installed ## Train the demo's shadow challenger into build/challenger (seed 43) if absent
 	test -f build/challenger/model_card.json || $(BIN)/loan-scorer train --out build/challenger --seed 43
 
 bench-shadow: install model challenger ## Champion alone against champion + one shadow challenger: pipeline cost and end-to-end latency (about 5 min)
 	env -u LOAN_SCORER_KAFKA_BOOTSTRAP_SERVERS KAFKA_PORT=$(BENCH_KAFKA_PORT) \
 		scripts/with-kafka.sh $(BIN)/python -m benchmarks.shadow --model-dir $(MODEL_DIR) $(BENCH_ARGS)
+
+bench-tracing: install model ## Tracing off against on (OTLP to a local sink), traced inputs or not: throughput, 4 variants x 3 rounds (about 6 min)
+	env -u LOAN_SCORER_KAFKA_BOOTSTRAP_SERVERS KAFKA_PORT=$(BENCH_KAFKA_PORT) \
+		scripts/with-kafka.sh $(BIN)/python -m benchmarks.tracing --model-dir $(MODEL_DIR) $(BENCH_ARGS)
 
 soak-rss: install model ## The scorer's RSS over a 10-minute steady run must stay flat (growth < 5 %)
 	env -u LOAN_SCORER_KAFKA_BOOTSTRAP_SERVERS KAFKA_PORT=$(BENCH_KAFKA_PORT) \

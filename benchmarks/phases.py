@@ -119,13 +119,19 @@ class Measurements:
     # -- 1. throughput ---------------------------------------------------------------------
 
     def throughput(
-        self, variant: str, source: ScorerTopics, input_keys: set[bytes], bodies: list[bytes]
+        self,
+        variant: str,
+        source: ScorerTopics,
+        input_keys: set[bytes],
+        bodies: list[bytes],
+        env: dict[str, str] | None = None,
     ) -> Run:
+        """`env`: variables added to the process's (`make bench-tracing`: OTEL_*)."""
         bed = self.testbed
         group = f"{bed.prefix}-{variant.replace('+', '-')}-{uuid.uuid4().hex[:6]}"
         topics = bed.new_topics(group.removeprefix(bed.prefix + "-"))
         topics = ScorerTopics(source.input, topics.output, topics.dlq)
-        proc = bed.process(variant, topics, group)
+        proc = bed.process(variant, topics, group, None, **(env or {}))
         proc.start()
         caller = None
         try:

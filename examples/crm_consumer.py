@@ -38,17 +38,25 @@ framed while no `--schema-registry-url` was given) is skipped with a line on std
 record and why, and counted as `unreadable` in the summary: one bad record must not stop the CRM.
 A registry that cannot be reached is different: it says nothing about the record, so the consumer
 stops (exit code 1) without committing it, and a restart reads it again.
+
+**Traces**: a score or dead letter whose input carried a W3C `traceparent` carries the scorer's
+child of it (same trace id). The CRM continues that trace: each decision and dead letter in the
+view keeps its `trace_id`, and the line on stderr names the span the CRM's own work would be
+(a child of the scorer's). A CRM with OpenTelemetry would `extract` the headers instead and
+start its span with that context; a malformed or missing header just means no trace.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
+import secrets
 import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from types import FrameType
 from typing import Any
@@ -61,6 +69,8 @@ FAILED_AT_HEADER = "__loan_scorer.errors.timestamp"
 # The schema registry's wire format: this byte, the schema id in 4 big-endian bytes, the JSON.
 MAGIC_BYTE = b"\x00"
 FRAME_BYTES = 5
+# W3C Trace Context, version 00: version-trace id-parent span id-flags, lowercase hex.
+TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
 
 # The CRM's own wording for the codes it knows; any other code is shown with its description.
 CRM_TEXTS = {
@@ -80,6 +90,7 @@ class Decision:
     model_version: str
     policy_version: str
     scored_at: str
+    trace_id: str | None = None  # the trace the upstream started, when it sent a traceparent
 
 
 @dataclass(frozen=True)
@@ -88,6 +99,7 @@ class DeadLetter:
     reason: str
     message: str
     failed_at: str
+    trace_id: str | None = None
 
 
 class UnreadableScoreError(ValueError):
@@ -112,9 +124,9 @@ class CrmView:
         """Take one LoanScored in plain JSON; None when it repeats an event already applied."""
         return self.apply_score_event(plain_score(value))
 
-    def apply_score_event(self, event: Any) -> Decision | None:
+    def apply_score_event(self, event: Any, trace_id: str | None = None) -> Decision | None:
         """Take one decoded LoanScored; None when it repeats an event already applied."""
-        decision = decision_of(event)
+        decision = replace(decision_of(event), trace_id=trace_id)
         if decision.source_event_id in self.applied_source_events:
             self.duplicates_ignored += 1
             return None
@@ -130,6 +142,7 @@ class CrmView:
             reason=headers.get(REASON_HEADER, "(no reason header)"),
             message=headers.get(MESSAGE_HEADER, ""),
             failed_at=headers.get(FAILED_AT_HEADER, ""),
+            trace_id=trace_of(headers.get("traceparent")),
         )
         self.dead_letters[dead.application_id] = dead
         return dead
@@ -167,6 +180,22 @@ def decision_of(event: Any) -> Decision:
         raise UnreadableScoreError(f"not a LoanScored: no {missing.args[0]!r}") from None
     except (TypeError, ValueError, AttributeError):
         raise UnreadableScoreError("not a LoanScored: a field has the wrong type") from None
+
+
+def trace_of(traceparent: str | None) -> str | None:
+    """The trace id of a valid `traceparent` (the scorer's span is its parent id); None for a
+    missing or malformed one, which is no reason to refuse the record."""
+    match = TRACEPARENT.fullmatch(traceparent.strip()) if traceparent else None
+    if match is None or set(match[1]) == {"0"} or set(match[2]) == {"0"}:
+        return None
+    return match[1]
+
+
+def continued(traceparent: str) -> str:
+    """The `traceparent` of the CRM's own span: the same trace and flags, a new span id (what
+    an OpenTelemetry SDK would draw for a span started with the extracted context)."""
+    _, trace_id, _, flags = traceparent.strip().split("-")
+    return f"00-{trace_id}-{secrets.token_hex(8)}-{flags}"
 
 
 def reason_text(reason: dict[str, Any]) -> str:
@@ -314,8 +343,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 continue
             last_record = time.monotonic()
             if message.topic() == args.dead_letter_topic:
-                dead = view.apply_dead_letter(_as_bytes(message.key()), _headers(message))
-                print(f"dead letter {dead.application_id}: {dead.reason}", file=sys.stderr)
+                headers = _headers(message)
+                dead = view.apply_dead_letter(_as_bytes(message.key()), headers)
+                print(
+                    f"dead letter {dead.application_id}: {dead.reason}{_trace_note(headers)}",
+                    file=sys.stderr,
+                )
             else:
                 try:
                     _apply_score(view, read_score, message)
@@ -336,9 +369,10 @@ def _apply_score(
     value = _as_bytes(message.value())
     if value is None:
         return
+    headers = _headers(message)
     try:
         event, schema_id = read_score(value)
-        decision = view.apply_score_event(event)
+        decision = view.apply_score_event(event, trace_of(headers.get("traceparent")))
     except UnreadableScoreError as error:
         view.unreadable += 1
         print(f"unreadable score {_where(message)}: {error}", file=sys.stderr)
@@ -346,7 +380,18 @@ def _apply_score(
     if schema_id is not None:
         view.schema_ids.add(schema_id)
     if decision is not None:
-        print(f"{decision.application_id}: {decision.decision}", file=sys.stderr)
+        print(
+            f"{decision.application_id}: {decision.decision}{_trace_note(headers)}",
+            file=sys.stderr,
+        )
+
+
+def _trace_note(headers: dict[str, str]) -> str:
+    """Where this record sits in its trace, for the log line (empty without a trace)."""
+    traceparent = headers.get("traceparent")
+    if traceparent is None or trace_of(traceparent) is None:
+        return ""
+    return f" (trace continued as {continued(traceparent)})"
 
 
 def _where(message: Message) -> str:

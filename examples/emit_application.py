@@ -17,12 +17,20 @@ written in the schema registry's wire format by confluent-kafka's `JSONSerialize
 `<topic>-value` (by `loan-scorer schemas register`), validated before it is sent, its schema id
 in the record. The producer never registers: a contract changes through review, not at runtime.
 An event the contract refuses is not sent, and the exit code is 1.
+
+Each event starts a trace: a W3C `traceparent` header (a random trace id, this send as its span,
+sampled) that the scorer continues in the score's or dead letter's own `traceparent` (same trace
+id, its own span id), and the CRM example after it. Its trace id is printed with the event id;
+with OpenTelemetry in the upstream system, inject the current span's context instead
+(`opentelemetry.propagate.inject(carrier)`) and the scorer's spans join that trace.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
+import secrets
 import sys
 import uuid
 from collections.abc import Callable, Sequence
@@ -43,6 +51,14 @@ def record_for(raw: bytes, *, new_event: bool) -> tuple[bytes, bytes]:
     event["event_id"] = str(uuid.uuid4())
     event["occurred_at"] = datetime.now(UTC).isoformat(timespec="milliseconds")
     return key, json.dumps(event, separators=(",", ":")).encode()
+
+
+def new_traceparent() -> str:
+    """A W3C `traceparent` that starts a trace: version 00, random non-zero ids, sampled."""
+    trace_id = span_id = ""
+    while trace_id.strip("0") == "" or span_id.strip("0") == "":
+        trace_id, span_id = secrets.token_hex(16), secrets.token_hex(8)
+    return f"00-{trace_id}-{span_id}-01"
 
 
 def _registry_serializer(url: str | None, topic: str) -> Callable[[bytes], bytes] | None:
@@ -88,14 +104,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     failures: list[str] = []
 
-    def delivered(error: KafkaError | None, message: Message) -> None:
+    def delivered(error: KafkaError | None, message: Message, *, traceparent: str) -> None:
         if error is not None:
             failures.append(f"{message.key()!r}: {error.str()}")
             return
         value = message.value() or b"{}"
         payload = value[5:] if value[:1] == b"\x00" else value  # past the registry's framing
         event_id = json.loads(payload).get("event_id")
-        print(f"sent {message.key()!r} event {event_id} to {message.topic()}/{message.partition()}")
+        print(
+            f"sent {message.key()!r} event {event_id} to {message.topic()}/{message.partition()}"
+            f" trace {traceparent.split('-')[1]}"
+        )
 
     for path in args.files:
         key, value = record_for(path.read_bytes(), new_event=args.new_event)
@@ -105,7 +124,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             except SerializationError as error:
                 failures.append(f"{path}: refused by the registered contract: {error}")
                 continue
-        producer.produce(args.topic, key=key, value=value, on_delivery=delivered)
+        traceparent = new_traceparent()
+        producer.produce(
+            args.topic,
+            key=key,
+            value=value,
+            headers=[("traceparent", traceparent.encode())],
+            on_delivery=functools.partial(delivered, traceparent=traceparent),
+        )
     remaining = producer.flush(30)
     if remaining or failures:
         print(f"not delivered: {remaining} pending, failures: {failures}", file=sys.stderr)

@@ -37,6 +37,7 @@ from consumer.kafka.produce import QueueFullError, produce_record
 from consumer.pipeline.dedup import changelog_value_without
 from consumer.records import BatchOutcome, InboundMessage, OutboundRecord, UtcClock, utc_now
 from consumer.telemetry.metrics import ScorerMetrics
+from consumer.telemetry.trace_context import trace_headers_of
 
 logger = logging.getLogger(__name__)
 
@@ -122,7 +123,7 @@ class BatchWriter:
             position = position_of(message)
             refusals = self._refusals.get(position)
             if refusals is not None and refusals.output >= self._max_attempts:
-                self._write_fallback(message, position, refusals, deadline)
+                self._write_fallback(message, position, refusals, deadline, record)
                 self._replaced(position, record)
                 continue
             try:
@@ -132,7 +133,7 @@ class BatchWriter:
                 refusals = self._refusals.setdefault(position, _Refusals())
                 refusals.output = self._max_attempts  # the client refuses it now and forever
                 self._refused(position, refusals, error.name(), record.topic)
-                self._write_fallback(message, position, refusals, deadline)
+                self._write_fallback(message, position, refusals, deadline, record)
                 self._replaced(position, record)
 
     def _replaced(self, position: RecordPosition, record: OutboundRecord) -> None:
@@ -203,6 +204,7 @@ class BatchWriter:
         position: RecordPosition,
         refusals: _Refusals,
         deadline: float,
+        refused: OutboundRecord,
     ) -> None:
         if refusals.fallback >= self._max_attempts:
             raise UnwritableRecordError(*position, refusals.last_error)
@@ -212,6 +214,7 @@ class BatchWriter:
             refused_topic=refusals.output_topic,
             refusal=refusals.last_error,
             failed_at=self._clock(),
+            trace_headers=trace_headers_of(refused.headers),
         )
         self.topics_written.add(record.topic)
         try:

@@ -21,6 +21,7 @@ from consumer.telemetry.drift import DriftMonitor
 from consumer.telemetry.liveness import Liveness
 from consumer.telemetry.metrics import ScorerMetrics
 from consumer.telemetry.readiness import Readiness
+from consumer.telemetry.tracing import Tracing
 from schemas.score_v1 import ModelRole
 from scoring.artifact import LoadedModel
 
@@ -95,6 +96,7 @@ def assemble_loop(
     *,
     fault_injector: Callable[[str], None] | None = None,
     liveness: Liveness | None = None,
+    tracing: Tracing | None = None,
 ) -> ScoringLoop:
     """The pipeline and the Kafka loop around it, as the service runs them (and the tests)."""
     liveness = liveness or Liveness()
@@ -135,6 +137,7 @@ def assemble_loop(
         liveness=liveness,
         versions=(assets.model.model_version, assets.policy.policy_version),
         state=state,
+        tracing=tracing,
     )
 
 

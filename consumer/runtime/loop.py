@@ -44,6 +44,7 @@ from consumer.telemetry.drift import DriftMonitor
 from consumer.telemetry.liveness import Liveness
 from consumer.telemetry.metrics import ScorerMetrics
 from consumer.telemetry.readiness import Readiness
+from consumer.telemetry.tracing import Tracing
 
 logger = logging.getLogger(__name__)
 
@@ -73,8 +74,13 @@ class ScoringLoop:
         liveness: Liveness | None = None,
         versions: tuple[str, str] = ("unknown", "unknown"),
         state: PartitionStates | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         self._settings = settings
+        # W3C trace context from inputs to outputs, and spans when an SDK is configured.
+        self._tracing = tracing or Tracing(
+            input_topic=settings.input_topic, output_topic=settings.output_topic
+        )
         self._versions = versions  # (model, policy), for the audit line of each batch
         self._process_batch = process_batch
         self._metrics = metrics
@@ -179,6 +185,7 @@ class ScoringLoop:
     def _run_once(self) -> None:
         consumer = self.consumer
         self._tracker.begin_consume()
+        consume_started = self._tracing.clock()
         polled = consume_batch(
             consumer, self._settings.batch_max_events, self._settings.batch_linger_ms / 1000
         )
@@ -193,6 +200,7 @@ class ScoringLoop:
             return
         self._metrics.events_consumed.inc(self._tracker.first_reads(messages))
         self._metrics.batch_events.observe(len(messages))
+        trace = self._tracing.batch(messages, consume_started)
         started = time.perf_counter()
         try:
             outcome = self._process_batch(messages)
@@ -207,7 +215,12 @@ class ScoringLoop:
             self._pause_before_retry(f"{error} {_where(messages)}")
             return
         self._metrics.scoring_duration.observe(outcome.scoring_seconds)
-        if self._delivery.publish(messages, outcome):
+        if trace is not None:
+            outcome = trace.stamp(outcome)
+        published = self._delivery.publish(messages, outcome)
+        if trace is not None:
+            trace.published(published)
+        if published:
             replaced = self._delivery.replaced_scores()
             if replaced:
                 if self._state is not None:

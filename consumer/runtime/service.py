@@ -11,6 +11,7 @@ cannot be loaded.
 from __future__ import annotations
 
 import logging
+import os
 
 from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
 
@@ -25,7 +26,9 @@ from consumer.runtime.shutdown import ShutdownGuard
 from consumer.telemetry.drift import DriftMonitor
 from consumer.telemetry.liveness import Liveness
 from consumer.telemetry.metrics import ScorerMetrics
+from consumer.telemetry.otel_sdk import tracer_provider_from_environment
 from consumer.telemetry.readiness import Readiness
+from consumer.telemetry.tracing import INSTRUMENTATION_NAME, Tracing
 from scoring.exceptions import ScoringError
 
 logger = logging.getLogger(__name__)
@@ -61,6 +64,16 @@ def run_service(settings: Settings) -> int:
     readiness = Readiness(assignment_timeout_s=settings.readiness_assignment_timeout_s)
     liveness = Liveness()
     try:
+        tracer_provider = tracer_provider_from_environment(os.environ)
+    except ValueError as error:  # an exporter this image lacks: say which, do not start
+        logger.error("cannot configure tracing", extra={"error": str(error)})
+        return EXIT_BAD_CONFIG
+    tracing = Tracing(
+        tracer_provider.get_tracer(INSTRUMENTATION_NAME) if tracer_provider else None,
+        input_topic=settings.input_topic,
+        output_topic=settings.output_topic,
+    )
+    try:
         api_state = api_state_for(settings, readiness, metrics, liveness)
     except (OSError, ValueError) as error:
         # Names the file and line only; the files hold credentials.
@@ -85,7 +98,9 @@ def run_service(settings: Settings) -> int:
         metrics.model_info.labels(assets.model.model_version, assets.policy.policy_version).set(1)
         export_model_roles(metrics, assets)
         try:
-            loop = assemble_loop(settings, assets, drift, metrics, readiness, liveness=liveness)
+            loop = assemble_loop(
+                settings, assets, drift, metrics, readiness, liveness=liveness, tracing=tracing
+            )
         except StopScoringError as error:  # e.g. the registry lacks the contract we write
             logger.critical("cannot start scoring", extra={"error": str(error)})
             return EXIT_FATAL
@@ -112,3 +127,5 @@ def run_service(settings: Settings) -> int:
     finally:
         for server in servers:
             server.stop()
+        if tracer_provider is not None:
+            tracer_provider.shutdown()  # exports the spans still queued

@@ -227,3 +227,34 @@ def test_one_output_per_kept_input_or_the_batch_is_refused() -> None:
     messages, outcome = _batch()
     with pytest.raises(ValueError, match="1 outputs for 2 inputs"):
         writer.write(messages, BatchOutcome(records=outcome.records[:1]), deadline=float("inf"))
+
+
+def test_a_truncated_dead_letter_carries_the_refused_scores_trace_context_only() -> None:
+    """The input's other headers are dropped (they may be what made it too large), but the
+    trace goes on: the child `traceparent` the score carried names the dead letter's span too."""
+    producer = FakeProducer(refuse_at_once={"out": KafkaError.MSG_SIZE_TOO_LARGE})
+    child = b"00-0af7651916cd43dd8448eb211c80319c-1111111111111111-01"
+    messages = [FakeMessage(b"{}", off=10, hdrs=[("big", b"x" * 100), ("traceparent", b"up")])]
+    outcome = BatchOutcome(
+        records=[
+            OutboundRecord(
+                topic="out",
+                key=b"a",
+                value=b"score-a",
+                headers=[("schema", b"1"), ("traceparent", child), ("tracestate", b"v=1")],
+                event_id="ev-a",
+            )
+        ]
+    )
+
+    _writer(producer).write(messages, outcome, deadline=float("inf"), changelog=False)
+
+    [letter] = producer.produced
+    assert letter.topic == "dlq"
+    names = [name for name, _ in letter.headers or []]
+    assert "big" not in names
+    assert "schema" not in names
+    assert [value for name, value in letter.headers or [] if name.startswith("trace")] == [
+        child,
+        b"v=1",
+    ]

@@ -103,3 +103,44 @@ def test_plain_and_framed_scores_are_told_apart_by_the_first_byte() -> None:
         read(framed)
     with pytest.raises(crm.UnreadableScoreError, match="magic byte without a schema id"):
         read(b"\x00\x00")
+
+
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+SCORER_SPAN = f"00-{TRACE_ID}-00f067aa0ba902b7-01"
+
+
+@pytest.mark.parametrize(
+    ("traceparent", "trace_id"),
+    [
+        (SCORER_SPAN, TRACE_ID),
+        (f" {SCORER_SPAN}\t", TRACE_ID),
+        (None, None),
+        ("", None),
+        (f"00-{TRACE_ID}-0000000000000000-01", None),  # an all-zero span id
+        (f"00-{'0' * 32}-00f067aa0ba902b7-01", None),
+        (f"00-{TRACE_ID.upper()}-00f067aa0ba902b7-01", None),
+        ("00-nope-01", None),
+    ],
+)
+def test_the_crm_reads_the_trace_of_a_valid_traceparent_and_ignores_any_other(
+    traceparent: str | None, trace_id: str | None
+) -> None:
+    assert crm.trace_of(traceparent) == trace_id
+
+
+def test_the_crm_continues_the_scorers_trace_with_a_span_of_its_own() -> None:
+    child = crm.continued(SCORER_SPAN)
+    version, trace_id, span_id, flags = child.split("-")
+    assert (version, trace_id, flags) == ("00", TRACE_ID, "01")
+    assert span_id != "00f067aa0ba902b7"
+    assert crm.trace_of(child) == TRACE_ID
+
+
+def test_decisions_and_dead_letters_keep_their_trace_id() -> None:
+    view = crm.CrmView()
+    decision = view.apply_score_event(json.loads(_score()), TRACE_ID)
+    dead = view.apply_dead_letter(b"app-9", {"traceparent": SCORER_SPAN})
+    assert decision is not None
+    assert decision.trace_id == TRACE_ID
+    assert dead.trace_id == TRACE_ID
+    assert view.summary()["decisions"][decision.application_id]["trace_id"] == TRACE_ID

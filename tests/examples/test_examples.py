@@ -28,6 +28,7 @@ RUN_HERE = {"emit_application.py", "crm_consumer.py"}
 VALID = EXAMPLES / "application.v1.json"
 INVALID = EXAMPLES / "application.v1.invalid.json"
 SENT = re.compile(r"sent b'([^']+)' event (\S+) to ")
+TRACE = re.compile(r"event (\S+) to \S+ trace ([0-9a-f]{32})$", re.MULTILINE)
 
 
 def test_every_python_example_is_run_by_this_module() -> None:
@@ -65,6 +66,9 @@ def test_emit_score_and_read_as_a_crm(
         resubmitted = _run("emit_application.py", *bootstrap, "--new-event", str(VALID))
         (latest_event_id,) = [event for _key, event in SENT.findall(resubmitted.stdout)]
         assert len(SENT.findall(first.stdout)) == 3
+        # Each event started a trace of its own, continued by the scorer and then the CRM.
+        sent = TRACE.findall(first.stdout + resubmitted.stdout)
+        assert len({trace_id for _event, trace_id in sent}) == 4, first.stdout
 
         # The scorer has decided once it published the dead letter and at least the two
         # distinct events' scores (the same event sent twice may be scored twice).
@@ -93,11 +97,13 @@ def test_emit_score_and_read_as_a_crm(
     decision = view["decisions"]["example-0001"]
     assert decision["source_event_id"] == latest_event_id, "the latest submission's decision wins"
     assert decision["decision"] in {"approve", "review", "decline"}
+    assert decision["trace_id"] == sent[3][1], "the latest submission's trace, continued"
     source_events = {str(decode_loan_scored(r.value).source_event_id) for r in scores}
     assert len(source_events) == 2
     assert view["duplicates_ignored"] == len(scores) - len(source_events)
     assert view["never_scored"]["example-0002"]["reason"] == "schema_violation"
     assert "occurred_at" in view["never_scored"]["example-0002"]["message"]
+    assert view["never_scored"]["example-0002"]["trace_id"] == sent[2][1]  # the invalid one's
 
 
 def test_registry_variant_both_upstreams_scored_and_the_crm_decodes_by_schema_id(

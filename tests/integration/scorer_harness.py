@@ -19,6 +19,7 @@ from consumer.runtime.loop import ScoringLoop
 from consumer.telemetry.drift import DriftMonitor
 from consumer.telemetry.metrics import ScorerMetrics
 from consumer.telemetry.readiness import Readiness
+from consumer.telemetry.tracing import Tracing
 from tests.conftest import TopicFactory
 
 
@@ -73,7 +74,9 @@ class RunningScorer:
 
 @contextmanager
 def running_scorer(
-    settings: Settings, fault_injector: Callable[[str], None] | None = None
+    settings: Settings,
+    fault_injector: Callable[[str], None] | None = None,
+    tracing: Tracing | None = None,
 ) -> Iterator[RunningScorer]:
     """The loop in a thread, stopped (gracefully) when the block ends; its errors re-raised."""
     assets = load_assets(settings)
@@ -81,7 +84,9 @@ def running_scorer(
     readiness = Readiness()
     readiness.set_model_loaded(True)
     drift = DriftMonitor.for_model(assets.model)
-    loop = assemble_loop(settings, assets, drift, metrics, readiness, fault_injector=fault_injector)
+    loop = assemble_loop(
+        settings, assets, drift, metrics, readiness, fault_injector=fault_injector, tracing=tracing
+    )
     errors: list[BaseException] = []
 
     def target() -> None:
