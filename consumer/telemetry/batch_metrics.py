@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 
 from consumer.records import BatchOutcome
+from consumer.telemetry.histograms import observe_all
 from consumer.telemetry.metrics import ScorerMetrics
 
 
@@ -14,13 +15,20 @@ def record_batch(metrics: ScorerMetrics, outcome: BatchOutcome, now: float) -> N
     its processing latency (from its input record's Kafka timestamp, when it has one)."""
     scored: collections.Counter[tuple[str, str]] = collections.Counter()
     out_of_range: collections.Counter[str] = collections.Counter()
+    pds: list[float] = []
+    end_to_end: list[float] = []
+    processing: list[float] = []
     for fact in outcome.scored:
         scored[fact.decision, fact.model_version] += 1
-        metrics.probability_of_default.observe(fact.probability_of_default)
-        metrics.end_to_end_latency.observe(max(0.0, now - fact.occurred_at_epoch_s))
+        pds.append(fact.probability_of_default)
+        end_to_end.append(max(0.0, now - fact.occurred_at_epoch_s))
         if fact.record_timestamp_epoch_s is not None:
-            metrics.processing_latency.observe(max(0.0, now - fact.record_timestamp_epoch_s))
-        out_of_range.update(fact.out_of_range)
+            processing.append(max(0.0, now - fact.record_timestamp_epoch_s))
+        if fact.out_of_range:
+            out_of_range.update(fact.out_of_range)
+    observe_all(metrics.probability_of_default, pds)
+    observe_all(metrics.end_to_end_latency, end_to_end)
+    observe_all(metrics.processing_latency, processing)
     for (decision, model_version), count in scored.items():
         metrics.events_scored.labels(decision, model_version).inc(count)
     for field, count in out_of_range.items():
