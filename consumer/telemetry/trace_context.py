@@ -78,7 +78,9 @@ def parse_traceparent(value: str | bytes | None) -> tuple[str, str, int] | None:
     return trace_id, span_id, int(flags, 16)
 
 
-def upstream_trace(headers: RecordHeaders | None) -> UpstreamTrace | None:
+def upstream_trace(
+    headers: Sequence[tuple[str, str | bytes | None]] | None,
+) -> UpstreamTrace | None:
     """The trace of an input record: its first `traceparent`, if valid, with its `tracestate`
     (several `tracestate` headers are joined with commas, as HTTP combines them). W3C: a
     `tracestate` without a valid `traceparent` is not read."""
@@ -132,5 +134,16 @@ def with_trace_headers(
 
 
 def trace_headers_of(headers: Sequence[tuple[str, str | bytes | None]] | None) -> RecordHeaders:
-    """Only the trace context of an output record: what its truncated dead letter carries over."""
-    return [(name, value) for name, value in headers or () if name in _TRACE_HEADERS]
+    """The trace context of an output record that its truncated dead letter carries over: only
+    a valid `traceparent` and a `tracestate` within MAX_TRACESTATE_BYTES. The last-resort record
+    must be small enough to write anywhere, and an untraced input's dead letter still carries the
+    input's own headers, which may hold anything under these names."""
+    upstream = upstream_trace(headers)
+    if upstream is None:
+        return []
+    kept: RecordHeaders = [
+        (TRACEPARENT, traceparent(upstream.trace_id, upstream.parent_span_id, upstream.flags))
+    ]
+    if upstream.tracestate is not None:
+        kept.append((TRACESTATE, upstream.tracestate))
+    return kept

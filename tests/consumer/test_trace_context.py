@@ -128,6 +128,20 @@ def test_the_child_traceparent_replaces_the_inputs_trace_headers_and_keeps_the_o
     assert trace_headers_of(headers) == headers[1:]
 
 
+def test_a_truncated_dead_letter_carries_only_a_valid_trace_within_bounds() -> None:
+    """An untraced input's dead letter keeps the input's headers, whatever they hold under these
+    names: the last-resort copy must stay small enough to be written anywhere."""
+    huge = b"a=" + b"x" * 2_000_000
+    assert trace_headers_of([("traceparent", b"not-a-traceparent"), ("tracestate", huge)]) == []
+    assert trace_headers_of([("traceparent", VALID.encode()), ("tracestate", huge)]) == [
+        ("traceparent", VALID.encode())
+    ]
+    assert trace_headers_of([("traceparent", VALID.encode()), ("tracestate", b"a=1")]) == [
+        ("traceparent", VALID.encode()),
+        ("tracestate", b"a=1"),
+    ]
+
+
 def test_a_new_span_id_is_16_lowercase_hex_digits_parseable_as_a_child() -> None:
     ids = {new_span_id() for _ in range(1000)}
     assert len(ids) == 1000  # 64 random bits: no repeat in a thousand draws
