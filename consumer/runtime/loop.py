@@ -217,9 +217,12 @@ class ScoringLoop:
         self._metrics.scoring_duration.observe(outcome.scoring_seconds)
         if trace is not None:
             outcome = trace.stamp(outcome)
-        published = self._delivery.publish(messages, outcome)
-        if trace is not None:
-            trace.published(published)
+        published = False
+        try:
+            published = self._delivery.publish(messages, outcome)
+        finally:  # a batch that stops the scorer still ends (and exports) its spans
+            if trace is not None:
+                trace.published(published)
         if published:
             replaced = self._delivery.replaced_scores()
             if replaced:

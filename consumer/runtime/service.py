@@ -26,7 +26,7 @@ from consumer.runtime.shutdown import ShutdownGuard
 from consumer.telemetry.drift import DriftMonitor
 from consumer.telemetry.liveness import Liveness
 from consumer.telemetry.metrics import ScorerMetrics
-from consumer.telemetry.otel_sdk import tracer_provider_from_environment
+from consumer.telemetry.otel_sdk import shut_down_within, tracer_provider_from_environment
 from consumer.telemetry.readiness import Readiness
 from consumer.telemetry.tracing import INSTRUMENTATION_NAME, Tracing
 from scoring.exceptions import ScoringError
@@ -128,4 +128,4 @@ def run_service(settings: Settings) -> int:
         for server in servers:
             server.stop()
         if tracer_provider is not None:
-            tracer_provider.shutdown()  # exports the spans still queued
+            shut_down_within(tracer_provider)  # exports the spans still queued, bounded

@@ -12,7 +12,9 @@ seconds. Spans leave through a `BatchSpanProcessor`, off the hot path.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Mapping
+from typing import Final
 
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
@@ -25,6 +27,7 @@ from opentelemetry.sdk.trace.export import (
 logger = logging.getLogger(__name__)
 
 DEFAULT_SERVICE_NAME = "loan-scorer"
+TRACESTATE_PARSER_LOGGER: Final = "opentelemetry.trace.span"
 # The exporters this image ships; "otlp" is OTLP over HTTP/protobuf (port 4318).
 EXPORTERS = frozenset({"otlp", "otlp_proto_http", "console"})
 
@@ -73,6 +76,9 @@ def tracer_provider_from_environment(env: Mapping[str, str]) -> TracerProvider |
     if str(resource.attributes.get(SERVICE_NAME, "")).startswith("unknown_service"):
         resource = resource.merge(Resource({SERVICE_NAME: DEFAULT_SERVICE_NAME}))
     provider = TracerProvider(resource=resource)  # OTEL_TRACES_SAMPLER, span limits
+    # The API warns once per malformed `tracestate` member it parses, quoting it: an upstream
+    # sending one on every event would write a line per event of text it chose.
+    logging.getLogger(TRACESTATE_PARSER_LOGGER).setLevel(logging.ERROR)
     for name in names:
         provider.add_span_processor(BatchSpanProcessor(_exporter(name)))  # OTEL_BSP_*
     logger.info(
@@ -89,3 +95,24 @@ def _exporter(name: str) -> SpanExporter:
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
     return OTLPSpanExporter()  # OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT, _HEADERS, _TIMEOUT
+
+
+# How long a stopping scorer waits for its queued spans to leave. The SDK waits up to 30 s per
+# exporter (OTEL_BSP_EXPORT_TIMEOUT), after the loop's own shutdown bound: with a collector away,
+# Kubernetes' grace period would run out and the pod would end by SIGKILL, not its exit code.
+SHUTDOWN_EXPORT_BOUND_S: Final = 5.0
+
+
+def shut_down_within(provider: TracerProvider, bound_s: float = SHUTDOWN_EXPORT_BOUND_S) -> bool:
+    """Shut `provider` down (exporting what is queued), waiting at most `bound_s`; False, with a
+    warning, when the export had not finished (its thread is a daemon: the process still exits)."""
+    worker = threading.Thread(target=provider.shutdown, name="otel-shutdown", daemon=True)
+    worker.start()
+    worker.join(bound_s)
+    if worker.is_alive():
+        logger.warning(
+            "spans still queued at exit were not all exported",
+            extra={"waited_s": bound_s},
+        )
+        return False
+    return True
