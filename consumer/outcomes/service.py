@@ -97,6 +97,7 @@ class OutcomesJoiner:
                 clock=clock,
             ),
             clock=clock,
+            unready_after_s=settings.retry_unready_after_s,
         )
         self._stale = True
         self._published_at = -float("inf")
@@ -130,7 +131,7 @@ class OutcomesJoiner:
                 if error.fatal():
                     raise KafkaException(error)
                 if counts(error.code()):
-                    self._errors.error(message.topic(), error.name())
+                    self._errors.error(message.topic(), error.name(), error.code())
                 if error.code() != KafkaError._PARTITION_EOF:
                     logger.warning(
                         "consumer error",

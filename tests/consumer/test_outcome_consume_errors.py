@@ -54,7 +54,9 @@ def test_the_end_of_a_partition_and_a_topic_not_there_yet_are_waited_out() -> No
 def test_a_topic_error_reported_once_lasts_until_that_topic_is_read_or_assigned() -> None:
     clock = Clock()
     errors, metrics = _errors(clock)
-    errors.error("scores", "TOPIC_AUTHORIZATION_FAILED")  # librdkafka says it once
+    errors.error(
+        "scores", "TOPIC_AUTHORIZATION_FAILED", KafkaError.TOPIC_AUTHORIZATION_FAILED
+    )  # librdkafka says it once
     errors.judge()
     clock.now += 61
     errors.read(["outcomes"])  # another topic's records do not end it
@@ -95,6 +97,46 @@ def test_an_error_about_no_topic_ends_with_a_record_or_after_a_quiet_spell() -> 
         errors.judge()
         clock.now += 10
     assert _stalled(metrics) == 1
+
+
+def test_another_topic_error_said_once_is_forgotten_after_a_quiet_spell() -> None:
+    """A leader moving on an idle topic is reported once and over soon: remembered until the
+    topic is read, it would stop a healthy joiner."""
+    clock = Clock()
+    errors, metrics = _errors(clock)
+    errors.error("shadow", "LEADER_NOT_AVAILABLE", KafkaError.LEADER_NOT_AVAILABLE)
+    errors.judge()
+    assert errors.cause() == "consumer: topic 'shadow': LEADER_NOT_AVAILABLE"
+    clock.now += 30
+    errors.judge()
+    assert errors.cause() is None
+    clock.now += 300
+    errors.judge()  # no exit
+    assert _stalled(metrics) == 0
+
+
+def test_the_quiet_spell_stays_below_the_unready_bound() -> None:
+    """With the bounds set low (tests, impatient operators), one blip must still be forgotten
+    before it is judged failing."""
+    clock = Clock()
+    metrics = RealisedMetrics(CollectorRegistry())
+    bound = RetryBound(
+        "outcomes",
+        unready_after_s=10,
+        exit_after_s=20,
+        readiness=None,
+        metrics=metrics,
+        clock=clock,
+    )
+    errors = ConsumeErrors(bound, clock=clock, quiet_s=30, unready_after_s=10)
+    errors.error(None, "_TRANSPORT")
+    errors.judge()
+    clock.now += 5
+    errors.judge()
+    assert errors.cause() is None
+    clock.now += 30
+    errors.judge()  # no exit
+    assert _stalled(metrics) == 0
 
 
 class _Message:
