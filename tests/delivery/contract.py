@@ -127,6 +127,9 @@ OUTCOMES_METRICS: dict[str, tuple[MetricType, frozenset[str]]] = {
     "loan_scorer_outcomes_records_total": ("counter", frozenset({"stream"})),
     "loan_scorer_outcomes_invalid_records_total": ("counter", frozenset({"stream"})),
     "loan_scorer_outcomes_refresh_seconds": ("gauge", frozenset()),
+    # The joiner's retry bound (loop="outcomes"), the same series as the scorer's.
+    "loan_scorer_retry_failing_seconds": ("gauge", frozenset({"loop"})),
+    "loan_scorer_retry_stalled": ("gauge", frozenset({"loop"})),
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -168,7 +168,8 @@ def test_train_command_registers_what_it_trained(
     from scoring.artifact import read_card
     from scoring.card import ModelCard
 
-    def copy_model(out_dir: Path, seed: int) -> ModelCard:
+    def copy_model(out_dir: Path, seed: int, step: Callable[[str], None]) -> ModelCard:
+        step("copying a trained model")
         shutil.copytree(model_dir, out_dir)
         return read_card(out_dir)
 
