@@ -31,17 +31,22 @@ def _stalled(metrics: RealisedMetrics) -> float | None:
     return metrics.registry.get_sample_value("loan_scorer_retry_stalled", {"loop": "outcomes"})
 
 
-def _errors(clock: Clock) -> tuple[ConsumeErrors, RealisedMetrics]:
+def _errors(
+    clock: Clock, *, unready_after_s: float = 60, exit_after_s: float = 300
+) -> tuple[ConsumeErrors, RealisedMetrics]:
+    """The joiner's errors under its bound, as the joiner builds them (the quiet spell of 30 s
+    clamped by the unready bound)."""
     metrics = RealisedMetrics(CollectorRegistry())
     bound = RetryBound(
         "outcomes",
-        unready_after_s=60,
-        exit_after_s=300,
+        unready_after_s=unready_after_s,
+        exit_after_s=exit_after_s,
         readiness=None,
         metrics=metrics,
         clock=clock,
     )
-    return ConsumeErrors(bound, clock=clock, quiet_s=30), metrics
+    errors = ConsumeErrors(bound, clock=clock, quiet_s=30, unready_after_s=unready_after_s)
+    return errors, metrics
 
 
 def test_the_end_of_a_partition_and_a_topic_not_there_yet_are_waited_out() -> None:
@@ -119,16 +124,7 @@ def test_the_quiet_spell_stays_below_the_unready_bound() -> None:
     """With the bounds set low (tests, impatient operators), one blip must still be forgotten
     before it is judged failing."""
     clock = Clock()
-    metrics = RealisedMetrics(CollectorRegistry())
-    bound = RetryBound(
-        "outcomes",
-        unready_after_s=10,
-        exit_after_s=20,
-        readiness=None,
-        metrics=metrics,
-        clock=clock,
-    )
-    errors = ConsumeErrors(bound, clock=clock, quiet_s=30, unready_after_s=10)
+    errors, metrics = _errors(clock, unready_after_s=10, exit_after_s=20)
     errors.error(None, "_TRANSPORT")
     errors.judge()
     clock.now += 5
