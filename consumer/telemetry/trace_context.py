@@ -48,14 +48,6 @@ class UpstreamTrace:
     tracestate: bytes | None = None  # passed through unchanged, at most MAX_TRACESTATE_BYTES
 
 
-def carries_traceparent(headers: RecordHeaders | None) -> bool:
-    """The one check every input pays: does any header name `traceparent`? Most records carry
-    no header at all, and an empty list or None is false at once."""
-    if not headers:
-        return False
-    return any(name == TRACEPARENT for name, _ in headers)
-
-
 def parse_traceparent(value: str | bytes | None) -> tuple[str, str, int] | None:
     """(trace id, parent span id, flags) of a valid `traceparent` value, else None."""
     if value is None:

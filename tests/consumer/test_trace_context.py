@@ -13,7 +13,6 @@ from consumer.records import RecordHeaders
 from consumer.telemetry.trace_context import (
     MAX_TRACESTATE_BYTES,
     UpstreamTrace,
-    carries_traceparent,
     new_span_id,
     parse_traceparent,
     trace_headers_of,
@@ -74,14 +73,6 @@ def test_the_valid_cases_are_read_and_the_malformed_ones_ignored() -> None:
 @pytest.mark.parametrize("value", [b"\xff\xfe-not-ascii", None, b""])
 def test_bytes_that_are_not_ascii_or_no_value_are_ignored_not_raised(value: bytes | None) -> None:
     assert parse_traceparent(value) is None
-
-
-def test_carries_traceparent_looks_at_header_names_only() -> None:
-    assert carries_traceparent([("traceparent", b"anything")])
-    assert carries_traceparent([("x", b"1"), ("traceparent", None)])
-    assert not carries_traceparent([("tracestate", b"a=1"), ("x-traceparent", b"1")])
-    assert not carries_traceparent([])
-    assert not carries_traceparent(None)
 
 
 def test_the_upstream_trace_takes_the_first_traceparent_and_joins_the_tracestates() -> None:
